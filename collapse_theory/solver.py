@@ -47,12 +47,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from collapse_theory import _interior_point
 from collapse_theory._precision import float64
 from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
 
@@ -120,188 +121,223 @@ def check_n(n: object) -> int:
     return int(n)
 
 
-# --- the symmetric reduced objective -------------------------------------------------
+# --- public solve ------------------------------------------------------------------
 
 
-def _sizes(n: int) -> tuple[int, bool]:
-    return n // 2, n % 2 == 1
+def bucket_size(m: int) -> int:
+    """Padded size of a problem with m = n // 2 free rewards.
 
-
-def _safe(function: UtilityFunction, x: jax.Array, params: jax.Array, mask: jax.Array) -> jax.Array:
-    """U on the masked entries, 0 elsewhere, with no NaN leaking into gradients."""
-    return jnp.where(mask, function(jnp.where(mask, x, 1.0), params), 0.0)
-
-
-def _objective(y: jax.Array, params: jax.Array, function: UtilityFunction, odd: bool) -> jax.Array:
-    """S at the symmetric rewards with top half r_i = 1 - y_i (i = 1..m)."""
-    m = y.shape[0]
-    upper = jnp.triu(jnp.ones((m, m), dtype=bool), k=1)
-    within = y[None, :] - y[:, None]  # r_i - r_j for top i < j
-    across = 1.0 - y[:, None] - y[None, :]  # r_i - r_j for top i, bottom j
-    total = 2.0 * jnp.sum(_safe(function, within, params, upper)) + jnp.sum(function(across, params))
-    if odd:
-        total = total + 2.0 * jnp.sum(function(0.5 - y, params))
-    return total
-
-
-def _derivatives(function: UtilityFunction, params: jax.Array) -> tuple[Any, Any]:
-    def first(x: jax.Array) -> jax.Array:
-        return jax.grad(lambda t: jnp.sum(function(t, params)))(x)
-
-    def second(x: jax.Array) -> jax.Array:
-        return jax.grad(lambda t: jnp.sum(first(t)))(x)
-
-    return first, second
-
-
-def _hessian(y: jax.Array, params: jax.Array, function: UtilityFunction, odd: bool, surrogate: bool) -> jax.Array:
-    """Hessian of the symmetric reduced S, from U'' (see the module docstring).
-
-    With ``surrogate`` the curvature -|U''| replaces U'', a negative definite
-    stand-in that gives ascent directions for non-concave utilities.
+    Small problems share power-of-two sizes (one compilation serves many n, and
+    different n batch together); large ones round up to a multiple of 256, where
+    padding would cost more than compiling.
     """
-    m = y.shape[0]
-    _, second = _derivatives(function, params)
-    off_diagonal = ~jnp.eye(m, dtype=bool)
-    distance = jnp.abs(y[None, :] - y[:, None])
-    within = jnp.where(off_diagonal, second(jnp.where(off_diagonal, distance, 1.0)), 0.0)
-    across = second(1.0 - y[:, None] - y[None, :])
-    middle = second(0.5 - y) if odd else jnp.zeros_like(y)
-    if surrogate:
-        within, across, middle = -jnp.abs(within), -jnp.abs(across), -jnp.abs(middle)
-    hessian = 2.0 * (jnp.diag(jnp.sum(within, axis=1)) - within)
-    hessian = hessian + 2.0 * across + 2.0 * jnp.diag(jnp.sum(across, axis=1))
-    return hessian + 2.0 * jnp.diag(middle)
+    if m <= 512:
+        return max(1, 1 << (m - 1).bit_length())
+    return -(-m // 256) * 256
 
 
-def _constraints(y: jax.Array, odd: bool) -> jax.Array:
-    """The order constraints c(y) >= 0: 1 - r_1, r_i - r_{i+1} (i < m), r_m - r_{m+1}."""
-    last = 0.5 - y[-1] if odd else 1.0 - 2.0 * y[-1]
-    return jnp.concatenate([y[:1], jnp.diff(y), last[None]])
-
-
-def _constraint_direction(step: jax.Array, odd: bool) -> jax.Array:
-    last = -step[-1] if odd else -2.0 * step[-1]
-    return jnp.concatenate([step[:1], jnp.diff(step), last[None]])
-
-
-def _barrier_hessian(c: jax.Array, mu: jax.Array, odd: bool) -> tuple[jax.Array, jax.Array]:
-    """Diagonal and superdiagonal of the (tridiagonal) Hessian of -mu sum log c."""
-    w = mu / c**2
-    m = c.shape[0] - 1
-    last_coefficient = 1.0 if odd else 2.0
-    next_coefficient = jnp.where(jnp.arange(m) == m - 1, last_coefficient, 1.0)
-    diagonal = w[:-1] + w[1:] * next_coefficient**2
-    superdiagonal = -w[1:-1]
-    return diagonal, superdiagonal
-
-
-def frank_wolfe_gap(top_gradient: jax.Array, y: jax.Array, odd: bool) -> jax.Array:
-    """Frank-Wolfe gap of the full problem at symmetric rewards.
-
-    ``top_gradient`` is dS/dr_i for the top half; the bottom half is its mirror
-    with opposite sign and the middle (odd n) derivative is 0.
-    """
-    prefix = jnp.concatenate([jnp.zeros(1, y.dtype), jnp.cumsum(top_gradient)])  # G_0..G_m
-    best = jnp.max(prefix)
-    gaps = _constraints(y, odd)  # d_0..d_m
-    weights = jnp.full(gaps.shape, 2.0, y.dtype)
-    if not odd:
-        weights = weights.at[-1].set(1.0)
-    return jnp.sum(weights * gaps * (best - prefix))
-
-
-class _State(NamedTuple):
-    y: jax.Array
-    mu: jax.Array
-    iteration: jax.Array
-    gap: jax.Array
-    objective: jax.Array
-    stalled: jax.Array
-
-
-@partial(jax.jit, static_argnames=("function", "n", "max_iterations", "surrogate"))
-def _solve_symmetric(
+@partial(jax.jit, static_argnames=("function", "max_iterations", "surrogate", "singular", "batched"))
+def _compiled(
     y0: jax.Array,
+    n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
     *,
     function: UtilityFunction,
-    n: int,
     max_iterations: int,
     surrogate: bool,
-) -> _State:
-    """Barrier path-following Newton on the symmetric top half (jit, vmap-able)."""
-    m, odd = _sizes(n)
-    objective = partial(_objective, params=params, function=function, odd=odd)
-    gradient = jax.grad(objective)
-
-    def barrier_objective(y: jax.Array, mu: jax.Array) -> jax.Array:
-        return objective(y) + mu * jnp.sum(jnp.log(_constraints(y, odd)))
-
-    def certificate(y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        value = objective(y)
-        return frank_wolfe_gap(-0.5 * gradient(y), y, odd), value
-
-    def newton_step(state: _State) -> _State:
-        y, mu = state.y, state.mu
-        c = _constraints(y, odd)
-        barrier_gradient = jax.grad(lambda v: mu * jnp.sum(jnp.log(_constraints(v, odd))))(y)
-        rhs = gradient(y) + barrier_gradient
-        diagonal, superdiagonal = _barrier_hessian(c, mu, odd)
-        matrix = -_hessian(y, params, function, odd, surrogate)
-        matrix = matrix + jnp.diag(diagonal) + jnp.diag(superdiagonal, 1) + jnp.diag(superdiagonal, -1)
-        scale = 1.0 / jnp.sqrt(jnp.maximum(jnp.diag(matrix), jnp.finfo(y.dtype).tiny))
-        scaled = matrix * scale[:, None] * scale[None, :] + 1e-13 * jnp.eye(m, dtype=y.dtype)
-        factor = jax.scipy.linalg.cho_factor(scaled, lower=True)
-        step = scale * jax.scipy.linalg.cho_solve(factor, scale * rhs)
-        decrement = jnp.dot(rhs, step)
-        # fraction to the boundary: keep every order constraint strictly positive
-        dc = _constraint_direction(step, odd)
-        ratios = jnp.where(dc < 0, -c / jnp.where(dc < 0, dc, -1.0), jnp.inf)
-        alpha0 = jnp.minimum(1.0, 0.99 * jnp.min(ratios))
-        f0 = barrier_objective(y, mu)
-        slack = 1e-14 * jnp.abs(f0)
-
-        def insufficient(alpha: jax.Array) -> jax.Array:
-            trial = barrier_objective(y + alpha * step, mu)
-            ok = jnp.isfinite(trial) & (trial >= f0 + 0.25 * alpha * decrement - slack)
-            return ~ok & (alpha > 1e-12)
-
-        alpha = jax.lax.while_loop(insufficient, lambda a: 0.5 * a, alpha0)
-        moved = alpha > 1e-12
-        y_new = jnp.where(moved, y + alpha * step, y)
-        gap, value = certificate(y_new)
-        # leave the current centre once it is well approximated
-        centred = (decrement <= 0.1 * mu * (m + 1)) | ~moved
-        mu_floor = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(value)) / (m + 1)
-        mu_new = jnp.where(centred, jnp.maximum(0.1 * mu, mu_floor), mu)
-        stalled = ~moved & (mu <= mu_floor)
-        return _State(y_new, mu_new, state.iteration + 1, gap, value, stalled)
-
-    def keep_going(state: _State) -> jax.Array:
-        target = tol * jnp.maximum(1.0, jnp.abs(state.objective))
-        finite = jnp.isfinite(state.gap) & jnp.all(jnp.isfinite(state.y))
-        return (state.gap > target) & finite & (state.iteration < max_iterations) & ~state.stalled
-
-    gap0, value0 = certificate(y0)
-    mu0 = jnp.maximum(gap0, 1e-3) / (m + 1)
-    start = _State(y0, mu0, jnp.asarray(0), gap0, value0, jnp.asarray(False))
-    return jax.lax.while_loop(keep_going, newton_step, start)
+    singular: bool,
+    batched: bool,
+) -> _interior_point.Result:
+    run = partial(
+        _interior_point.solve_symmetric,
+        function=function,
+        max_iterations=max_iterations,
+        surrogate=surrogate,
+        singular=singular,
+    )
+    if batched:
+        return jax.vmap(run, in_axes=(0, 0, 0, None))(y0, n, params, tol)
+    return run(y0, n, params, tol)
 
 
-def _uniform_start(n: int, dtype: Any) -> np.ndarray:
-    m, _ = _sizes(n)
-    return ((np.arange(m) + 0.5) / n).astype(dtype)
+def _start(utility: Utility, n: int, size: int) -> np.ndarray:
+    """A strictly feasible symmetric start: the limit law's quantiles where one is known.
+
+    Quantiles at (i - 1/2)/n of the continuous limit law (``limits.limit``) are
+    close to the optimum for large n; otherwise evenly spaced rewards.
+    """
+    from collapse_theory.limits import limit  # limits builds on this module
+
+    m = n // 2
+    levels = (np.arange(m) + 0.5) / n
+    y = np.full(size, 0.25)
+    y[:m] = levels
+    law = limit(utility) if utility.concave else None
+    if law is not None and law.dist.name in ("beta", "uniform"):
+        quantiles = law.ppf(levels)
+        if np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] > 0 and quantiles[-1] < 0.5:
+            y[:m] = quantiles
+    return y
 
 
 def _rewards_from_top(y: np.ndarray, n: int) -> np.ndarray:
-    _, odd = _sizes(n)
-    middle = [0.5] if odd else []
-    return np.concatenate([1.0 - y, middle, y[::-1]]).astype(np.float64)
+    m = n // 2
+    top = np.asarray(y[:m], dtype=np.float64)
+    middle = [0.5] if n % 2 else []
+    return np.concatenate([1.0 - top, middle, top[::-1]]).astype(np.float64)
 
 
-def objective_value(utility: Utility | str, rewards: np.ndarray) -> float:
+def _validate_tolerance(tol: float) -> float:
+    tol = float(tol)
+    if not np.isfinite(tol) or not 0.0 < tol < 1.0:
+        raise SolverInputError(f"tol must be in (0, 1), got {tol!r}")
+    return tol
+
+
+def _validate_iterations(max_iterations: int) -> int:
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
+        raise SolverInputError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    return int(max_iterations)
+
+
+def solve(
+    utility: Utility | str,
+    n: int,
+    *,
+    tol: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> Solution:
+    """Optimal rewards of the interpolating-regime problem, with a certificate.
+
+    Args:
+        utility: a :class:`~collapse_theory.utilities.Utility` or a spec such as ``"log"``.
+        n: number of ranked completions (>= 2).
+        tol: stop when the Frank-Wolfe gap <= ``tol * max(1, |S|)``.
+        max_iterations: Newton iterations before giving up (``converged=False``).
+
+    Returns:
+        A :class:`Solution`; ``rewards`` are float64 and descending.
+
+    Example:
+        >>> s = solve("log", 4)
+        >>> np.round(s.rewards, 6).tolist()   # Gauss-Lobatto nodes on [0, 1]
+        [1.0, 0.723607, 0.276393, 0.0]
+        >>> s.converged and s.certified
+        True
+    """
+    return solve_batch([(utility, n)], tol=tol, max_iterations=max_iterations)[0]
+
+
+def solve_many(
+    utilities: Sequence[Utility | str],
+    n: int,
+    *,
+    tol: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> list[Solution]:
+    """Solve several utilities at one n (utilities of one family share one ``vmap`` call).
+
+    Example:
+        >>> [s.utility for s in solve_many(["power:0.3", "power:0.6"], 6)]
+        ['power:0.3', 'power:0.6']
+    """
+    return solve_batch([(u, n) for u in utilities], tol=tol, max_iterations=max_iterations)
+
+
+def solve_family(
+    family: str,
+    parameters: Sequence[float],
+    ns: int | Sequence[int],
+    *,
+    tol: float = DEFAULT_TOLERANCE,
+) -> list[Solution]:
+    """Solve a grid of one built-in family's parameters (and several n) in one compiled call.
+
+    Returns the solutions in the order (parameter, n) with n varying fastest.
+
+    Example:
+        >>> [round(float(s.rewards[1]), 4) for s in solve_family("power", [0.25, 0.75], 4)]
+        [0.7624, 0.9139]
+    """
+    family_function(family)  # validates the family name
+    n_values = [ns] if isinstance(ns, (int, np.integer)) else list(ns)
+    return solve_batch([(f"{family}:{p}", n) for p in parameters for n in n_values], tol=tol)
+
+
+def solve_batch(
+    problems: Sequence[tuple[Utility | str, int]],
+    *,
+    tol: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> list[Solution]:
+    """Solve many (utility, n) problems; those sharing a family and padded size run in one ``vmap``.
+
+    The answers are the same as solving one at a time (the batch only pads and
+    stacks; each problem keeps its own iteration count and certificate).
+    """
+    tol = _validate_tolerance(tol)
+    max_iterations = _validate_iterations(max_iterations)
+    parsed = [(parse_utility(u), check_n(n)) for u, n in problems]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, (utility, n) in enumerate(parsed):
+        key = (id(utility.function), utility.concave, utility.singular, len(utility.parameters), bucket_size(n // 2))
+        groups.setdefault(key, []).append(index)
+    results: list[Solution | None] = [None] * len(parsed)
+    for indices in groups.values():
+        members = [parsed[i] for i in indices]
+        for index, solution in zip(indices, _solve_group(members, tol, max_iterations), strict=True):
+            results[index] = solution
+    return [r for r in results if r is not None]
+
+
+def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations: int) -> list[Solution]:
+    """One compiled call for problems of one family function and one padded size."""
+    start = time.perf_counter()
+    first = members[0][0]
+    if first.convex:  # the maximum of a convex function over a polytope is at a vertex
+        no_ascent = np.zeros(1)
+        return [_best_of_vertices(u, n, no_ascent, -np.inf, np.inf, 0, False, time.perf_counter() - start) for u, n in members]
+    size = bucket_size(members[0][1] // 2)
+    batched = len(members) > 1
+    with float64():
+        y0 = np.stack([_start(utility, n, size) for utility, n in members])
+        ns = np.array([n for _, n in members])
+        params = np.array([u.parameters for u, _ in members], dtype=np.float64).reshape(len(members), -1)
+        arguments = (y0, ns, params) if batched else (y0[0], ns[0], params[0])
+        result = _compiled(
+            *(jnp.asarray(a) for a in arguments),
+            jnp.asarray(tol, dtype=jnp.float64),
+            function=first.function,
+            max_iterations=max_iterations,
+            surrogate=not first.concave,
+            singular=first.singular,
+            batched=batched,
+        )
+        result = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(len(members), *np.shape(a)[batched:]), result)
+    seconds = (time.perf_counter() - start) / len(members)
+    return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members)]
+
+
+def _solution(utility: Utility, n: int, k: int, result: _interior_point.Result, tol: float, seconds: float) -> Solution:
+    rewards = _rewards_from_top(result.y[k], n)
+    objective = float(result.objective[k])
+    gap = float(result.gap[k])
+    iterations = int(result.iterations[k])
+    finite = bool(np.all(np.isfinite(rewards)) and np.isfinite(objective) and np.isfinite(gap))
+    if not utility.concave:
+        return _best_of_vertices(utility, n, rewards, objective, gap, iterations, finite, seconds)
+    converged = finite and gap <= tol * max(1.0, abs(objective))
+    if converged:
+        message = "converged: optimality certified by the Frank-Wolfe gap"
+    elif not finite:
+        message = "failed: non-finite values (is U defined and finite on (0, 1]?)"
+    else:
+        message = f"not converged: gap {gap:.3g} above tolerance after {iterations} iterations"
+    return Solution(utility.spec, n, rewards, objective, gap, iterations, converged, True, message, seconds)
+
+
+def objective_value(utility: Utility | str, rewards: Any) -> float:
     """S(r) = sum_{i<j} U(r_i - r_j) for rewards in ranked order (float64, O(n^2)).
 
     Example:
@@ -310,32 +346,33 @@ def objective_value(utility: Utility | str, rewards: np.ndarray) -> float:
     """
     utility = parse_utility(utility)
     with float64():
-        r = jnp.asarray(rewards, dtype=jnp.float64)
-        n = r.shape[0]
-        upper = jnp.triu(jnp.ones((n, n), dtype=bool), k=1)
-        value = jnp.sum(_safe(utility.function, r[:, None] - r[None, :], utility.parameter_array, upper))
-        return float(value)
+        return float(_full_objective(jnp.asarray(rewards, dtype=jnp.float64), utility.parameter_array, utility.function))
 
 
-def reward_gradient(utility: Utility | str, rewards: np.ndarray) -> np.ndarray:
-    """dS/dr at ranked rewards (float64)."""
+def _full_objective(r: jax.Array, params: jax.Array, function: UtilityFunction) -> jax.Array:
+    n = r.shape[0]
+    upper = jnp.triu(jnp.ones((n, n), dtype=bool), k=1)
+    differences = jnp.where(upper, r[:, None] - r[None, :], 0.5)
+    return jnp.sum(jnp.where(upper, function(differences, params), 0.0))
+
+
+def reward_gradient(utility: Utility | str, rewards: Any) -> np.ndarray:
+    """dS/dr at rewards in ranked order (float64)."""
     utility = parse_utility(utility)
     with float64():
-        params = utility.parameter_array
-
-        def total(r: jax.Array) -> jax.Array:
-            n = r.shape[0]
-            upper = jnp.triu(jnp.ones((n, n), dtype=bool), k=1)
-            return jnp.sum(_safe(utility.function, r[:, None] - r[None, :], params, upper))
-
-        return np.asarray(jax.grad(total)(jnp.asarray(rewards, dtype=jnp.float64)))
+        gradient = jax.grad(_full_objective)(jnp.asarray(rewards, dtype=jnp.float64), utility.parameter_array, utility.function)
+        return np.asarray(gradient)
 
 
-def certificate_gap(utility: Utility | str, rewards: np.ndarray) -> float:
+def certificate_gap(utility: Utility | str, rewards: Any) -> float:
     """The Frank-Wolfe gap max_k sum_{i<=k} g_i - <g, r> at any feasible rewards.
 
-    An upper bound on S* - S(r) when U is concave. Evaluated as
-    sum_k d_k (max_j G_j - G_k) (see the module docstring).
+    An upper bound on S* - S(r) when U is concave, evaluated as
+    sum_k d_k (max_j G_j - G_k) with the gaps d_k (see the module docstring).
+
+    Example:
+        >>> certificate_gap("linear", np.array([1.0, 0.0]))
+        0.0
     """
     r = np.asarray(rewards, dtype=np.float64)
     g = reward_gradient(utility, r)
@@ -357,132 +394,23 @@ def _step_vector_objectives(utility: Utility, n: int) -> np.ndarray:
     return k * (n - k) * u1 + tie_value
 
 
-def solve(
-    utility: Utility | str,
-    n: int,
-    *,
-    tol: float = DEFAULT_TOLERANCE,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
-) -> Solution:
-    """Optimal rewards of the interpolating-regime problem, with a certificate.
-
-    Args:
-        utility: a :class:`Utility` or a spec string such as ``"log"``.
-        n: number of ranked completions (>= 2).
-        tol: stop when the Frank-Wolfe gap <= ``tol * max(1, |S|)``.
-        max_iterations: Newton iterations before giving up (``converged=False``).
-
-    Returns:
-        A :class:`Solution`; ``rewards`` are float64 and descending.
-
-    Example:
-        >>> s = solve("log", 4)
-        >>> np.round(s.rewards, 6).tolist()   # Gauss-Lobatto nodes on [0, 1]
-        [1.0, 0.723607, 0.276393, 0.0]
-        >>> s.converged and s.certified
-        True
-    """
-    return solve_many([utility], n, tol=tol, max_iterations=max_iterations)[0]
-
-
-def _validate_tolerance(tol: float) -> float:
-    tol = float(tol)
-    if not np.isfinite(tol) or not 0.0 < tol < 1.0:
-        raise SolverInputError(f"tol must be in (0, 1), got {tol!r}")
-    return tol
-
-
-def solve_many(
-    utilities: Sequence[Utility | str],
-    n: int,
-    *,
-    tol: float = DEFAULT_TOLERANCE,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
-) -> list[Solution]:
-    """Solve several utilities at one n; utilities of one family share one ``vmap`` call.
-
-    Example:
-        >>> [s.utility for s in solve_many(["power:0.3", "power:0.6"], 6)]
-        ['power:0.3', 'power:0.6']
-    """
-    n = check_n(n)
-    tol = _validate_tolerance(tol)
-    parsed = [parse_utility(u) for u in utilities]
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, utility in enumerate(parsed):
-        key = (utility.family, id(utility.function), utility.concave, utility.convex)
-        groups.setdefault(key, []).append(index)
-    results: list[Solution | None] = [None] * len(parsed)
-    for indices in groups.values():
-        members = [parsed[i] for i in indices]
-        for index, solution in zip(indices, _solve_family(members, n, tol, max_iterations), strict=True):
-            results[index] = solution
-    return [r for r in results if r is not None]
-
-
-def _solve_family(members: list[Utility], n: int, tol: float, max_iterations: int) -> list[Solution]:
-    """One compiled, vmapped solve for utilities that share a family function."""
-    start = time.perf_counter()
-    first = members[0]
-    m, _ = _sizes(n)
-    surrogate = not first.concave
-    with float64():
-        params = jnp.asarray(np.array([u.parameters for u in members], dtype=np.float64).reshape(len(members), -1))
-        if m == 0:
-            raise SolverInputError("n must be an integer >= 2")
-        y0 = jnp.broadcast_to(jnp.asarray(_uniform_start(n, np.float64)), (len(members), m))
-        run = partial(_solve_symmetric, function=first.function, n=n, max_iterations=max_iterations, surrogate=surrogate)
-        state = jax.vmap(run, in_axes=(0, 0, None))(y0, params, jnp.asarray(tol))
-        state = jax.tree_util.tree_map(np.asarray, state)
-    seconds = (time.perf_counter() - start) / len(members)
-    solutions = []
-    for k, utility in enumerate(members):
-        rewards = _rewards_from_top(state.y[k], n)
-        objective = float(state.objective[k])
-        gap = float(state.gap[k])
-        iterations = int(state.iteration[k])
-        finite = bool(np.all(np.isfinite(rewards)) and np.isfinite(objective) and np.isfinite(gap))
-        if utility.concave:
-            converged = finite and gap <= tol * max(1.0, abs(objective))
-            if converged:
-                message = "converged: certified by the Frank-Wolfe gap"
-            elif not finite:
-                message = "failed: non-finite values (utility undefined on the iterates?)"
-            else:
-                message = f"not converged: gap {gap:.3g} above tolerance after {iterations} iterations"
-            solutions.append(Solution(utility.spec, n, rewards, objective, gap, iterations, converged, True, message, seconds))
-        else:
-            solutions.append(_best_of_vertices(utility, n, rewards, objective, gap, iterations, finite, seconds))
-    return solutions
-
-
 def _best_of_vertices(
     utility: Utility, n: int, rewards: np.ndarray, objective: float, gap: float, iterations: int, finite: bool, seconds: float
 ) -> Solution:
-    """Non-concave U: the better of a local ascent and the best step vector; not certified."""
+    """Non-concave U: the better of a local ascent and the best step vector; never certified."""
     vertex_values = _step_vector_objectives(utility, n)
-    k = int(np.nanargmax(np.where(np.isfinite(vertex_values), vertex_values, -np.inf)))
-    reason = "not certified: U is not concave, so the Frank-Wolfe gap is no bound"
-    if not finite or vertex_values[k] >= objective:
+    candidates = np.where(np.isfinite(vertex_values), vertex_values, -np.inf)
+    k = int(np.argmax(candidates))
+    reason = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
+    if np.isfinite(candidates[k]) and (not finite or candidates[k] >= objective):
         rewards = np.concatenate([np.ones(k), np.zeros(n - k)])
-        objective = float(vertex_values[k])
+        objective = float(candidates[k])
         gap = certificate_gap(utility, rewards)
-        how = "best of the n+1 step vectors"
         if utility.convex:
-            how += " (exact for convex U: the maximum is at a vertex)"
+            how, exact = "best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)", True
+        else:
+            how, exact = "best of the n+1 step vectors (a local optimum at best)", False
     else:
-        how = "local ascent from the symmetric start (better than every step vector)"
-    return Solution(utility.spec, n, rewards, objective, gap, iterations, bool(np.isfinite(objective)), False, f"{reason}; {how}", seconds)
-
-
-def solve_family(family: str, parameters: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> list[Solution]:
-    """Solve a whole parameter grid of one built-in family in one compiled call.
-
-    Example:
-        >>> [round(s.rewards[1], 4) for s in solve_family("power", [0.25, 0.75], 4)]
-        [0.7624, 0.9139]
-    """
-    from collapse_theory.utilities import parse_utility as _parse
-
-    family_function(family)  # validates the family name
-    return solve_many([_parse(f"{family}:{p}") for p in parameters], n, tol=tol)
+        how, exact = "local ascent from the symmetric start (better than every step vector; a local optimum at best)", False
+    converged = exact and bool(np.isfinite(objective))
+    return Solution(utility.spec, n, rewards, objective, gap, iterations, converged, False, f"{reason}; {how}", seconds)

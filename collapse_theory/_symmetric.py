@@ -1,0 +1,132 @@
+"""The ranking problem restricted to symmetric rewards, in padded coordinates.
+
+For n rewards let m = floor(n / 2). A symmetric reward vector
+(:math:`r_i + r_{n+1-i} = 1`) is fixed by its top half through
+:math:`y_i = 1 - r_i` (i = 1..m); the bottom half is :math:`r_{n+1-i} = y_i` and,
+for odd n, the middle reward is 1/2. Then
+
+.. math::
+
+    S(y) = 2 \\sum_{i<j \\le m} U(y_j - y_i) + \\sum_{i, j \\le m} U(1 - y_i - y_j)
+           + [n \\text{ odd}]\\, 2 \\sum_{i \\le m} U(\\tfrac12 - y_i),
+
+with the order constraints :math:`c_0 = y_1 \\ge 0`, :math:`c_k = y_{k+1} - y_k \\ge 0`,
+and the middle gap :math:`c_m = r_m - r_{m+1}` (:math:`1 - 2y_m`, or
+:math:`\\tfrac12 - y_m` for odd n). These :math:`c_k` are exactly the gaps
+:math:`d_k` of the full reward vector, each counted twice by the mirror except the
+middle one of even n.
+
+Arrays are padded to a fixed size M >= m so that problems of different n share
+one compiled function (and one ``vmap``); padded entries are masked out of every
+sum and carry identity rows in the Newton systems. ``n`` is a traced integer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from collapse_theory.utilities import UtilityFunction
+
+
+class Layout:
+    """Masks of one padded problem: m = n // 2 live coordinates out of M."""
+
+    def __init__(self, n: jax.Array, size: int) -> None:
+        self.n = n
+        self.m = n // 2
+        self.odd = (n % 2) == 1
+        index = jnp.arange(size)
+        self.live = index < self.m
+        self.constraint_index = jnp.arange(size + 1)
+        self.constraint_live = self.constraint_index <= self.m
+        self.pairs_within = jnp.triu(self.live[:, None] & self.live[None, :], k=1)
+        self.pairs_across = self.live[:, None] & self.live[None, :]
+        self.off_diagonal = self.pairs_across & ~jnp.eye(size, dtype=bool)
+
+
+def _masked(function: UtilityFunction, x: jax.Array, params: jax.Array, mask: jax.Array) -> jax.Array:
+    """U on the masked entries and 0 elsewhere, with no NaN leaking into gradients."""
+    return jnp.where(mask, function(jnp.where(mask, x, 0.5), params), 0.0)
+
+
+def objective(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout) -> jax.Array:
+    """S at the symmetric rewards given by the top half y."""
+    within = y[None, :] - y[:, None]
+    across = 1.0 - y[:, None] - y[None, :]
+    total = 2.0 * jnp.sum(_masked(function, within, params, layout.pairs_within))
+    total = total + jnp.sum(_masked(function, across, params, layout.pairs_across))
+    middle = _masked(function, 0.5 - y, params, layout.live & layout.odd)
+    return total + 2.0 * jnp.sum(middle)
+
+
+def second_derivative(function: UtilityFunction, params: jax.Array) -> Any:
+    """x -> U''(x), elementwise, by forward-over-reverse autodiff."""
+
+    def first(x: jax.Array) -> jax.Array:
+        return jax.grad(lambda t: jnp.sum(function(t, params)))(x)
+
+    return lambda x: jax.jvp(first, (x,), (jnp.ones_like(x),))[1]
+
+
+def hessian(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool) -> jax.Array:
+    """Hessian of S(y), built from U'' in O(M^2) (zero on padded rows).
+
+    The pairs within the top half give a weighted graph Laplacian
+    :math:`2(\\mathrm{diag}(A1) - A)` with :math:`A_{ij} = U''(|y_i - y_j|)`; the pairs
+    across give :math:`2B + 2\\,\\mathrm{diag}(B1)` with :math:`B_{ij} = U''(1 - y_i - y_j)`;
+    the middle reward adds :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. Written by hand
+    because autodiff would form it with M Hessian-vector products, O(M^3).
+    With ``surrogate`` every U'' is replaced by -|U''|: a negative semidefinite
+    stand-in that yields ascent directions when U is not concave.
+    """
+    u2 = second_derivative(function, params)
+    distance = jnp.abs(y[None, :] - y[:, None])
+    within = jnp.where(layout.off_diagonal, u2(jnp.where(layout.off_diagonal, distance, 0.5)), 0.0)
+    across = jnp.where(layout.pairs_across, u2(jnp.where(layout.pairs_across, 1.0 - y[:, None] - y[None, :], 0.5)), 0.0)
+    middle_mask = layout.live & layout.odd
+    middle = jnp.where(middle_mask, u2(jnp.where(middle_mask, 0.5 - y, 0.5)), 0.0)
+    if surrogate:
+        within, across, middle = -jnp.abs(within), -jnp.abs(across), -jnp.abs(middle)
+    result = 2.0 * (jnp.diag(jnp.sum(within, axis=1)) - within)
+    result = result + 2.0 * across + 2.0 * jnp.diag(jnp.sum(across, axis=1))
+    return result + 2.0 * jnp.diag(middle)
+
+
+def constraints(y: jax.Array, layout: Layout) -> jax.Array:
+    """The order constraints c_0..c_m (padded with 1 beyond c_m); all >= 0 when feasible."""
+    last_y = jnp.take(y, jnp.maximum(layout.m - 1, 0))
+    last = jnp.where(layout.odd, 0.5 - last_y, 1.0 - 2.0 * last_y)
+    base = jnp.concatenate([y[:1], jnp.diff(y), jnp.zeros(1, y.dtype)])
+    k = layout.constraint_index
+    return jnp.where(k < layout.m, base, jnp.where(k == layout.m, last, 1.0))
+
+
+def middle_coefficient(layout: Layout) -> jax.Array:
+    """d c_m / d y_m: -1 for odd n, -2 for even n."""
+    return jnp.where(layout.odd, -1.0, -2.0)
+
+
+def frank_wolfe_gap(gradient_y: jax.Array, y: jax.Array, layout: Layout) -> jax.Array:
+    """Frank-Wolfe gap of the full problem at the symmetric rewards y.
+
+    With the top-half reward gradient :math:`g = -\\tfrac12 \\nabla_y S` (the bottom
+    half mirrors it with opposite sign, the middle derivative is 0), prefix sums
+    :math:`G_k`, and gaps :math:`d_k = c_k`, the gap is
+    :math:`\\sum_k w_k d_k (\\max_j G_j - G_k)` with mirror weights :math:`w_k = 2`
+    (1 for the middle gap of even n): non-negative terms, no cancellation.
+    """
+    g = jnp.where(layout.live, -0.5 * gradient_y, 0.0)
+    prefix = jnp.concatenate([jnp.zeros(1, y.dtype), jnp.cumsum(g)])
+    best = jnp.max(jnp.where(layout.constraint_live, prefix, -jnp.inf))
+    weights = jnp.where((layout.constraint_index == layout.m) & ~layout.odd, 1.0, 2.0)
+    terms = jnp.where(layout.constraint_live, weights * constraints(y, layout) * (best - prefix), 0.0)
+    return jnp.sum(terms)
+
+
+def pad_top_half(y: Any, size: int, fill: float = 0.25) -> jax.Array:
+    """Pad a top half to length ``size`` (padded entries are never read)."""
+    y = jnp.asarray(y)
+    return jnp.concatenate([y, jnp.full((size - y.shape[0],), fill, y.dtype)])

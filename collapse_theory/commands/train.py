@@ -1,0 +1,231 @@
+"""``collapse-theory train`` and ``collapse-theory make-data``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from collapse_theory._io import atomic_savefig
+from collapse_theory.commands.solve import completions, utility_spec
+from collapse_theory.training import (
+    Diagnostics,
+    TrainingConfig,
+    TrainingResult,
+    diagnose,
+    load_dataset,
+    make_synthetic_dataset,
+    parse_prompt_aware,
+    plot_rewards,
+    save_dataset,
+    save_diagnostics,
+    train,
+)
+from collapse_theory.training.trainer import DEFAULT_TRAINING_HIDDEN
+from collapse_theory.utilities import VALID_FORMS
+
+DEFAULT_RUN_DIRECTORY = "runs/train"
+
+
+def _integer(minimum: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _number(what: str, lower: float, upper: float, upper_open: bool, lower_open: bool = False) -> Any:
+    interval = f"{'(' if lower_open else '['}{lower:g}, {upper:g}{')' if upper_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
+        too_low = value <= lower if lower_open else value < lower
+        too_high = value >= upper if upper_open else value > upper
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
+        return value
+
+    return parse
+
+
+def prompt_aware_spec(text: str) -> tuple[tuple[str, str], ...]:
+    """argparse type for ``KIND=SPEC,KIND=SPEC``."""
+    try:
+        return parse_prompt_aware(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def hidden_widths(text: str) -> tuple[int, ...]:
+    """argparse type for hidden widths such as ``64,64``."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hidden widths must be comma-separated integers >= 1, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"hidden widths must be comma-separated integers >= 1, got {text!r}")
+    return widths
+
+
+def register(subparsers: Any) -> None:
+    """Add ``train`` and ``make-data`` to the command line."""
+    forms = ", ".join(VALID_FORMS)
+    train_parser = subparsers.add_parser(
+        "train",
+        help="train a reward model on rankings and watch rewards collapse (or not, prompt-aware)",
+        description=(
+            "Train an MLP reward model (sigmoid output) on ranked completions with the loss "
+            "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase. Writes metrics.jsonl, snapshots/, checkpoint.npz, "
+            f"diagnostics.json and rewards.png to --out. Utility specs: {forms}."
+        ),
+    )
+    mode = train_parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--utility", type=utility_spec, metavar="SPEC", help="one utility for every prompt")
+    mode.add_argument(
+        "--prompt-aware",
+        type=prompt_aware_spec,
+        metavar="KIND=SPEC,KIND=SPEC",
+        help="a utility per prompt kind, e.g. closed=linear,open=neg-power:1",
+    )
+    train_parser.add_argument("--data", metavar="FILE.npz", help="dataset (default: the synthetic demo, seeded by --seed)")
+    train_parser.add_argument(
+        "--steps",
+        type=_integer(1, "steps"),
+        default=TrainingConfig.steps,
+        help=f"optimizer steps (default: {TrainingConfig.steps})",
+    )
+    train_parser.add_argument(
+        "--seed", type=_integer(0, "seed"), default=0, help="seed of the model (and of the demo data) (default: 0)"
+    )
+    train_parser.add_argument(
+        "--out", metavar="DIR", default=DEFAULT_RUN_DIRECTORY, help=f"run directory (default: {DEFAULT_RUN_DIRECTORY})"
+    )
+    train_parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train_parser.add_argument(
+        "--learning-rate",
+        type=_number("learning rate", 0.0, math.inf, True, lower_open=True),
+        default=TrainingConfig.learning_rate,
+        help=f"Adam's initial learning rate (default: {TrainingConfig.learning_rate:g})",
+    )
+    train_parser.add_argument(
+        "--hidden",
+        type=hidden_widths,
+        default=DEFAULT_TRAINING_HIDDEN,
+        metavar="W,W",
+        help=f"hidden widths (default: {','.join(map(str, DEFAULT_TRAINING_HIDDEN))})",
+    )
+    train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_parser.set_defaults(handler=run_train)
+
+    data_parser = subparsers.add_parser(
+        "make-data",
+        help="write the synthetic dataset of open-ended and closed-ended prompts",
+        description="Write a seeded synthetic dataset (.npz; format in docs/training.md).",
+    )
+    data_parser.add_argument("--out", metavar="FILE.npz", required=True, help="output file")
+    data_parser.add_argument("--prompts", type=_integer(2, "prompts"), default=2000, help="number of prompts P (default: 2000)")
+    data_parser.add_argument("--n", type=completions, default=8, help="completions per prompt (default: 8)")
+    data_parser.add_argument("--dim", type=_integer(8, "dim"), default=16, help="embedding dimension (default: 16)")
+    data_parser.add_argument("--seed", type=_integer(0, "seed"), default=0, help="seed (default: 0)")
+    data_parser.add_argument(
+        "--held-out",
+        type=_number("held-out fraction", 0.0, 1.0, True),
+        default=0.1,
+        metavar="FRACTION",
+        help="fraction of prompts held out (default: 0.1)",
+    )
+    data_parser.add_argument(
+        "--noise",
+        type=_number("noise", 0.0, math.inf, True),
+        default=0.02,
+        help="embedding noise standard deviation (default: 0.02)",
+    )
+    data_parser.set_defaults(handler=run_make_data)
+
+
+def run_make_data(arguments: argparse.Namespace) -> int:
+    """Generate and write the synthetic dataset."""
+    dataset = make_synthetic_dataset(
+        prompts=arguments.prompts,
+        n=arguments.n,
+        dim=arguments.dim,
+        seed=arguments.seed,
+        held_out=arguments.held_out,
+        noise=arguments.noise,
+    )
+    save_dataset(dataset, arguments.out)
+    held = int(dataset.held_out.sum())
+    print(
+        f"wrote {arguments.out}: {dataset.prompts} prompts ({held} held out), n = {dataset.n}, d = {dataset.dim}, "
+        f"kinds {', '.join(dataset.kind_names)}"
+    )
+    return 0
+
+
+def run_train(arguments: argparse.Namespace) -> int:
+    """Train, then write diagnostics.json and rewards.png and print the summary."""
+    dataset = load_dataset(arguments.data) if arguments.data else make_synthetic_dataset(seed=arguments.seed)
+    config = TrainingConfig(
+        utility=arguments.utility,
+        prompt_aware=arguments.prompt_aware or (),
+        steps=arguments.steps,
+        seed=arguments.seed,
+        learning_rate=arguments.learning_rate,
+        hidden=arguments.hidden,
+    )
+    config.utilities_for(dataset.kind_names)  # a kind mismatch is an input error: report it before any file appears
+    out = Path(arguments.out)
+    result = train(dataset, config, out, progress=not arguments.quiet, resume=arguments.resume)
+    diagnostics = diagnose(dataset, result.rewards, result.utilities)
+    save_diagnostics(diagnostics, out / "diagnostics.json")
+    atomic_savefig(plot_rewards(diagnostics), out / "rewards.png", dpi=120)
+    _print_summary(out, result, diagnostics)
+    if not result.terminal_phase:
+        print(
+            f"warning: not in the terminal phase after {result.step} steps (pair accuracy {result.train_pair_accuracy:.4f}, "
+            f"loss change {result.loss_change:.2e}); try more --steps",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _print_summary(out: Path, result: TrainingResult, diagnostics: Diagnostics) -> None:
+    if result.config.utility is not None:
+        utilities = f"one utility for every prompt: {result.config.utility}"
+    else:
+        utilities = "prompt-aware: " + ", ".join(f"{kind}={spec}" for kind, spec in result.utilities.items())
+    print(f"run directory: {out}")
+    print(
+        f"{utilities}, n = {diagnostics.n}: {result.step} steps in {result.seconds:.1f} s "
+        f"({result.steps_per_second:.1f} steps/s on {result.devices} {result.platform} device(s))"
+    )
+    print(
+        f"terminal phase: {'yes' if result.terminal_phase else 'no'} (training pair accuracy {result.train_pair_accuracy:.4f}, "
+        f"loss change over the last tenth {result.loss_change:.1e})"
+    )
+    print(f"{'split':<10}{'kind':<12}{'prompts':>8}{'pair acc.':>11}{'distance to optimum':>21}")
+    for split in (diagnostics.train, diagnostics.held_out):
+        if split is None:
+            continue
+        for curve in split.curves:
+            print(
+                f"{split.split:<10}{curve.kind:<12}{curve.prompts:>8}{split.pair_accuracy:>11.4f}{curve.distance_to_optimum:>21.4f}"
+            )
+    scores = [
+        f"{split.split} {split.collapse_score:.4f}"
+        for split in (diagnostics.train, diagnostics.held_out)
+        if split is not None and split.collapse_score is not None
+    ]
+    if scores:
+        print("collapse score (max over ranks of the gap between kinds' mean curves; 0 = collapsed): " + ", ".join(scores))

@@ -1,0 +1,666 @@
+"""Families of utilities and inverse design: from a target law of rewards to a utility.
+
+**One family for power, log and neg-power.** The Box-Cox utilities (Box and Cox, JRSS B
+1964)
+
+.. math::
+
+    U_G(x) = \\frac{x^G - 1}{G} \\quad (G \\ne 0), \\qquad U_0(x) = \\log x, \\qquad G \\le 1,
+
+are positive multiples of ``power:G`` (0 < G < 1), ``log`` (G = 0), ``neg-power:-G``
+(G < 0) and ``linear`` (G = 1), plus constants, so they have the same optimal rewards. In
+one family the limit law reads :math:`\\text{Beta}(a, a)` with :math:`a = (1 - G)/2` for
+-1 < G < 1 (Song, Cai, Lee, Su, arXiv 2305.17608, Section 3.2), uniform for G <= -1
+(Hardin and Saff), and two atoms at 0 and 1 for G = 1. All members share one JAX
+function, so :func:`beta_parameter_sweep` solves every G in one compiled, vmapped call.
+
+**Inverse design.** Given the law a kind of prompt should have, :func:`design_for_limit`
+returns the utility whose n -> infinity law it is: in closed form for Beta(a, a)
+(a < 1/2: ``power:1-2a``; a = 1/2: ``log``; 1/2 < a < 1: ``neg-power:2a-1``; a = 1:
+``neg-power:1``, indeed any ``neg-power:G`` with G >= 1; two atoms: ``linear``) and for
+the ``exp:B`` family (atoms 1/(2+B) at 0 and 1 plus a uniform density, derived in
+``docs/theory.md``), by fitting otherwise. Given target rewards at finite n,
+:func:`design_for_rewards` fits the family parameter by Gauss-Newton, differentiating the
+optimal rewards with respect to the parameter by implicit differentiation of the
+optimality conditions (:func:`reward_sensitivity`). Targets no member reaches are
+reported as such: asymmetric laws (the limit of every concave utility is symmetric) and
+Beta(a, a) with a > 1 (more concentrated than uniform, the widest-spread limit).
+
+Example:
+    >>> design_for_limit(scipy.stats.beta(0.25, 0.25)).utility
+    'power:0.5'
+    >>> design_for_limit(scipy.stats.beta(2, 2)).reachable
+    False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+import scipy.stats
+
+from collapse_theory._jaxopt import implicit_root
+from collapse_theory._precision import float64
+from collapse_theory.asymptotics import Atom, NumericalLimit, law_distance
+from collapse_theory.distances import distance
+from collapse_theory.limits import describe_limit, limit
+from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve, solve_family, solve_many
+from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
+
+Array = Any
+
+#: Families that :func:`design_for_rewards` and :func:`reward_sensitivity` accept, with the
+#: parameter interval searched and the starting parameter.
+FAMILY_BOUNDS: dict[str, tuple[float, float, float]] = {
+    "box-cox": (-20.0, 1.0, 0.0),
+    "power": (1e-6, 1.0 - 1e-6, 0.5),
+    "neg-power": (1e-6, 20.0, 1.0),
+    "exp": (1e-3, 1e3, 1.0),
+    "log-sigmoid": (1e-3, 1e3, 4.0),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the Box-Cox family
+# ---------------------------------------------------------------------------------------------
+
+
+def _box_cox(x: Array, parameters: Array) -> Array:
+    # (x^G - 1)/G = L * (e^(G L) - 1)/(G L) with L = log x; near G L = 0 the series
+    # 1 + G L/2 + (G L)^2/6 keeps value and d/dG exact (log x at G = 0, d/dG = L^2/2)
+    exponent = parameters[0]
+    log_x = jnp.log(x)
+    product = exponent * log_x
+    small = jnp.abs(product) < 1e-5
+    safe = jnp.where(small, 1.0, product)  # keeps the unused branch (and its gradient) finite
+    relative = jnp.where(small, 1.0 + product / 2.0 + product * product / 6.0, jnp.expm1(safe) / safe)
+    return log_x * relative
+
+
+def box_cox(exponent: float) -> Utility:
+    """U_G(x) = (x^G - 1)/G (log x at G = 0) for G <= 1: power, log, neg-power and linear in one.
+
+    Example:
+        >>> u = box_cox(0.5)
+        >>> round(float(u(4.0)), 12)       # (4^0.5 - 1) / 0.5
+        2.0
+        >>> box_cox(0.0).spec
+        'box-cox:0'
+    """
+    exponent = float(exponent)
+    if not math.isfinite(exponent) or exponent > 1.0:
+        raise ValueError(f"box-cox exponent must be a finite number <= 1 (convex above), got {exponent!r}")
+    singular = exponent < 1.0
+    return Utility("box-cox", (exponent,), _box_cox, concave=True, singular=singular, defined_everywhere=False)
+
+
+def exponent_spec(exponent: float) -> str:
+    """The built-in spec with the same optimum as ``box_cox(exponent)``.
+
+    Example:
+        >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
+        ['power:0.5', 'log', 'neg-power:1', 'linear']
+    """
+    exponent = float(exponent)
+    if exponent == 1.0:
+        return "linear"
+    if exponent == 0.0:
+        return "log"
+    number = format(abs(exponent), ".10g")
+    return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
+
+
+def limit_beta_parameter(exponent: float) -> float:
+    """a of the Beta(a, a) limit of ``box_cox(G)``: (1 - G)/2 on (-1, 1), 1 for G <= -1, 0 at G = 1.
+
+    (a = 0 stands for the two-point law, the limit of Beta(a, a) as a -> 0.)
+
+    Example:
+        >>> [limit_beta_parameter(g) for g in (0.5, 0.0, -0.5, -2.0)]
+        [0.25, 0.5, 0.75, 1.0]
+    """
+    exponent = float(exponent)
+    if exponent <= -1.0:
+        return 1.0
+    return (1.0 - exponent) / 2.0
+
+
+def family_utility(family: str, parameter: float) -> Utility:
+    """The member of a one-parameter family: ``box-cox`` or a built-in (``power``, ``exp``, ...).
+
+    Example:
+        >>> family_utility("neg-power", 2).spec
+        'neg-power:2'
+    """
+    if family == "box-cox":
+        return box_cox(parameter)
+    family_function(family)  # validates the family name with the list of valid forms
+    return parse_utility(f"{family}:{float(parameter)!r}")
+
+
+def moment_beta_parameter(rewards: Sequence[float] | np.ndarray) -> float:
+    """a of the Beta(a, a) with the variance of the rewards' empirical law.
+
+    Var Beta(a, a) = 1 / (4 (2a + 1)), so a = (1/(4 v) - 1)/2; 0 for v >= 1/4 (two atoms).
+
+    Example:
+        >>> round(moment_beta_parameter([0.0, 1.0]), 12)
+        0.0
+    """
+    variance = float(np.var(np.asarray(rewards, dtype=np.float64)))
+    if variance >= 0.25:
+        return 0.0
+    return (1.0 / (4.0 * variance) - 1.0) / 2.0
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One member of a family sweep.
+
+    Attributes:
+        parameter: the family parameter (G for ``box-cox``).
+        utility: the member's spec (the equivalent built-in spec for ``box-cox``).
+        rewards: the certified optimal rewards at n, descending.
+        converged: the solver's certificate met its tolerance.
+        limit: the closed-form limit law, described (or ``"no closed form known"``).
+        limit_beta_parameter: a of a Beta(a, a) limit, None if the limit is not of that form.
+        fitted_beta_parameter: a of the Beta(a, a) with the rewards' variance.
+        kolmogorov_smirnov: KS distance of the rewards to the limit law (None without one).
+    """
+
+    parameter: float
+    utility: str
+    rewards: np.ndarray = field(repr=False)
+    converged: bool
+    limit: str
+    limit_beta_parameter: float | None
+    fitted_beta_parameter: float
+    kolmogorov_smirnov: float | None
+
+
+@dataclass(frozen=True)
+class FamilySweep:
+    """Optimal rewards and limit laws across a family's parameter, at one n."""
+
+    family: str
+    n: int
+    points: tuple[SweepPoint, ...]
+    seconds: float
+
+
+def _sweep_point(parameter: float, spec: str, solution: Any) -> SweepPoint:
+    law = limit(spec)
+    beta_a = None
+    if law is not None and law.dist.name == "beta" and law.args[0] == law.args[1]:
+        beta_a = float(law.args[0])
+    elif law is not None and law.dist.name == "uniform":
+        beta_a = 1.0
+    elif law is not None and law.dist.name == "bernoulli":
+        beta_a = 0.0
+    ks = None if law is None else distance(solution.rewards, law).kolmogorov_smirnov
+    rewards = np.asarray(solution.rewards, dtype=np.float64)
+    return SweepPoint(
+        float(parameter), spec, rewards, bool(solution.converged), describe_limit(law), beta_a, moment_beta_parameter(rewards), ks
+    )
+
+
+def beta_parameter_sweep(exponents: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> FamilySweep:
+    """The limit's Beta parameter a = (1 - G)/2 across power, log and neg-power, in one compiled call.
+
+    Every exponent G is a member of the Box-Cox family (one JAX function), so
+    :func:`collapse_theory.solver.solve_many` solves them all in a single vmapped call.
+    Each point carries the closed-form a, the moment-fitted a of the finite-n rewards and
+    their KS distance to the limit.
+
+    Example:
+        >>> sweep = beta_parameter_sweep([0.5, 0.0, -0.5], 8)
+        >>> [p.utility for p in sweep.points], [p.limit_beta_parameter for p in sweep.points]
+        (['power:0.5', 'log', 'neg-power:0.5'], [0.25, 0.5, 0.75])
+    """
+    start = time.perf_counter()
+    n = check_n(n)
+    members = [box_cox(g) for g in exponents]
+    if not members:
+        raise ValueError("a sweep needs at least one exponent")
+    solutions = solve_many(members, n, tol=tol)
+    points = tuple(_sweep_point(u.parameters[0], exponent_spec(u.parameters[0]), s) for u, s in zip(members, solutions, strict=True))
+    return FamilySweep("box-cox", n, points, time.perf_counter() - start)
+
+
+def family_sweep(family: str, parameters: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> FamilySweep:
+    """Solve a built-in family over a parameter grid in one compiled call (``solve_family``).
+
+    Example:
+        >>> sweep = family_sweep("power", [0.25, 0.75], 8)
+        >>> [p.limit_beta_parameter for p in sweep.points]
+        [0.375, 0.125]
+    """
+    start = time.perf_counter()
+    if family == "box-cox":
+        return beta_parameter_sweep(parameters, n, tol=tol)
+    if not parameters:
+        raise ValueError("a sweep needs at least one parameter")
+    solutions = solve_family(family, [float(p) for p in parameters], check_n(n), tol=tol)
+    points = tuple(_sweep_point(p, s.utility, s) for p, s in zip(parameters, solutions, strict=True))
+    return FamilySweep(family, check_n(n), points, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# implicit differentiation of the optimal rewards
+# ---------------------------------------------------------------------------------------------
+
+#: Rewards closer than this are treated as tied (one block moving together).
+TIE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class RewardSensitivity:
+    """Optimal rewards and their derivative with respect to the utility's parameter.
+
+    Attributes:
+        utility: the member's spec.
+        family: the family name.
+        parameter: the parameter value.
+        rewards: the optimal rewards, descending (the solver's, Newton-polished).
+        derivative: d rewards / d parameter.
+        blocks: how many free blocks of tied rewards the optimality conditions had.
+    """
+
+    utility: str
+    family: str
+    parameter: float
+    rewards: np.ndarray
+    derivative: np.ndarray
+    blocks: int
+
+
+def _blocks(rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tie blocks of descending rewards: block index per reward, free-block mask, fixed values.
+
+    Blocks at 1 or at 0 are held by the constraints 1 >= r_1 and r_n >= 0; the others are
+    free and satisfy the stationarity of S restricted to block values.
+    """
+    block = np.concatenate([[0], np.cumsum(np.abs(np.diff(rewards)) > TIE_TOLERANCE)])
+    count = int(block[-1]) + 1
+    values = np.array([rewards[block == b].mean() for b in range(count)])
+    fixed = (np.abs(values - 1.0) <= TIE_TOLERANCE) | (np.abs(values) <= TIE_TOLERANCE)
+    values = np.where(np.abs(values - 1.0) <= TIE_TOLERANCE, 1.0, np.where(np.abs(values) <= TIE_TOLERANCE, 0.0, values))
+    return block, ~fixed, values
+
+
+def reward_sensitivity(family: str, parameter: float, n: int, *, tol: float = 1e-13) -> RewardSensitivity:
+    """d r* / d theta for the optimal rewards of a family member, by implicit differentiation.
+
+    At the optimum, rewards tied at 1 or 0 stay there under a small change of theta (the
+    active constraints do not change, assuming strict complementarity), tied blocks move
+    together, and the free block values v solve the stationarity conditions
+
+    .. math::
+
+        F_b(v, \\theta) = \\sum_{i \\in b} \\frac{\\partial S}{\\partial r_i}(r(v); \\theta) = 0 ,
+
+    so :math:`dv/d\\theta = -(\\partial F/\\partial v)^{-1} \\partial F/\\partial \\theta`
+    (jaxopt's ``custom_root`` through :mod:`collapse_theory._jaxopt`). For singular
+    concave U every reward is its own block with r_1 = 1 and r_n = 0. The certified solution
+    of :func:`collapse_theory.solver.solve` is polished by three Newton steps on F first.
+
+    Example:
+        >>> sens = reward_sensitivity("power", 0.5, 4)
+        >>> [round(float(d), 6) for d in sens.derivative]
+        [0.0, 0.162698, -0.162698, 0.0]
+    """
+    utility = family_utility(family, parameter)
+    n = check_n(n)
+    solution = solve(utility, n, tol=tol)
+    rewards = np.asarray(solution.rewards, dtype=np.float64)
+    block, free, values = _blocks(rewards)
+    free_index = np.flatnonzero(free)
+    if free_index.size == 0:
+        return RewardSensitivity(utility.spec, family, float(parameter), np.where(free[block], 0.0, values[block]), np.zeros(n), 0)
+    with float64():
+        new_rewards, derivative = _implicit_rewards(
+            jnp.asarray(values[free_index]),
+            jnp.asarray(float(parameter), dtype=jnp.float64),
+            jnp.asarray(np.where(free[block], 0.0, values[block])),
+            jnp.asarray((block[:, None] == free_index[None, :]).astype(np.float64)),  # n x free blocks
+            jnp.asarray(np.triu(block[:, None] != block[None, :], k=1).astype(np.float64)),  # pairs in different blocks
+            function=utility.function,
+        )
+        new_rewards, derivative = np.asarray(new_rewards), np.asarray(derivative)
+    return RewardSensitivity(utility.spec, family, float(parameter), new_rewards, derivative, int(free_index.size))
+
+
+def _block_objective(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, function: UtilityFunction) -> jax.Array:
+    """S at the rewards r = base + membership v, over pairs in different blocks (others are constant)."""
+    r = base + membership @ v
+    gaps = r[:, None] - r[None, :]
+    different = pairs > 0.5
+    values = function(jnp.where(different, gaps, 1.0), jnp.reshape(theta, (1,)))
+    return jnp.sum(jnp.where(different, values, 0.0))
+
+
+@partial(jax.jit, static_argnames=("function",))
+def _implicit_rewards(
+    start: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, *, function: UtilityFunction
+) -> tuple[jax.Array, jax.Array]:
+    """Polished rewards and d rewards / d theta (compiled once per utility function and shape)."""
+
+    def optimality(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array) -> jax.Array:
+        return jax.grad(_block_objective)(v, theta, base, membership, pairs, function)
+
+    def polish(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array) -> jax.Array:
+        for _ in range(3):
+            jacobian = jax.jacfwd(optimality)(v, theta, base, membership, pairs)
+            v = v - jnp.linalg.solve(jacobian, optimality(v, theta, base, membership, pairs))
+        return v
+
+    root = implicit_root(optimality, polish)
+    polished = root(start, theta, base, membership, pairs)
+    slope = jax.jacrev(lambda t: root(start, t, base, membership, pairs))(theta)
+    return base + membership @ polished, membership @ slope
+
+
+# ---------------------------------------------------------------------------------------------
+# inverse design
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Design:
+    """The utility of a family whose optimum matches a target best.
+
+    Attributes:
+        target: a description of the target.
+        family: the family searched.
+        parameter: the best parameter (None when no member qualifies at all).
+        utility: the designed utility's spec (the equivalent built-in for ``box-cox``).
+        reachable: the target is matched within the tolerance by a member inside the
+            family's range.
+        residual: the mismatch: KS distance of the laws (limit) or root-mean-square reward
+            error (finite n).
+        n: the number of completions, or None for the n -> infinity law.
+        method: ``"closed form"`` or how the fit was done.
+        message: a human-readable verdict (why a target is unreachable, non-uniqueness).
+    """
+
+    target: str
+    family: str
+    parameter: float | None
+    utility: str | None
+    reachable: bool
+    residual: float
+    n: int | None
+    method: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "target": self.target,
+            "family": self.family,
+            "parameter": self.parameter,
+            "utility": self.utility,
+            "reachable": self.reachable,
+            "residual": self.residual,
+            "n": self.n,
+            "method": self.method,
+            "message": self.message,
+        }
+
+
+def exp_limit_law(beta: float) -> NumericalLimit:
+    """The limit law of ``exp:B``: atoms 1/(2+B) at 0 and at 1, density B/(2+B) on (0, 1).
+
+    The potential of this law under the kernel exp(-B|x - y|) is the constant 2/(2+B) on
+    [0, 1] (the kernel is the Green's function of -d^2/dx^2 + B^2, and the atoms cancel
+    the boundary terms), so it satisfies the Euler-Lagrange condition of maximising
+    E[1 - exp(-B|X - X'|)]; the kernel is positive definite, so it is the unique maximiser.
+    Returned as a :class:`~collapse_theory.asymptotics.NumericalLimit` (exact: linear CDF).
+
+    Example:
+        >>> law = exp_limit_law(2.0)
+        >>> float(law.cdf(0.0)), float(law.cdf(0.5)), round(law.variance, 6)
+        (0.25, 0.5, 0.166667)
+    """
+    beta = float(beta)
+    if not (math.isfinite(beta) and beta > 0.0):
+        raise ValueError(f"exp:B needs B > 0, got {beta!r}")
+    atom = 1.0 / (2.0 + beta)
+    density = beta / (2.0 + beta)
+    variance = 2.0 * atom * 0.25 + density / 12.0
+    return NumericalLimit(
+        f"exp:{beta:g}",
+        (Atom(0.0, atom), Atom(1.0, atom)),
+        np.array([0.0, 0.5]),
+        np.array([0.0, density / 2.0]),
+        None,
+        0.5,
+        variance,
+        math.nan,
+        0.0,
+        True,
+        0.0,
+        "closed form",
+        0.0,
+    )
+
+
+def _describe_target(target: Any) -> str:
+    if isinstance(target, NumericalLimit):
+        return f"numerical limit of {target.utility}"
+    if hasattr(target, "dist") and hasattr(target.dist, "name") and hasattr(target, "args"):
+        return describe_limit(target)
+    return type(target).__name__
+
+
+def _symmetric_beta(target: Any) -> tuple[float, float] | None:
+    """(a, b) if the target is a scipy Beta or Uniform(0, 1) law, else None."""
+    name = getattr(getattr(target, "dist", None), "name", None)
+    if name == "beta" and len(target.args) == 2 and not target.kwds:
+        return float(target.args[0]), float(target.args[1])
+    if name == "uniform" and tuple(target.args) in ((), (0.0, 1.0), (0, 1)) and not target.kwds:
+        return 1.0, 1.0
+    return None
+
+
+def _is_two_point(target: Any) -> bool:
+    name = getattr(getattr(target, "dist", None), "name", None)
+    return name == "bernoulli" and abs(float(target.args[0]) - 0.5) < 1e-15
+
+
+def _box_cox_law(exponent: float) -> Any:
+    return limit(exponent_spec(exponent))
+
+
+def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float = 1e-3) -> Design:
+    """The family member whose n -> infinity law is the target law.
+
+    ``box-cox`` (power, log, neg-power, linear): closed form for Beta(a, a) (G = 1 - 2a for
+    a < 1, ``neg-power:1`` for a = 1, ``linear`` for two atoms of mass 1/2), and a
+    one-dimensional fit of G minimising the KS distance for any other target (a scipy law,
+    a :class:`~collapse_theory.asymptotics.NumericalLimit`). ``exp``: closed form from the
+    atom at 0 (B = 1/p - 2), then the KS of the whole law decides.
+
+    Unreachable targets are reported with ``reachable=False`` and the closest member:
+    asymmetric laws (every concave utility has a symmetric limit: its optimum can be
+    symmetrised) and Beta(a, a) with a > 1 (the widest-spread limit of these families is
+    the uniform law).
+
+    Args:
+        target: a frozen scipy law on [0, 1] or a NumericalLimit.
+        family: ``"box-cox"`` or ``"exp"``.
+        tolerance: the largest KS distance counted as a match.
+
+    Example:
+        >>> design_for_limit(scipy.stats.beta(0.75, 0.75)).utility
+        'neg-power:0.5'
+    """
+    described = _describe_target(target)
+    if family == "exp":
+        return _design_exp_limit(target, described, tolerance)
+    if family != "box-cox":
+        raise ValueError(f"limit design supports the families box-cox and exp, got {family!r}")
+    if _is_two_point(target):
+        return Design(described, family, 1.0, "linear", True, 0.0, None, "closed form", "two atoms of mass 1/2: U = x")
+    ab = _symmetric_beta(target)
+    if ab is not None:
+        a, b = ab
+        if a != b:
+            best = _fit_box_cox_limit(target)
+            return dataclasses.replace(
+                best,
+                reachable=False,
+                message=f"Beta({a:g}, {b:g}) is asymmetric; the limit law of every concave utility is symmetric about 1/2 "
+                f"(closest member shown)",
+            )
+        if a > 1.0:
+            residual = law_distance(target, scipy.stats.uniform())
+            return Design(
+                described,
+                family,
+                -1.0,
+                "neg-power:1",
+                False,
+                residual,
+                None,
+                "closed form",
+                f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
+                "(neg-power:G with G >= 1 gives the uniform law, the closest)",
+            )
+        exponent = 1.0 - 2.0 * a
+        message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
+        return Design(described, family, exponent, exponent_spec(exponent), True, 0.0, None, "closed form", message)
+    best = _fit_box_cox_limit(target)
+    if best.residual <= tolerance:
+        return best
+    return dataclasses.replace(best, reachable=False, message=f"closest member has KS {best.residual:.3g} > tolerance {tolerance:g}")
+
+
+def _fit_box_cox_limit(target: Any) -> Design:
+    """Minimise KS(target, Beta(a, a)) over a in (0, 1] (G = 1 - 2a), bounded Brent."""
+
+    def mismatch(a: float) -> float:
+        return law_distance(target, scipy.stats.beta(a, a))
+
+    result = scipy.optimize.minimize_scalar(mismatch, bounds=(1e-3, 1.0), method="bounded", options={"xatol": 1e-6})
+    a = float(result.x)
+    exponent = 1.0 - 2.0 * a
+    return Design(
+        _describe_target(target),
+        "box-cox",
+        exponent,
+        exponent_spec(exponent),
+        True,
+        float(result.fun),
+        None,
+        "fit: KS to Beta((1-G)/2, (1-G)/2), bounded Brent",
+        "fitted",
+    )
+
+
+def _design_exp_limit(target: Any, described: str, tolerance: float) -> Design:
+    atom = float(np.asarray(target.cdf(0.0)))
+    if not 0.0 < atom < 0.5:
+        return Design(
+            described,
+            "exp",
+            None,
+            None,
+            False,
+            math.inf,
+            None,
+            "closed form",
+            f"exp:B limits have atoms 1/(2+B) in (0, 1/2) at 0 and 1; the target's mass at 0 is {atom:.3g}",
+        )
+    beta = 1.0 / atom - 2.0
+    residual = law_distance(target, exp_limit_law(beta))
+    reachable = residual <= tolerance
+    message = "atoms 1/(2+B) at 0 and 1 with a uniform density" if reachable else f"KS {residual:.3g} > tolerance {tolerance:g}"
+    return Design(described, "exp", beta, f"exp:{beta:.10g}", reachable, residual, None, "closed form", message)
+
+
+def design_for_rewards(
+    target: Sequence[float] | np.ndarray,
+    family: str = "box-cox",
+    *,
+    tolerance: float = 1e-3,
+    max_iterations: int = 40,
+) -> Design:
+    """The family member whose optimal rewards at n = len(target) are closest to the target.
+
+    Minimises :math:`\\tfrac12 \\lVert r^*(\\theta) - t \\rVert^2` (t sorted descending) by
+    projected Gauss-Newton on theta within ``FAMILY_BOUNDS``, with
+    :math:`dr^*/d\\theta` from :func:`reward_sensitivity` (implicit differentiation). The
+    target is reachable when the root-mean-square error is <= ``tolerance`` at a parameter
+    strictly inside the range; a best fit stuck at the range's end means the target is
+    approached only in a limit of the family (for example evenly spaced rewards as
+    G -> -inf, the nearest-neighbour regime of neg-power).
+
+    Example:
+        >>> target = solve("power:0.3", 6).rewards
+        >>> design = design_for_rewards(target)
+        >>> design.utility, design.reachable
+        ('power:0.3', True)
+    """
+    t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
+    if t.size < 2:
+        raise ValueError("target rewards need at least 2 values")
+    if not np.all(np.isfinite(t)) or t.min() < 0.0 or t.max() > 1.0:
+        raise ValueError("target rewards must be finite and in [0, 1]")
+    if family not in FAMILY_BOUNDS:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
+    low, high, theta = FAMILY_BOUNDS[family]
+    n = t.size
+    log_scale = family in ("exp", "log-sigmoid")  # scale parameters: search on log theta
+
+    def residual_and_jacobian(value: float) -> tuple[np.ndarray, np.ndarray]:
+        sensitivity = reward_sensitivity(family, value, n)
+        return sensitivity.rewards - t, sensitivity.derivative
+
+    residual, jacobian = residual_and_jacobian(theta)
+    cost = float(residual @ residual)
+    method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
+    for _ in range(max_iterations):
+        scale = theta if log_scale else 1.0  # d r / d log theta = theta d r / d theta
+        gradient = float(jacobian @ residual) * scale
+        curvature = float(jacobian @ jacobian) * scale * scale
+        if curvature <= 0.0 or abs(gradient) <= 1e-14:
+            break
+        step = -gradient / curvature
+        accepted = False
+        for _ in range(30):
+            trial = float(np.clip(theta * math.exp(step) if log_scale else theta + step, low, high))
+            trial_residual, trial_jacobian = residual_and_jacobian(trial)
+            trial_cost = float(trial_residual @ trial_residual)
+            if trial_cost <= cost:
+                accepted = True
+                break
+            step /= 2.0
+        if not accepted or trial == theta:
+            break
+        converged = abs(cost - trial_cost) <= 1e-15 * max(1.0, cost) or abs(trial - theta) <= 1e-12 * max(1.0, abs(theta))
+        theta, residual, jacobian, cost = trial, trial_residual, trial_jacobian, trial_cost
+        if converged:
+            break
+    rms = math.sqrt(cost / n)
+    spec = exponent_spec(theta) if family == "box-cox" else family_utility(family, theta).spec
+    at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
+    reachable = rms <= tolerance and not at_bound
+    if reachable:
+        message = f"matched: RMS reward error {rms:.3g}"
+    elif at_bound:
+        side = "lower" if theta == low else "upper"
+        message = f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
+    else:
+        message = f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
+    return Design(f"{n} target rewards", family, float(theta), spec, reachable, rms, n, method, message)

@@ -1,0 +1,87 @@
+"""Training reward models on rankings: collapse in a real loop, and the prompt-aware fix.
+
+The public surface (Song, Cai, Lee, Su, arXiv 2305.17608, Section 5, on synthetic
+embeddings): a dataset format and generator, the reward model, the trainer, its
+diagnostics and the figure.
+
+Example:
+    >>> from collapse_theory.training import TrainingConfig, make_synthetic_dataset, train, diagnose
+    >>> dataset = make_synthetic_dataset(prompts=40, n=4, seed=0)
+    >>> result = train(dataset, TrainingConfig(utility="log", steps=10), progress=False)
+    >>> diagnose(dataset, result.rewards, result.utilities).train.prompts
+    36
+"""
+
+from collapse_theory.training.data import (
+    DATASET_KEYS,
+    SYNTHETIC_KINDS,
+    Dataset,
+    DatasetError,
+    completion_lengths,
+    load_dataset,
+    make_synthetic_dataset,
+    save_dataset,
+)
+from collapse_theory.training.diagnostics import (
+    Acceptance,
+    Diagnostics,
+    KindCurve,
+    SplitDiagnostics,
+    acceptance,
+    diagnose,
+    pair_accuracy,
+    save_diagnostics,
+    sorted_rewards,
+)
+from collapse_theory.training.model import (
+    Layer,
+    RewardModel,
+    init_reward_model,
+    reward_logits,
+    reward_model_rewards,
+    rewards_from_logits,
+)
+from collapse_theory.training.plots import plot_rewards
+from collapse_theory.training.trainer import (
+    TrainingConfig,
+    TrainingError,
+    TrainingResult,
+    dataset_fingerprint,
+    parse_prompt_aware,
+    prompt_loss,
+    train,
+)
+
+__all__ = [
+    "DATASET_KEYS",
+    "SYNTHETIC_KINDS",
+    "Acceptance",
+    "Dataset",
+    "DatasetError",
+    "Diagnostics",
+    "KindCurve",
+    "Layer",
+    "RewardModel",
+    "SplitDiagnostics",
+    "TrainingConfig",
+    "TrainingError",
+    "TrainingResult",
+    "acceptance",
+    "completion_lengths",
+    "dataset_fingerprint",
+    "diagnose",
+    "init_reward_model",
+    "load_dataset",
+    "make_synthetic_dataset",
+    "pair_accuracy",
+    "parse_prompt_aware",
+    "plot_rewards",
+    "prompt_loss",
+    "reward_logits",
+    "reward_model_rewards",
+    "rewards_from_logits",
+    "save_dataset",
+    "save_diagnostics",
+    "sorted_rewards",
+    "train",
+]

@@ -1,0 +1,53 @@
+"""Test configuration: deterministic hypothesis, and an opt-in exhaustive oracle sweep.
+
+* Hypothesis runs derandomized (the same examples on every run and machine), with
+  a modest number of examples and no deadline: the first example of a property
+  pays for a JAX compilation, which a deadline would misread as slowness.
+* ``pytest --exhaustive`` widens the Gauss-Lobatto oracle of ``test_solver.py`` from
+  a dense sample to every n from 2 to 2000 (issue 2, item 3); it takes far longer
+  than the default suite's budget and is meant for a quiet machine.
+
+JAX's global ``jax_enable_x64`` flag is deliberately left off: the library must
+produce float64 by itself (``test_solver.py`` checks that the flag stays off).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "collapse_theory",
+    derandomize=True,
+    max_examples=12,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("collapse_theory")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--exhaustive``: every n from 2 to 2000 in the Gauss-Lobatto oracle test."""
+    parser.addoption(
+        "--exhaustive",
+        action="store_true",
+        default=False,
+        help="check the log oracle at every n in 2..2000 (slow; default: a dense sample)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers used by the suite."""
+    config.addinivalue_line("markers", "exhaustive: runs only with --exhaustive (every n from 2 to 2000)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the exhaustive sweep unless ``--exhaustive`` is given."""
+    if config.getoption("--exhaustive"):
+        return
+    skip = pytest.mark.skip(reason="needs --exhaustive (every n from 2 to 2000; slow)")
+    for item in items:
+        if "exhaustive" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,332 @@
+"""Claims about the interpolating-regime solver (issue 2, item 3).
+
+Oracles, each named in its test:
+
+* ``log``: the Gauss-Lobatto-Legendre nodes on [0, 1] (scipy's Jacobi roots via
+  ``limits.gauss_lobatto_rewards``; that oracle is itself checked against NumPy's
+  Legendre roots in ``test_limits.py``);
+* ``linear`` and ``square``: the step vector with the top half at 1, with the
+  closed-form objectives sum_i (n + 1 - 2i) r_i and k (n - k), k = n // 2;
+* everything else: ``helpers.reference_optimum``, an independent scipy.optimize
+  solve on the gap parameterisation, polished by Newton's method on the
+  stationarity conditions and certified by its own Frank-Wolfe gap.
+
+Budget: under 2.5 minutes on 2 busy cores; each new (family, padded size) costs a
+JAX compilation, so the sizes below are chosen to share compilations with
+``test_limits.py`` and ``test_cli_solve.py``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import (
+    BUILT_IN_SPECS,
+    CONCAVE_SPECS,
+    frank_wolfe_gap,
+    gradient,
+    mixture_utility,
+    numpy_mixture,
+    numpy_utility,
+    objective,
+    reference_optimum,
+    relative_tolerance,
+    solved,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collapse_theory.limits import gauss_lobatto_rewards
+from collapse_theory.solver import (
+    DEFAULT_TOLERANCE,
+    Solution,
+    SolverInputError,
+    certificate_gap,
+    objective_value,
+    reward_gradient,
+    solve,
+    solve_family,
+    solve_many,
+)
+from collapse_theory.utilities import UtilitySpecError, custom
+
+#: Every n from 2 to 40 and the sizes named in the issue up to 2000 (``--exhaustive``: all of 2..2000).
+LOG_ORACLE_NS = (*range(2, 41), 64, 100, 255, 256, 500, 999, 1000, 2000)
+#: Even and odd sizes shared with the limit tests (one compilation per padded size).
+STEP_NS = (16, 17, 64, 65, 256, 257)
+#: Sizes at which every built-in is solved (one padded size: one compilation per family).
+SMALL_NS = (16, 17)
+REWARD_TOLERANCE = 1e-10
+
+
+def assert_is_gauss_lobatto(n: int) -> None:
+    solution = solved("log", n)
+    error = np.max(np.abs(solution.rewards - gauss_lobatto_rewards(n)))
+    assert solution.converged and solution.certified, solution.message
+    assert error <= REWARD_TOLERANCE, f"n={n}: max abs error {error:.3g}"
+
+
+# --- exact oracles -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", LOG_ORACLE_NS)
+def test_log_optimum_is_gauss_lobatto(n: int) -> None:
+    """U = log: the optimum is the Gauss-Lobatto nodes on [0, 1], max abs error <= 1e-10 (oracle: scipy Jacobi roots)."""
+    assert_is_gauss_lobatto(n)
+
+
+@pytest.mark.exhaustive
+def test_log_optimum_is_gauss_lobatto_for_every_n() -> None:
+    """The same claim for every n from 2 to 2000 (``pytest --exhaustive``; slow)."""
+    failures = []
+    for n in range(2, 2001):
+        try:
+            assert_is_gauss_lobatto(n)
+        except AssertionError as error:
+            failures.append(str(error))
+        solved.cache_clear()  # keeps memory flat over 2000 solutions
+    assert not failures, failures[:10]
+
+
+@pytest.mark.parametrize("n", STEP_NS)
+@pytest.mark.parametrize("spec", ["linear", "square"])
+def test_linear_and_square_put_the_top_half_at_one(spec: str, n: int) -> None:
+    """Oracle: the step vector, top n//2 rewards at 1 and bottom n//2 at 0 (to 1e-10)."""
+    rewards = solved(spec, n).rewards
+    half = n // 2
+    assert np.max(np.abs(rewards[:half] - 1.0)) <= REWARD_TOLERANCE
+    assert np.max(np.abs(rewards[n - half :])) <= REWARD_TOLERANCE
+
+
+@pytest.mark.parametrize("n", [n for n in STEP_NS if n % 2])
+def test_linear_odd_n_returns_the_symmetric_middle(n: int) -> None:
+    """Odd n, U = x: the middle reward is not unique (any value in [0, 1] is optimal); the solver returns 1/2."""
+    assert abs(solved("linear", n).rewards[n // 2] - 0.5) <= REWARD_TOLERANCE
+
+
+@pytest.mark.parametrize("n", [n for n in STEP_NS if n % 2])
+def test_square_odd_n_puts_the_middle_at_a_vertex(n: int) -> None:
+    """Odd n, U = x^2 (convex): the maximum is at a step vector, so the middle reward is 0 or 1, not 1/2."""
+    middle = solved("square", n).rewards[n // 2]
+    assert min(abs(middle), abs(middle - 1.0)) <= REWARD_TOLERANCE
+
+
+@pytest.mark.parametrize("n", STEP_NS)
+def test_linear_objective_has_its_closed_form(n: int) -> None:
+    """U = x: S(r) = sum_i (n + 1 - 2i) r_i, and the optimum is k (n - k) with k = n // 2."""
+    solution = solved("linear", n)
+    weights = n + 1 - 2 * np.arange(1, n + 1)
+    closed_form = float(np.dot(weights, solution.rewards))
+    k = n // 2
+    assert solution.objective == pytest.approx(closed_form, rel=1e-12, abs=1e-12)
+    assert abs(solution.objective - k * (n - k)) <= relative_tolerance(k * (n - k))
+
+
+@pytest.mark.parametrize("n", STEP_NS)
+def test_square_objective_is_k_times_n_minus_k(n: int) -> None:
+    """U = x^2 at the step vector with k = n // 2 ones: S = k (n - k), the best of all n + 1 vertices."""
+    solution = solved("square", n)
+    k = n // 2
+    vertex_values = [objective(np.r_[np.ones(j), np.zeros(n - j)], numpy_utility("square")) for j in range(n + 1)]
+    assert max(vertex_values) == k * (n - k)
+    assert abs(solution.objective - k * (n - k)) <= relative_tolerance(k * (n - k))
+
+
+@pytest.mark.parametrize("spec", ["power:0.25", "power:0.5", "power:0.75", "neg-power:0.5", "neg-power:1", "neg-power:2"])
+def test_singular_optimum_matches_an_independent_solve(spec: str) -> None:
+    """Oracle: helpers.reference_optimum (scipy BFGS + hybrid Newton, own certificate); rewards within 1e-9."""
+    n = 17
+    formulas = numpy_utility(spec)
+    reference = reference_optimum(formulas, n)
+    solution = solved(spec, n)
+    assert reference.gap <= 1e-12 * max(1.0, abs(reference.objective))
+    assert np.max(np.abs(solution.rewards - reference.rewards)) <= 1e-9
+    assert objective(solution.rewards, formulas) == pytest.approx(reference.objective, rel=1e-12)
+
+
+# --- properties of every solution ----------------------------------------------------
+
+
+@pytest.mark.parametrize("n", SMALL_NS)
+@pytest.mark.parametrize("spec", CONCAVE_SPECS)
+def test_concave_optimum_is_symmetric(spec: str, n: int) -> None:
+    """r_i + r_{n+1-i} = 1 within 1e-10 for every concave built-in, at a certified optimum."""
+    solution = solved(spec, n)
+    assert solution.converged and solution.certified, solution.message
+    assert np.max(np.abs(solution.rewards + solution.rewards[::-1] - 1.0)) <= REWARD_TOLERANCE
+
+
+@pytest.mark.parametrize("n", SMALL_NS)
+@pytest.mark.parametrize("spec", BUILT_IN_SPECS)
+def test_rewards_are_float64_descending_in_the_unit_interval(spec: str, n: int) -> None:
+    """rewards: float64 ndarray of shape (n,), r_1 >= ... >= r_n, all in [0, 1]; objective = S(rewards)."""
+    solution = solved(spec, n)
+    rewards = solution.rewards
+    assert isinstance(rewards, np.ndarray) and rewards.dtype == np.float64 and rewards.shape == (n,)
+    assert np.all(np.diff(rewards) <= 0)
+    assert rewards.min() >= 0.0 and rewards.max() <= 1.0
+    assert solution.objective == pytest.approx(objective(rewards, numpy_utility(spec)), rel=1e-12, abs=1e-12)
+    assert solution.utility == spec and solution.n == n
+
+
+@pytest.mark.parametrize("n", SMALL_NS)
+@pytest.mark.parametrize("spec", CONCAVE_SPECS)
+def test_concave_solution_is_converged_and_certified(spec: str, n: int) -> None:
+    """Concave U: converged and certified, gap <= tol * max(1, |S|), and the gap is the Frank-Wolfe gap at the rewards."""
+    solution = solved(spec, n)
+    assert solution.converged and solution.certified
+    assert 0.0 <= solution.gap <= relative_tolerance(solution.objective, DEFAULT_TOLERANCE)
+    independent_gap = frank_wolfe_gap(solution.rewards, numpy_utility(spec))
+    assert independent_gap <= relative_tolerance(solution.objective, DEFAULT_TOLERANCE)
+    assert solution.iterations >= 1 and solution.message
+
+
+@pytest.mark.parametrize("n", SMALL_NS)
+def test_square_is_not_certified_and_says_why(n: int) -> None:
+    """U = x^2 is convex: no Frank-Wolfe certificate; certified is False and the message gives the reason."""
+    solution = solved("square", n)
+    assert solution.certified is False
+    assert "not concave" in solution.message
+    assert solution.converged  # exact: a convex maximum over a polytope is at one of its n + 1 vertices
+
+
+# --- certificates against an independent solve ---------------------------------------
+
+mixtures = st.tuples(
+    st.floats(0.0, 1.0),  # a: log x
+    st.floats(0.0, 1.0),  # b: x^G
+    st.floats(0.0, 2.0),  # c: 1 - exp(-Bx)
+    st.floats(0.1, 0.9),  # G
+    st.floats(0.5, 8.0),  # B
+).filter(lambda p: p[0] + p[1] >= 0.05)  # U'(0+) = inf: the reference assumes no ties
+CERTIFICATE_NS = st.sampled_from([6, 7, 8, 9])  # one padded size: one compilation for all examples
+
+
+@given(parameters=mixtures, n=CERTIFICATE_NS)
+def test_reported_gap_bounds_the_true_suboptimality(parameters: tuple[float, ...], n: int) -> None:
+    """Random concave U = a log x + b x^G + c (1 - e^{-Bx}): S* - S(r) <= gap <= tol * max(1, |S|).
+
+    S* comes from helpers.reference_optimum (scipy, independent, certified to 1e-12
+    relative by its own Frank-Wolfe gap); rounding slack 1e-13 * max(1, |S|).
+    """
+    formulas = numpy_mixture(*parameters)
+    reference = reference_optimum(formulas, n)
+    solution = solve(mixture_utility(*parameters), n)
+    value = objective(solution.rewards, formulas)
+    rounding = 1e-13 * max(1.0, abs(value))
+    assert reference.gap <= 1e-12 * max(1.0, abs(reference.objective))
+    assert solution.converged and solution.certified, solution.message
+    assert solution.gap >= reference.objective - value - rounding
+    assert solution.gap <= relative_tolerance(solution.objective)
+    assert value <= reference.objective + reference.gap + rounding  # no better than the certified optimum
+
+
+@given(parameters=mixtures, n=CERTIFICATE_NS, weight=st.floats(0.01, 0.9), seed=st.integers(0, 2**32 - 1))
+def test_certificate_gap_bounds_suboptimality_at_a_perturbed_point(
+    parameters: tuple[float, ...], n: int, weight: float, seed: int
+) -> None:
+    """certificate_gap at a feasible point p = (1-w) r* + w q (q random, sorted) is >= S* - S(p).
+
+    It also equals the Frank-Wolfe gap found by enumerating the n + 1 vertices
+    (helpers.frank_wolfe_gap) to 1e-10 relative.
+    """
+    formulas = numpy_mixture(*parameters)
+    reference = reference_optimum(formulas, n)
+    other = np.sort(np.random.default_rng(seed).uniform(size=n))[::-1]
+    point = (1.0 - weight) * reference.rewards + weight * other
+    suboptimality = reference.objective - objective(point, formulas)
+    reported = certificate_gap(mixture_utility(*parameters), point)
+    assert suboptimality > 0.0
+    assert reported >= suboptimality - 1e-13 * max(1.0, abs(reference.objective))
+    assert reported == pytest.approx(frank_wolfe_gap(point, formulas), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("spec", CONCAVE_SPECS)
+def test_objective_and_gradient_match_pairwise_sums(spec: str) -> None:
+    """objective_value and reward_gradient equal the pair-by-pair NumPy sums at a random feasible point."""
+    rewards = np.sort(np.random.default_rng(0).uniform(size=12))[::-1]
+    formulas = numpy_utility(spec)
+    assert objective_value(spec, rewards) == pytest.approx(objective(rewards, formulas), rel=1e-13)
+    np.testing.assert_allclose(reward_gradient(spec, rewards), gradient(rewards, formulas), rtol=1e-12, atol=1e-12)
+
+
+# --- batching ------------------------------------------------------------------------
+
+BATCH_GAMMAS = (0.25, 0.5, 0.75)
+
+
+def assert_same_solution(batched: Solution, single: Solution) -> None:
+    assert batched.utility == single.utility and batched.n == single.n
+    np.testing.assert_allclose(batched.rewards, single.rewards, rtol=0, atol=1e-12)
+    assert batched.objective == pytest.approx(single.objective, rel=1e-12)
+    assert batched.converged == single.converged and batched.certified == single.certified
+
+
+def test_solve_family_equals_one_at_a_time() -> None:
+    """solve_family (one vmapped call over a parameter grid) == solve per parameter, to 1e-12."""
+    batch = solve_family("power", BATCH_GAMMAS, 16)
+    assert len(batch) == len(BATCH_GAMMAS)
+    for gamma, batched in zip(BATCH_GAMMAS, batch, strict=True):
+        assert_same_solution(batched, solved(f"power:{gamma:g}", 16))
+
+
+def test_solve_many_keeps_order_and_equals_one_at_a_time() -> None:
+    """solve_many over mixed families returns one solution per utility, in order, equal to solve, to 1e-12."""
+    specs = ["power:0.25", "log", "power:0.5", "power:0.75"]
+    batch = solve_many(specs, 16)
+    assert [s.utility for s in batch] == specs
+    for spec, batched in zip(specs, batch, strict=True):
+        assert_same_solution(batched, solved(spec, 16))
+
+
+# --- failures are reported, never silent ---------------------------------------------
+
+
+def test_nan_utility_is_not_converged_and_says_so() -> None:
+    """A utility that is NaN on part of (0, 1] gives converged=False with a message (no silent NaN)."""
+    partly_nan = custom(lambda x: jnp.where(x < 0.3, jnp.nan, jnp.log(x)), "partly-nan", concave=True)
+    solution = solve(partly_nan, 8)
+    assert solution.converged is False
+    assert solution.message and not solution.message.startswith("converged")
+
+
+def test_results_are_float64_while_global_x64_stays_off() -> None:
+    """Float64 results without touching jax_enable_x64 (issue 2: the user's JAX settings are left alone)."""
+    before = jax.config.jax_enable_x64
+    solution = solve("log", 8)
+    gradient_at_solution = reward_gradient("log", solution.rewards)
+    after = jax.config.jax_enable_x64
+    assert before is False and after is False
+    assert solution.rewards.dtype == np.float64 and gradient_at_solution.dtype == np.float64
+    assert isinstance(solution.objective, float) and isinstance(solution.gap, float)
+    # float64, not float32: the log optimum is exact far below float32's 6e-8 resolution
+    assert np.max(np.abs(solution.rewards - gauss_lobatto_rewards(8))) <= REWARD_TOLERANCE
+
+
+# --- input validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 0, -3, 2.5, float("nan"), "8", None, True])
+def test_bad_n_raises_solver_input_error(n: object) -> None:
+    """n < 2 and non-integer n raise SolverInputError (a ValueError) naming n, for solve and the batched calls."""
+    with pytest.raises(SolverInputError, match="n must be"):
+        solve("log", n)  # type: ignore[arg-type]
+    with pytest.raises(SolverInputError, match="n must be"):
+        solve_many(["log", "linear"], n)  # type: ignore[arg-type]
+    with pytest.raises(SolverInputError, match="n must be"):
+        solve_family("power", [0.5], n)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tol", [0.0, -1e-10, 1.0, float("nan"), float("inf")])
+def test_bad_tolerance_raises_solver_input_error(tol: float) -> None:
+    """tol must lie in (0, 1)."""
+    with pytest.raises(SolverInputError, match="tol"):
+        solve("log", 4, tol=tol)
+
+
+def test_unknown_family_in_solve_family_raises() -> None:
+    """solve_family validates the family name with the valid forms."""
+    with pytest.raises(UtilitySpecError, match="valid forms"):
+        solve_family("quadratic", [1.0], 4)
