@@ -1,1 +1,54 @@
-"""collapse_theory: the numerical theory of reward collapse (arXiv 2305.17608)."""
+"""collapse_theory: the numerical theory of reward collapse.
+
+Reward models trained on rankings maximise, per prompt,
+:math:`S(r) = \\sum_{i<j} U(r_i - r_j)` over :math:`1 \\ge r_1 \\ge \\dots \\ge r_n \\ge 0`,
+a problem with no prompt in it: every prompt ends with the same rewards (reward
+collapse; Song, Cai, Lee, Su, arXiv 2305.17608). This package solves that problem
+with certificates, gives its n -> infinity laws, and trains a small reward model
+to watch collapse happen and the prompt-aware fix undo it.
+
+Example:
+    >>> import collapse_theory as ct
+    >>> solution = ct.solve("log", 8)
+    >>> [round(float(r), 3) for r in solution.rewards]
+    [1.0, 0.936, 0.796, 0.605, 0.395, 0.204, 0.064, 0.0]
+    >>> ct.limit("log").args
+    (0.5, 0.5)
+"""
+
+from collapse_theory.distances import Distances, distance
+from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit
+from collapse_theory.solver import (
+    Solution,
+    SolverInputError,
+    certificate_gap,
+    objective_value,
+    solve,
+    solve_batch,
+    solve_family,
+    solve_many,
+)
+from collapse_theory.utilities import Utility, UtilitySpecError, custom, parse_utility
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Distances",
+    "Solution",
+    "SolverInputError",
+    "Utility",
+    "UtilitySpecError",
+    "__version__",
+    "certificate_gap",
+    "custom",
+    "describe_limit",
+    "distance",
+    "gauss_lobatto_rewards",
+    "limit",
+    "objective_value",
+    "parse_utility",
+    "solve",
+    "solve_batch",
+    "solve_family",
+    "solve_many",
+]

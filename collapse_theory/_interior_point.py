@@ -95,8 +95,8 @@ def _boundary_step(c: jax.Array, dc: jax.Array, live: jax.Array, fraction: float
     return jnp.minimum(1.0, fraction * jnp.min(ratios))
 
 
-def solve_symmetric(
-    y0: jax.Array,
+def solve_phase(
+    start: jax.Array | Iterate,
     n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
@@ -105,9 +105,15 @@ def solve_symmetric(
     max_iterations: int,
     surrogate: bool,
     singular: bool,
-) -> Result:
-    """Maximise S over symmetric feasible rewards; see the module docstring."""
-    size = y0.shape[0]
+) -> tuple[Result, Iterate]:
+    """One phase: barrier iterations to a target, then a polish (see the module docstring).
+
+    From a start vector y0 (first phase) the barrier phase stops at the loose
+    tolerance ``max(tol, LOOSE_TOLERANCE)``; from an :class:`Iterate` (the rare
+    second phase, when the first polish did not certify ``tol``) it continues to
+    ``tol``. Returns the phase's result and its barrier iterate.
+    """
+    size = (start.y if isinstance(start, Iterate) else start).shape[0]
     layout = problem.Layout(n, size)
     m = layout.m
 
@@ -162,11 +168,11 @@ def solve_symmetric(
         stalled = ~moved & (mu <= mu_floor)
         return Iterate(y_new, mu_new, state.iteration + 1, gap, new_value, new_gradient, stalled)
 
-    def run_barrier(start: Iterate, target_tol: jax.Array, enabled: jax.Array) -> Iterate:
+    def run_barrier(start: Iterate, target_tol: jax.Array) -> Iterate:
         def keep_going(state: Iterate) -> jax.Array:
             target = target_tol * jnp.maximum(1.0, jnp.abs(state.objective))
             finite = jnp.isfinite(state.gap) & jnp.all(jnp.isfinite(state.y))
-            return enabled & (state.gap > target) & finite & (state.iteration < max_iterations) & ~state.stalled
+            return (state.gap > target) & finite & (state.iteration < max_iterations) & ~state.stalled
 
         fresh = start._replace(stalled=jnp.asarray(False))
         return jax.lax.while_loop(keep_going, lambda s: barrier_step(s, target_tol), fresh)
@@ -176,7 +182,7 @@ def solve_symmetric(
     def reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:
         return jnp.flip(jnp.cumsum(jnp.flip(x, axis), axis), axis)
 
-    def polish(start: Iterate, enabled: jax.Array) -> Result:
+    def polish(start: Iterate) -> Result:
         c = problem.constraints(start.y, layout)
         gaps = c[:-1]
         if singular:
@@ -208,13 +214,13 @@ def solve_symmetric(
         def keep_going(carry: tuple[jax.Array, jax.Array, jax.Array, jax.Array]) -> jax.Array:
             _, gap, count, alpha = carry
             target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(start.objective))
-            return enabled & (count < POLISH_ITERATIONS) & (alpha > 0) & (gap > target) & jnp.isfinite(gap)
+            return (count < POLISH_ITERATIONS) & (alpha > 0) & (gap > target) & jnp.isfinite(gap)
 
         initial_gap, _, _ = certificate(to_y(d0))
         d, gap, count, _ = jax.lax.while_loop(keep_going, step, (d0, initial_gap, jnp.asarray(0), jnp.asarray(1.0, d0.dtype)))
         y = to_y(d)
         gap, value, _ = certificate(y)
-        usable = enabled & jnp.isfinite(gap) & jnp.isfinite(value) & jnp.all(jnp.isfinite(y))
+        usable = jnp.isfinite(gap) & jnp.isfinite(value) & jnp.all(jnp.isfinite(y))
         usable = usable & jnp.all(problem.constraints(y, layout) >= 0)
         better = usable & (gap <= start.gap)
         return Result(
@@ -225,15 +231,12 @@ def solve_symmetric(
             better,
         )
 
-    gap0, value0, gradient0 = certificate(y0)
-    mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
-    start = Iterate(y0, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
-    loose = jnp.maximum(tol, LOOSE_TOLERANCE)
-    first = run_barrier(start, loose, jnp.asarray(True))
-    first_polish = polish(first, jnp.asarray(True))
-    done = first_polish.gap <= tol * jnp.maximum(1.0, jnp.abs(first_polish.objective))
-    second = run_barrier(first, tol, ~done)
-    second_polish = polish(second, ~done)
-    iterations = jnp.where(done, first_polish.iterations, second_polish.iterations)
-    chosen = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), first_polish, second_polish)
-    return chosen._replace(iterations=iterations)
+    if isinstance(start, Iterate):
+        state, target = start, tol
+    else:
+        gap0, value0, gradient0 = certificate(start)
+        mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
+        state = Iterate(start, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
+        target = jnp.maximum(tol, LOOSE_TOLERANCE)
+    state = run_barrier(state, target)
+    return polish(state), state

@@ -137,8 +137,8 @@ def bucket_size(m: int) -> int:
 
 
 @partial(jax.jit, static_argnames=("function", "max_iterations", "surrogate", "singular", "batched"))
-def _compiled(
-    y0: jax.Array,
+def _compiled_phase(
+    start: jax.Array | _interior_point.Iterate,
     n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
@@ -148,17 +148,17 @@ def _compiled(
     surrogate: bool,
     singular: bool,
     batched: bool,
-) -> _interior_point.Result:
+) -> tuple[_interior_point.Result, _interior_point.Iterate]:
     run = partial(
-        _interior_point.solve_symmetric,
+        _interior_point.solve_phase,
         function=function,
         max_iterations=max_iterations,
         surrogate=surrogate,
         singular=singular,
     )
     if batched:
-        return jax.vmap(run, in_axes=(0, 0, 0, None))(y0, n, params, tol)
-    return run(y0, n, params, tol)
+        return jax.vmap(run, in_axes=(0, 0, 0, None))(start, n, params, tol)
+    return run(start, n, params, tol)
 
 
 def _start(utility: Utility, n: int, size: int) -> np.ndarray:
@@ -304,16 +304,21 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         y0 = np.stack([_start(utility, n, size) for utility, n in members])
         ns = np.array([n for _, n in members])
         params = np.array([u.parameters for u, _ in members], dtype=np.float64).reshape(len(members), -1)
-        arguments = (y0, ns, params) if batched else (y0[0], ns[0], params[0])
-        result = _compiled(
-            *(jnp.asarray(a) for a in arguments),
-            jnp.asarray(tol, dtype=jnp.float64),
-            function=first.function,
-            max_iterations=max_iterations,
-            surrogate=not first.concave,
-            singular=first.singular,
-            batched=batched,
-        )
+        options = {
+            "function": first.function,
+            "max_iterations": max_iterations,
+            "surrogate": not first.concave,
+            "singular": first.singular,
+            "batched": batched,
+        }
+        squeeze = (lambda a: a) if batched else (lambda a: a[0])
+        ns_, params_ = jnp.asarray(squeeze(ns)), jnp.asarray(squeeze(params))
+        tol_ = jnp.asarray(tol, dtype=jnp.float64)
+        result, iterate = _compiled_phase(jnp.asarray(squeeze(y0)), ns_, params_, tol_, **options)
+        unfinished = ~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective)))
+        if np.any(unfinished):  # the first polish did not certify tol: continue the barrier path
+            second, _ = _compiled_phase(iterate, ns_, params_, tol_, **options)
+            result = jax.tree_util.tree_map(lambda a, b: jnp.where(unfinished, b, a), result, second)
         result = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(len(members), *np.shape(a)[batched:]), result)
     seconds = (time.perf_counter() - start) / len(members)
     return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members)]
