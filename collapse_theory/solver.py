@@ -136,12 +136,23 @@ def bucket_size(m: int) -> int:
     return -(-m // 256) * 256
 
 
-@partial(jax.jit, static_argnames=("function", "max_iterations", "surrogate", "singular", "batched"))
+#: XLA options for the solver: LLVM's expensive passes and back-end optimisation
+#: more than double the compile time of this large loop for no run-time gain on CPU
+#: (measured: compile 9.7 s -> 5.1 s, run 1.05 s -> 0.77 s for log at n = 1000).
+_COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True, "xla_backend_optimization_level": 0}
+
+
+@partial(
+    jax.jit,
+    static_argnames=("function", "max_iterations", "surrogate", "singular", "batched"),
+    compiler_options=_COMPILER_OPTIONS,
+)
 def _compiled_phase(
     start: jax.Array | _interior_point.Iterate,
     n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
+    skip_barrier: jax.Array,
     *,
     function: UtilityFunction,
     max_iterations: int,
@@ -157,28 +168,60 @@ def _compiled_phase(
         singular=singular,
     )
     if batched:
-        return jax.vmap(run, in_axes=(0, 0, 0, None))(start, n, params, tol)
-    return run(start, n, params, tol)
+        return jax.vmap(run, in_axes=(0, 0, 0, None, 0))(start, n, params, tol, skip_barrier)
+    return run(start, n, params, tol, skip_barrier)
 
 
-def _start(utility: Utility, n: int, size: int) -> np.ndarray:
-    """A strictly feasible symmetric start: the limit law's quantiles where one is known.
+#: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
+COARSE_LEVEL = 512
 
-    Quantiles at (i - 1/2)/n of the continuous limit law (``limits.limit``) are
-    close to the optimum for large n; otherwise evenly spaced rewards.
-    """
+
+def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
+    """Top-half start from the continuous closed-form limit law, if there is one."""
     from collapse_theory.limits import limit  # limits builds on this module
 
-    m = n // 2
-    levels = (np.arange(m) + 0.5) / n
-    y = np.full(size, 0.25)
-    y[:m] = levels
     law = limit(utility) if utility.concave else None
-    if law is not None and law.dist.name in ("beta", "uniform"):
-        quantiles = law.ppf(levels)
-        if np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] > 0 and quantiles[-1] < 0.5:
-            y[:m] = quantiles
+    if law is None or law.dist.name not in ("beta", "uniform"):
+        return None
+    quantiles = law.ppf((np.arange(n // 2) + 0.5) / n)
+    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] > 0 and quantiles[-1] < 0.5
+    return quantiles if usable else None
+
+
+def _interior_start(utility: Utility, n: int, size: int) -> np.ndarray:
+    """A strictly feasible symmetric start: closed-form quantiles, else evenly spaced rewards."""
+    y = np.full(size, 0.25)
+    quantiles = _closed_form_quantiles(utility, n)
+    y[: n // 2] = (np.arange(n // 2) + 0.5) / n if quantiles is None else quantiles
     return y
+
+
+def _interpolated_start(coarse: Solution, n: int, size: int) -> np.ndarray:
+    """Top half at n from a solution at a smaller n, matching quantile levels.
+
+    Ties of the coarse solution (rewards exactly 1) stay exact ties, so the
+    polish starts on the right face.
+    """
+    levels = (np.arange(coarse.n) + 0.5) / coarse.n
+    y = np.full(size, 0.25)
+    y[: n // 2] = np.interp((np.arange(n // 2) + 0.5) / n, levels, 1.0 - coarse.rewards)
+    y[: n // 2] = np.minimum(np.maximum.accumulate(np.clip(y[: n // 2], 0.0, 0.5)), 0.5 if n % 2 else 0.5 - 0.5 / n)
+    return y
+
+
+def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Starting points, and whether each is good enough to polish without a barrier phase."""
+    starts, good = [], []
+    coarse_needed = [(u, max(2, n // 4)) for u, n in members if n // 2 > COARSE_LEVEL and _closed_form_quantiles(u, n) is None]
+    coarse = iter(solve_batch(coarse_needed, tol=tol) if coarse_needed else [])
+    for utility, n in members:
+        if n // 2 > COARSE_LEVEL and _closed_form_quantiles(utility, n) is None:
+            starts.append(_interpolated_start(next(coarse), n, size))
+            good.append(True)
+        else:
+            starts.append(_interior_start(utility, n, size))
+            good.append(utility.singular and _closed_form_quantiles(utility, n) is not None)
+    return np.stack(starts), np.array(good)
 
 
 def _rewards_from_top(y: np.ndarray, n: int) -> np.ndarray:
@@ -301,7 +344,7 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
     size = bucket_size(members[0][1] // 2)
     batched = len(members) > 1
     with float64():
-        y0 = np.stack([_start(utility, n, size) for utility, n in members])
+        guesses, polish_only = _guesses(members, size, tol)
         ns = np.array([n for _, n in members])
         params = np.array([u.parameters for u, _ in members], dtype=np.float64).reshape(len(members), -1)
         options = {
@@ -314,11 +357,29 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         squeeze = (lambda a: a) if batched else (lambda a: a[0])
         ns_, params_ = jnp.asarray(squeeze(ns)), jnp.asarray(squeeze(params))
         tol_ = jnp.asarray(tol, dtype=jnp.float64)
-        result, iterate = _compiled_phase(jnp.asarray(squeeze(y0)), ns_, params_, tol_, **options)
-        unfinished = ~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective)))
-        if np.any(unfinished):  # the first polish did not certify tol: continue the barrier path
-            second, _ = _compiled_phase(iterate, ns_, params_, tol_, **options)
-            result = jax.tree_util.tree_map(lambda a, b: jnp.where(unfinished, b, a), result, second)
+
+        def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
+            return _compiled_phase(start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), **options)
+
+        def unfinished(result: _interior_point.Result) -> np.ndarray:
+            return np.atleast_1d(~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective))))
+
+        def merge(result: _interior_point.Result, better: _interior_point.Result, where: np.ndarray) -> _interior_point.Result:
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(squeeze(where), b, a), result, better)
+
+        # 1. polish the guesses that are close to the optimum (large n, known limit law)
+        result, iterate = run(jnp.asarray(squeeze(guesses)), polish_only)
+        # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
+        retry = unfinished(result) & polish_only
+        if np.any(retry):
+            interior = np.stack([_interior_start(u, n, size) for u, n in members])
+            second, iterate = run(jnp.asarray(squeeze(interior)), np.zeros(len(members), bool))
+            result = merge(result, second, retry)
+        # 3. still short of tol: follow the barrier path down to tol, polish again
+        retry = unfinished(result)
+        if np.any(retry):
+            third, _ = run(iterate, np.zeros(len(members), bool))
+            result = merge(result, third, retry)
         result = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(len(members), *np.shape(a)[batched:]), result)
     seconds = (time.perf_counter() - start) / len(members)
     return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members)]
