@@ -105,7 +105,7 @@ def solve_phase(
     function: UtilityFunction,
     max_iterations: int,
     surrogate: bool,
-    singular: bool,
+    singular: jax.Array,
 ) -> tuple[Result, Iterate]:
     """One phase: barrier iterations to a target, then a polish (see the module docstring).
 
@@ -190,10 +190,8 @@ def solve_phase(
     def polish(start: Iterate) -> Result:
         c = problem.constraints(start.y, layout)
         gaps = c[:-1]
-        if singular:
-            active = jnp.arange(size) == 0  # only r_1 = 1: singular U never ties
-        else:
-            active = gaps < 1e-4 / n
+        # singular U never ties: only r_1 = 1 is active; otherwise gaps the barrier drove to ~0
+        active = jnp.where(singular, jnp.arange(size) == 0, gaps < 1e-4 / n)
         free = layout.live & ~active
         d0 = jnp.where(free, gaps, 0.0)
 

@@ -132,8 +132,22 @@ def bucket_size(m: int) -> int:
     padding would cost more than compiling.
     """
     if m <= 512:
-        return max(1, 1 << (m - 1).bit_length())
+        return max(16, 1 << (m - 1).bit_length())
     return -(-m // 256) * 256
+
+
+#: The built-in families in the order of their run-time code.
+_BUILTIN_FAMILIES = ("linear", "power", "log", "neg-power", "log-sigmoid", "exp")
+
+
+def _builtin_utility(x: jax.Array, params: jax.Array, family_code: jax.Array) -> jax.Array:
+    """U of the built-in family number ``family_code`` (a ``lax.switch``, not a select)."""
+    branches = [family_function(name) for name in _BUILTIN_FAMILIES]
+    return jax.lax.switch(family_code, branches, x, params)
+
+
+def _is_builtin(utility: Utility) -> bool:
+    return utility.family in _BUILTIN_FAMILIES and utility.function is family_function(utility.family)
 
 
 #: XLA options for the solver: LLVM's expensive passes roughly double the compile
@@ -144,7 +158,7 @@ _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 @partial(
     jax.jit,
-    static_argnames=("function", "max_iterations", "surrogate", "singular", "batched"),
+    static_argnames=("function", "max_iterations", "surrogate", "batched"),
     compiler_options=_COMPILER_OPTIONS,
 )
 def _compiled_phase(
@@ -153,13 +167,16 @@ def _compiled_phase(
     params: jax.Array,
     tol: jax.Array,
     skip_barrier: jax.Array,
+    family_code: jax.Array,
+    singular: jax.Array,
     *,
-    function: UtilityFunction,
+    function: UtilityFunction | None,
     max_iterations: int,
     surrogate: bool,
-    singular: bool,
     batched: bool,
 ) -> tuple[_interior_point.Result, _interior_point.Iterate]:
+    if function is None:  # a built-in family, chosen at run time: one compilation serves them all
+        function = partial(_builtin_utility, family_code=family_code)
     run = partial(
         _interior_point.solve_phase,
         function=function,
@@ -324,7 +341,8 @@ def solve_batch(
     parsed = [(parse_utility(u), check_n(n)) for u, n in problems]
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, (utility, n) in enumerate(parsed):
-        key = (id(utility.function), utility.concave, utility.singular, len(utility.parameters), bucket_size(n // 2))
+        function_key = utility.family if _is_builtin(utility) else id(utility.function)
+        key = (function_key, utility.concave, len(utility.parameters), bucket_size(n // 2))
         groups.setdefault(key, []).append(index)
     results: list[Solution | None] = [None] * len(parsed)
     for indices in groups.values():
@@ -346,20 +364,22 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
     with float64():
         guesses, polish_only = _guesses(members, size, tol)
         ns = np.array([n for _, n in members])
-        params = np.array([u.parameters for u, _ in members], dtype=np.float64).reshape(len(members), -1)
+        params = np.array([u.parameters or (0.0,) for u, _ in members], dtype=np.float64).reshape(len(members), -1)
+        builtin = _is_builtin(first)
         options = {
-            "function": first.function,
+            "function": None if builtin else first.function,
             "max_iterations": max_iterations,
             "surrogate": not first.concave,
-            "singular": first.singular,
             "batched": batched,
         }
+        family_code = jnp.asarray(_BUILTIN_FAMILIES.index(first.family) if builtin else 0)
+        singular = jnp.asarray(first.singular)
         squeeze = (lambda a: a) if batched else (lambda a: a[0])
         ns_, params_ = jnp.asarray(squeeze(ns)), jnp.asarray(squeeze(params))
         tol_ = jnp.asarray(tol, dtype=jnp.float64)
 
         def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
-            return _compiled_phase(start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), **options)
+            return _compiled_phase(start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options)
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
             return np.atleast_1d(~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective))))
