@@ -76,7 +76,96 @@ from collapse_theory._precision import float64
 from collapse_theory.distances import distance
 from collapse_theory.limits import Distribution, describe_limit, limit
 from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve_many
-from collapse_theory.utilities import Utility, UtilityFunction, parse_utility
+from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
+
+Array = Any
+
+# ---------------------------------------------------------------------------------------------
+# the Box-Cox family: power, log and neg-power as one family of closed-form limits
+# ---------------------------------------------------------------------------------------------
+
+
+def _box_cox(x: Array, parameters: Array) -> Array:
+    # (x^G - 1)/G = L * (e^(G L) - 1)/(G L) with L = log x; near G L = 0 the series
+    # 1 + G L/2 + (G L)^2/6 keeps value and d/dG exact (log x at G = 0, d/dG = L^2/2)
+    exponent = parameters[0]
+    log_x = jnp.log(x)
+    product = exponent * log_x
+    small = jnp.abs(product) < 1e-5
+    safe = jnp.where(small, 1.0, product)  # keeps the unused branch (and its gradient) finite
+    relative = jnp.where(small, 1.0 + product / 2.0 + product * product / 6.0, jnp.expm1(safe) / safe)
+    return log_x * relative
+
+
+def box_cox(exponent: float) -> Utility:
+    """U_G(x) = (x^G - 1)/G (log x at G = 0) for G <= 1: power, log, neg-power and linear in one.
+
+    Example:
+        >>> with float64():
+        ...     value = float(box_cox(0.5)(4.0))
+        >>> round(value, 12)       # (4^0.5 - 1) / 0.5
+        2.0
+        >>> box_cox(0.0).spec
+        'box-cox:0'
+    """
+    exponent = float(exponent)
+    if not math.isfinite(exponent) or exponent > 1.0:
+        raise ValueError(f"box-cox exponent must be a finite number <= 1 (convex above), got {exponent!r}")
+    singular = exponent < 1.0
+    return Utility("box-cox", (exponent,), _box_cox, concave=True, singular=singular, defined_everywhere=False)
+
+
+def exponent_spec(exponent: float) -> str:
+    """The built-in spec with the same optimum as ``box_cox(exponent)``.
+
+    Example:
+        >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
+        ['power:0.5', 'log', 'neg-power:1', 'linear']
+    """
+    exponent = float(exponent)
+    if exponent == 1.0:
+        return "linear"
+    if exponent == 0.0:
+        return "log"
+    number = format(abs(exponent), ".10g")
+    return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
+
+
+def limit_beta_parameter(exponent: float) -> float:
+    """a of the Beta(a, a) limit of ``box_cox(G)``: (1 - G)/2 on (-1, 1), 1 for G <= -1, 0 at G = 1.
+
+    (a = 0 stands for the two-point law, the limit of Beta(a, a) as a -> 0.)
+
+    Example:
+        >>> [limit_beta_parameter(g) for g in (0.5, 0.0, -0.5, -2.0)]
+        [0.25, 0.5, 0.75, 1.0]
+    """
+    exponent = float(exponent)
+    if exponent <= -1.0:
+        return 1.0
+    return (1.0 - exponent) / 2.0
+
+
+def box_cox_exponent(utility: Utility | str) -> float | None:
+    """G with ``box_cox(G)`` equivalent to a built-in ``log``/``power``/``neg-power``/``linear``, else None.
+
+    Example:
+        >>> box_cox_exponent("neg-power:2"), box_cox_exponent("log"), box_cox_exponent("exp:1")
+        (-2.0, 0.0, None)
+    """
+    utility = parse_utility(utility)
+    if utility.family not in _BOX_COX_MEMBERS or utility.function is not family_function(utility.family):
+        return None
+    if utility.family == "log":
+        return 0.0
+    if utility.family == "linear":
+        return 1.0
+    sign = 1.0 if utility.family == "power" else -1.0
+    return sign * utility.parameters[0]
+
+
+_BOX_COX_MEMBERS = ("log", "power", "neg-power", "linear")
+
 
 # ---------------------------------------------------------------------------------------------
 # convergence studies
@@ -145,7 +234,9 @@ class ConvergenceStudy:
         """The JSON contract of ``collapse-theory converge --format json``."""
 
         def rate(value: Rate | None) -> dict[str, Any] | None:
-            return None if value is None else {"slope": value.slope, "standard_error": value.standard_error, "points": value.points}
+            return (
+                None if value is None else {"slope": value.slope, "standard_error": value.standard_error, "points": value.points}
+            )
 
         return {
             "utility": self.utility,
@@ -229,9 +320,12 @@ def convergence_many(
     checked = sorted({check_n(n) for n in ns})
     if not checked:
         raise ValueError("convergence needs at least one n")
+    # the built-in families share one compiled solver (a run-time switch), so each n is
+    # one compilation for all of them
+    batched = parsed
     per_utility: list[list[ConvergencePoint]] = [[] for _ in parsed]
     for n in checked:
-        for index, solution in enumerate(solve_many(parsed, n, tol=tol)):
+        for index, solution in enumerate(solve_many(batched, n, tol=tol)):
             rewards = _snap_to_atoms(np.asarray(solution.rewards, dtype=np.float64), laws[index], atom_tolerance)
             measured = distance(rewards, laws[index])
             per_utility[index].append(
@@ -541,7 +635,13 @@ def _integrals(utility: Utility, start: np.ndarray, length: np.ndarray) -> np.nd
             values = [
                 np.asarray(
                     _moments(
-                        jnp.asarray(starts[i : i + chunk]), jnp.asarray(lengths[i : i + chunk]), params, u, v, w, function=utility.function
+                        jnp.asarray(starts[i : i + chunk]),
+                        jnp.asarray(lengths[i : i + chunk]),
+                        params,
+                        u,
+                        v,
+                        w,
+                        function=utility.function,
                     )
                 )
                 for i in range(0, starts.size, chunk)
@@ -571,7 +671,9 @@ def _mesh(cells: int, smallest: float | None) -> np.ndarray:
     return np.concatenate([[0.0], graded, np.linspace(junction, 0.5, count + 1)[1:]])
 
 
-def _cell_pair_energies(utility: Utility, gap: np.ndarray, h_left: np.ndarray, h_right: np.ndarray, same: np.ndarray) -> np.ndarray:
+def _cell_pair_energies(
+    utility: Utility, gap: np.ndarray, h_left: np.ndarray, h_right: np.ndarray, same: np.ndarray
+) -> np.ndarray:
     """Averages of U(|x - y|) over x, y uniform on two cells of widths h_left, h_right.
 
     The cells are equal (``same``) or disjoint, ``gap`` apart. The difference of the two
@@ -616,7 +718,7 @@ def is_hypersingular(utility: Utility | str) -> bool:
     if not (np.isfinite(near) and np.isfinite(far)) or near >= 0.0 or far >= 0.0:
         return False
     exponent = math.log(abs(near) / abs(far)) / math.log(1e-50)
-    return exponent >= 1.0 - 1e-6
+    return -exponent >= 1.0 - 1e-6  # |U| ~ x^(-G) with G >= 1
 
 
 def _energy_matrix(utility: Utility, nodes: np.ndarray, with_atoms: bool) -> np.ndarray:
@@ -628,24 +730,24 @@ def _energy_matrix(utility: Utility, nodes: np.ndarray, with_atoms: bool) -> np.
     half = nodes.size - 1
     a, b = nodes[:-1], nodes[1:]
     widths = np.diff(nodes)
-    k = np.repeat(np.arange(half), half)
-    l = np.tile(np.arange(half), half)
+    row = np.repeat(np.arange(half), half)
+    col = np.tile(np.arange(half), half)
     # same side: the gap between the cells (left one first); mirror side: 1 - b_k - b_l
     same_side = _cell_pair_energies(
-        utility, np.where(k <= l, a[l] - b[k], a[k] - b[l]), widths[k], widths[l], k == l
+        utility, np.where(row <= col, a[col] - b[row], a[row] - b[col]), widths[row], widths[col], row == col
     ).reshape(half, half)
     mirror_side = _cell_pair_energies(
-        utility, np.maximum((1.0 - b[k]) - b[l], 0.0), widths[k], widths[l], np.zeros(k.size, dtype=bool)
+        utility, np.maximum((1.0 - b[row]) - b[col], 0.0), widths[row], widths[col], np.zeros(row.size, dtype=bool)
     ).reshape(half, half)
     cells = 0.5 * (same_side + mirror_side)
     if not with_atoms:
         return cells
     t = np.repeat(nodes, half)  # atoms at every node t of [0, 1/2], each with its mirror 1 - t
-    l = np.tile(np.arange(half), nodes.size)
-    near_start = np.where(t <= a[l], a[l] - t, t - b[l])
-    far_start = (1.0 - b[l]) - t
+    cell = np.tile(np.arange(half), nodes.size)
+    near_start = np.where(t <= a[cell], a[cell] - t, t - b[cell])
+    far_start = (1.0 - b[cell]) - t
     atom_cell = 0.5 * (
-        _integrals(utility, near_start, widths[l])[:, 0] + _integrals(utility, far_start, widths[l])[:, 0]
+        _integrals(utility, near_start, widths[cell])[:, 0] + _integrals(utility, far_start, widths[cell])[:, 0]
     ).reshape(nodes.size, half)
     near = _utility_values(utility, np.abs(nodes[:, None] - nodes[None, :]))
     across = _utility_values(utility, 1.0 - nodes[:, None] - nodes[None, :])
@@ -774,7 +876,7 @@ def _law_from_weights(nodes: np.ndarray, optimum: _DiscreteOptimum, with_atoms: 
     atoms += [Atom(float(1.0 - a.location), a.mass) for a in reversed(atoms) if a.location < 0.5]
     total = 2.0 * continuous[-1] + sum(atom.mass for atom in atoms)
     continuous = continuous / total  # rounding: make the masses sum to exactly 1
-    return tuple(Atom(atom.location, atom.mass / total) for atom in atoms), continuous
+    return tuple(Atom(atom.location, float(atom.mass / total)) for atom in atoms), continuous
 
 
 def _endpoint_exponent(nodes: np.ndarray, continuous: np.ndarray) -> float | None:
@@ -828,7 +930,9 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) ->
     nodes = _mesh(max(cells // 2, 6), None) if with_atoms else _mesh(cells, smallest)
     matrix = _energy_matrix(utility, nodes, with_atoms)
     if not np.all(np.isfinite(matrix)):
-        raise ValueError(f"utility {utility.spec}: the cell energies are not finite (is U integrable near 0 and finite on (0, 1]?)")
+        raise ValueError(
+            f"utility {utility.spec}: the cell energies are not finite (is U integrable near 0 and finite on (0, 1]?)"
+        )
     # start from the uniform law, with a little mass on every atom
     start = np.diff(nodes)
     if with_atoms:
@@ -852,28 +956,33 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) ->
     )
 
 
-def law_distance(first: Any, second: Any, grid: np.ndarray | None = None) -> float:
+def law_distance(first: Any, second: Any, grid: np.ndarray | None = None, *, dense: bool = True) -> float:
     """Kolmogorov-Smirnov distance sup_x |F_1(x) - F_2(x)| between two laws on [0, 1].
 
-    Evaluated at both laws' mesh nodes (when they have one), their atoms (both sides of
-    each jump), and a log-spaced plus uniform grid of 20,000 points that resolves the
-    neighbourhoods of 0 and 1 down to 1e-16.
+    Evaluated at ``grid`` (if given), both laws' mesh nodes and cell midpoints (when they
+    have a mesh), their atoms (both sides of each jump) and, with ``dense``, a log-spaced
+    plus uniform grid of 20,000 points that resolves the neighbourhoods of 0 and 1 down
+    to 1e-16.
 
     Example:
         >>> import scipy.stats
         >>> round(law_distance(scipy.stats.uniform(), scipy.stats.beta(1, 1)), 12)
         0.0
     """
-    near = np.geomspace(1e-16, 0.5, 5000)
-    points = [near, 1.0 - near, np.linspace(0.0, 1.0, 10001)]
+    points = []
+    if dense:
+        near = np.geomspace(1e-16, 0.5, 5000)
+        points += [near, 1.0 - near, np.linspace(0.0, 1.0, 10001)]
     for law in (first, second):
-        if isinstance(law, NumericalLimit):
+        if isinstance(law, NumericalLimit) and dense:
             points.append(law.grid)
             points.append(0.5 * (law.grid[1:] + law.grid[:-1]))
         for atom in _atoms_of(law):
             points.append(np.array([atom, np.nextafter(atom, -np.inf)]))
     if grid is not None:
         points.append(np.asarray(grid, dtype=np.float64))
+    if not points:
+        raise ValueError("law_distance needs evaluation points: pass a grid or dense=True")
     x = np.unique(np.clip(np.concatenate(points), 0.0, 1.0))
     left = np.nextafter(x, -np.inf)
     at = np.abs(np.asarray(first.cdf(x)) - np.asarray(second.cdf(x)))
@@ -892,7 +1001,19 @@ def _atoms_of(law: Any) -> list[float]:
 def _hypersingular_limit(utility: Utility, seconds: float) -> NumericalLimit:
     nodes = np.linspace(0.0, 0.5, DEFAULT_CELLS + 1)
     return NumericalLimit(
-        utility.spec, (), nodes, nodes.copy(), None, 0.5, 1.0 / 12.0, -math.inf, 0.0, utility.concave, 0.0, "hypersingular", seconds
+        utility.spec,
+        (),
+        nodes,
+        nodes.copy(),
+        None,
+        0.5,
+        1.0 / 12.0,
+        -math.inf,
+        0.0,
+        utility.concave,
+        0.0,
+        "hypersingular",
+        seconds,
     )
 
 

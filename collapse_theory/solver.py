@@ -241,7 +241,7 @@ def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple
     return np.stack(starts), np.array(good)
 
 
-def _rewards_from_top(y: np.ndarray, n: int) -> np.ndarray:
+def _rewards_from_top(y: Any, n: int) -> np.ndarray:
     m = n // 2
     top = np.asarray(y[:m], dtype=np.float64)
     middle = [0.5] if n % 2 else []
@@ -379,7 +379,9 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         tol_ = jnp.asarray(tol, dtype=jnp.float64)
 
         def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
-            return _compiled_phase(start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options)
+            return _compiled_phase(
+                start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options
+            )
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
             return np.atleast_1d(~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective))))

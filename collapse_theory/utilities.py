@@ -286,11 +286,15 @@ def parse_utility(spec: str | Utility) -> Utility:
         return _ZERO_PARAMETER[family]()
     if family in _ONE_PARAMETER:
         if not sep or not argument.strip():
-            raise UtilitySpecError(f"utility {family!r} needs a parameter, e.g. {family}:{_example(family)}; {_valid_forms_message()}")
+            raise UtilitySpecError(
+                f"utility {family!r} needs a parameter, e.g. {family}:{_example(family)}; {_valid_forms_message()}"
+            )
         try:
             value = float(argument)
         except ValueError:
-            raise UtilitySpecError(f"utility {text!r}: parameter {argument!r} is not a number; {_valid_forms_message()}") from None
+            raise UtilitySpecError(
+                f"utility {text!r}: parameter {argument!r} is not a number; {_valid_forms_message()}"
+            ) from None
         try:
             return _ONE_PARAMETER[family](value)
         except UtilitySpecError as error:

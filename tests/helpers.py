@@ -214,7 +214,7 @@ def reference_optimum(utility: NumpyUtility, n: int) -> Reference:
 # --- solutions shared between test files ---------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def solved(spec: str, n: int) -> Solution:
     """``solve(spec, n)``, cached: several claims are checked on one solution."""
     return solve(spec, n)

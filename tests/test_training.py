@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.optimize
 
 from collapse_theory.limits import gauss_lobatto_rewards
 from collapse_theory.training import (
@@ -68,6 +69,34 @@ def _loss_by_loops(rewards: np.ndarray, spec: str) -> float:
     return total
 
 
+def _neg_power_1_optimum(n: int) -> np.ndarray:
+    """The n-completion optimum of U(x) = -1/x by SLSQP on the ordered box (scipy), not by our solver."""
+    better, worse = np.triu_indices(n, 1)
+
+    def negative_objective(r: np.ndarray) -> float:
+        return float(np.sum(1.0 / (r[better] - r[worse])))
+
+    def gradient(r: np.ndarray) -> np.ndarray:
+        weights = -1.0 / (r[better] - r[worse]) ** 2
+        g = np.zeros(n)
+        np.add.at(g, better, weights)
+        np.add.at(g, worse, -weights)
+        return g
+
+    order = {"type": "ineq", "fun": lambda r: r[:-1] - r[1:] - 1e-9, "jac": lambda r: np.eye(n)[:-1] - np.eye(n)[1:]}
+    found = scipy.optimize.minimize(
+        negative_objective,
+        np.linspace(1.0, 0.0, n),
+        jac=gradient,
+        bounds=[(0.0, 1.0)] * n,
+        constraints=[order],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
+    assert found.success, found.message
+    return np.asarray(found.x)
+
+
 def _mean_curve(result: TrainingResult, data: Dataset, kind: str, held_out: bool = False) -> np.ndarray:
     rows = (data.kinds == data.kind_names.index(kind)) & (data.held_out == held_out)
     return sorted_rewards(result.rewards[rows]).mean(axis=0)
@@ -82,13 +111,13 @@ def test_prompt_loss_matches_a_double_loop(spec: str) -> None:
     rewards = np.array([0.9, 0.3, 0.32, 0.31, 0.05])
     expected = _loss_by_loops(rewards, spec)
     with jax.enable_x64(True):
-        got = float(prompt_loss(jnp.asarray(rewards), spec))
+        got = float(jax.jit(prompt_loss, static_argnums=1)(jnp.asarray(rewards), spec))
     assert got == pytest.approx(expected, rel=1e-12)
 
 
 def test_prompt_loss_has_finite_gradient_at_ties() -> None:
     # All rewards equal (the model's start): every difference is 0, below eps, on the tangent.
-    gradient = jax.grad(lambda r: prompt_loss(r, "log"))(jnp.full(N, 0.5))
+    gradient = jax.jit(jax.grad(lambda r: prompt_loss(r, "log")))(jnp.full(N, 0.5))
     assert bool(jnp.all(jnp.isfinite(gradient)))
     # oracle: d/dr_k of -sum_{i<j} [U(eps) + U'(eps)(r_i - r_j - eps)] = -(n - 1 - 2k) / eps for k = 0..n-1
     assert np.allclose(np.asarray(gradient), -(N - 1 - 2 * np.arange(N)) / EPS, rtol=1e-6)
@@ -183,28 +212,33 @@ def test_one_utility_reaches_the_terminal_phase(collapsed: TrainingResult) -> No
 
 
 @pytest.fixture(scope="module")
-def prompt_aware_report(demo: Dataset, prompt_aware: TrainingResult) -> Diagnostics:
-    return diagnose(demo, prompt_aware.rewards, prompt_aware.utilities)
+def oracles() -> dict[str, np.ndarray]:
+    """Optima not from our solver: Gauss-Lobatto nodes (log), the step vector (linear), SLSQP (neg-power:1)."""
+    return {
+        "log": gauss_lobatto_rewards(N),
+        "linear": np.array([1.0] * (N // 2) + [0.0] * (N // 2)),
+        "neg-power:1": _neg_power_1_optimum(N),
+    }
+
+
+@pytest.fixture(scope="module")
+def prompt_aware_report(demo: Dataset, prompt_aware: TrainingResult, oracles: dict[str, np.ndarray]) -> Diagnostics:
+    return diagnose(demo, prompt_aware.rewards, prompt_aware.utilities, optima=oracles)
 
 
 def test_prompt_aware_gives_each_kind_its_own_optimum(
-    demo: Dataset, prompt_aware: TrainingResult, prompt_aware_report: Diagnostics
+    demo: Dataset, prompt_aware: TrainingResult, oracles: dict[str, np.ndarray]
 ) -> None:
-    # Oracles: linear's optimum is the step vector (top half at 1), exactly; neg-power:1's
-    # is the certified solver's (reported by diagnose; its certificate is tested with the solver).
-    step = np.array([1.0] * (N // 2) + [0.0] * (N // 2))
-    assert np.array_equal(prompt_aware_report.train.curve("closed").optimum, step)
-    spread = prompt_aware_report.train.curve("open").optimum
     for held_out in (False, True):
         closed_curve = _mean_curve(prompt_aware, demo, "closed", held_out)
         open_curve = _mean_curve(prompt_aware, demo, "open", held_out)
-        assert np.max(np.abs(closed_curve - step)) < TOLERANCE
-        assert np.max(np.abs(open_curve - spread)) < TOLERANCE
+        assert np.max(np.abs(closed_curve - oracles["linear"])) < TOLERANCE
+        assert np.max(np.abs(open_curve - oracles["neg-power:1"])) < TOLERANCE
         assert np.max(np.abs(closed_curve - open_curve)) > SEPARATION
 
 
 def test_diagnostics_report_the_same_figures(
-    demo: Dataset, prompt_aware: TrainingResult, prompt_aware_report: Diagnostics
+    demo: Dataset, prompt_aware: TrainingResult, prompt_aware_report: Diagnostics, oracles: dict[str, np.ndarray]
 ) -> None:
     for split, held_out in ((prompt_aware_report.train, False), (prompt_aware_report.held_out, True)):
         assert split is not None
@@ -212,7 +246,9 @@ def test_diagnostics_report_the_same_figures(
         for kind, mean in curves.items():
             curve = split.curve(kind)
             assert np.allclose(curve.mean, mean, rtol=0, atol=1e-15)
-            assert curve.distance_to_optimum == pytest.approx(np.max(np.abs(mean - curve.optimum)), abs=1e-15)
+            optimum = oracles[prompt_aware.utilities[kind]]
+            assert np.array_equal(curve.optimum, optimum)
+            assert curve.distance_to_optimum == pytest.approx(np.max(np.abs(mean - optimum)), abs=1e-15)
         assert split.collapse_score == pytest.approx(np.max(np.abs(curves["open"] - curves["closed"])), abs=1e-15)
         rows = demo.held_out == held_out
         assert split.pair_accuracy == pair_accuracy(prompt_aware.rewards[rows], demo.rankings[rows])
@@ -234,55 +270,57 @@ def test_snapshots_and_metrics_cover_the_run(demo: Dataset, collapsed: TrainingR
 # --- resume, run directories ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny() -> Dataset:
-    return make_synthetic_dataset(prompts=30, n=4, seed=2)
+# Resuming reuses the acceptance run's configuration and data, hence its compiled steps.
 
 
-TINY_CONFIG = TrainingConfig(utility="neg-power:1", steps=40, log_every=10, snapshot_every=20, checkpoint_every=20)
-
-
-def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tiny: Dataset, tmp_path: Path) -> None:
-    whole = train(tiny, TINY_CONFIG, progress=False)
+def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(demo: Dataset, collapsed: TrainingResult, tmp_path: Path) -> None:
+    config = collapsed.config
     run = tmp_path / "run"
-    paused = train(tiny, TINY_CONFIG, run, progress=False, stop_at=25)  # not a checkpoint multiple on purpose
-    assert paused.step == 25 and (run / "checkpoint.npz").exists()
-    resumed = train(tiny, TINY_CONFIG, run, progress=False, resume=True)
-    assert resumed.step == whole.step == 40
-    assert np.array_equal(resumed.logits, whole.logits)
-    assert np.array_equal(resumed.losses, whole.losses)
-    for ours, theirs in zip(resumed.params, whole.params, strict=True):
+    paused = train(demo, config, run, progress=False, stop_at=250)  # between checkpoints (every 100) on purpose
+    assert paused.step == 250 and (run / "checkpoint.npz").exists()
+    resumed = train(demo, config, run, progress=False, resume=True)
+    assert resumed.step == collapsed.step == config.steps
+    assert np.array_equal(resumed.logits, collapsed.logits)
+    assert np.array_equal(resumed.losses, collapsed.losses)
+    for ours, theirs in zip(resumed.params, collapsed.params, strict=True):
         assert np.array_equal(ours.weights, theirs.weights) and np.array_equal(ours.bias, theirs.bias)
-    assert sorted(resumed.snapshots) == sorted(whole.snapshots) == [20, 40]
-    assert all(np.array_equal(resumed.snapshots[s], whole.snapshots[s]) for s in whole.snapshots)
-    strip = [{k: v for k, v in entry.items() if k != "seconds"} for entry in whole.metrics]
-    assert [{k: v for k, v in entry.items() if k != "seconds"} for entry in resumed.metrics] == strip
+    assert sorted(resumed.snapshots) == sorted(collapsed.snapshots)
+    assert all(np.array_equal(resumed.snapshots[s], collapsed.snapshots[s]) for s in collapsed.snapshots)
+
+    def without_time(entries: tuple[dict[str, object], ...]) -> list[dict[str, object]]:
+        return [{k: v for k, v in entry.items() if k != "seconds"} for entry in entries]
+
+    assert without_time(resumed.metrics) == without_time(collapsed.metrics)
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in logged] == [10, 20, 30, 40]
+    assert [entry["step"] for entry in logged] == [entry["step"] for entry in collapsed.metrics]
 
 
-def test_run_directory_guards(tiny: Dataset, tmp_path: Path) -> None:
+def test_run_directory_guards(demo: Dataset, collapsed: TrainingResult, tmp_path: Path) -> None:
+    config = collapsed.config
     run = tmp_path / "run"
-    train(tiny, TINY_CONFIG, run, progress=False, stop_at=20)
+    train(demo, config, run, progress=False, stop_at=50)
     with pytest.raises(TrainingError, match="already holds a training run"):
-        train(tiny, TINY_CONFIG, run, progress=False)
-    other = TrainingConfig(utility="log", steps=40, log_every=10, snapshot_every=20, checkpoint_every=20)
+        train(demo, config, run, progress=False)
+    other = TrainingConfig(utility="neg-power:1")
     with pytest.raises(TrainingError, match="different configuration"):
-        train(tiny, other, run, progress=False, resume=True)
+        train(demo, other, run, progress=False, resume=True)
     with pytest.raises(TrainingError, match="different dataset"):
-        train(make_synthetic_dataset(prompts=30, n=4, seed=3), TINY_CONFIG, run, progress=False, resume=True)
-    with pytest.raises(TrainingError, match="no checkpoint.npz to resume from"):
-        train(tiny, TINY_CONFIG, tmp_path / "empty", progress=False, resume=True)
+        train(make_synthetic_dataset(prompts=200, n=N, seed=2), config, run, progress=False, resume=True)
+    with pytest.raises(TrainingError, match=r"no checkpoint\.npz to resume from"):
+        train(demo, config, tmp_path / "empty", progress=False, resume=True)
     assert not (tmp_path / "empty").exists()
+    stopped_early = tmp_path / "stopped"
+    stopped_early.mkdir()
+    (stopped_early / "metrics.jsonl").write_text('{"step": 50}\n')  # killed before the first checkpoint
+    with pytest.raises(TrainingError, match="stopped before its first checkpoint"):
+        train(demo, config, stopped_early, progress=False)
 
 
-def test_float32_training_ignores_the_global_x64_flag(tiny: Dataset) -> None:
-    config = TrainingConfig(utility="log", steps=10, log_every=10)
-    plain = train(tiny, config, progress=False)
+def test_float32_training_ignores_the_global_x64_flag(demo: Dataset, collapsed: TrainingResult) -> None:
     with jax.enable_x64(True):
-        wide = train(tiny, config, progress=False)
-    assert np.array_equal(plain.logits, wide.logits)
-    assert plain.params[0].weights.dtype == np.float32
+        wide = train(demo, collapsed.config, progress=False, stop_at=100)
+    assert np.array_equal(wide.rewards, collapsed.snapshots[100])
+    assert wide.params[0].weights.dtype == np.float32
 
 
 # --- devices ------------------------------------------------------------------------------------
@@ -292,7 +330,8 @@ SHARDING_SCRIPT = textwrap.dedent(
     import json, jax, numpy as np
     from collapse_theory.training import TrainingConfig, make_synthetic_dataset, parse_prompt_aware, train
     data = make_synthetic_dataset(prompts=45, n=8, seed=3)  # 40 training prompts: padded to 40, 5 held out: to 8
-    config = TrainingConfig(prompt_aware=parse_prompt_aware("closed=linear,open=neg-power:1"), steps=60, log_every=30)
+    config = TrainingConfig(prompt_aware=parse_prompt_aware("closed=linear,open=neg-power:1"), steps=60, log_every=30,
+                            snapshot_every=60, checkpoint_every=60, hidden=(32,))
     one = train(data, config, progress=False, devices=jax.devices()[:1])
     four = train(data, config, progress=False)
     print(json.dumps({"devices": [one.devices, four.devices],

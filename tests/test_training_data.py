@@ -207,11 +207,11 @@ def test_load_refuses_pickled_objects(small: Dataset, tmp_path: Path) -> None:
 def test_load_rejects_files_that_are_not_npz(tmp_path: Path) -> None:
     text = tmp_path / "notes.npz"
     text.write_text("not a zip file\n")
-    with pytest.raises(DatasetError, match="not a dataset .npz file"):
+    with pytest.raises(DatasetError, match=r"not a dataset \.npz file"):
         load_dataset(text)
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(DatasetError, match="single .npy array"):
+    with pytest.raises(DatasetError, match=r"single \.npy array"):
         load_dataset(single)
     with pytest.raises(DatasetError, match="is a directory"):
         load_dataset(tmp_path)

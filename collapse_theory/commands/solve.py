@@ -43,15 +43,27 @@ def register(subparsers: Any) -> None:
         help="optimal rewards for utilities and n, with certificates",
         description=f"Solve max sum_{{i<j}} U(r_i - r_j) over 1 >= r_1 >= ... >= r_n >= 0. Utility specs: {forms}.",
     )
-    solve_parser.add_argument("--utility", action="append", type=utility_spec, metavar="SPEC",
-                              help=f"utility spec, repeatable (default: {' '.join(DEFAULT_SPECS)})")
-    solve_parser.add_argument("--n", action="append", type=completions, metavar="N", help="completions per prompt, repeatable (default: 8)")
+    solve_parser.add_argument(
+        "--utility",
+        action="append",
+        type=utility_spec,
+        metavar="SPEC",
+        help=f"utility spec, repeatable (default: {' '.join(DEFAULT_SPECS)})",
+    )
+    solve_parser.add_argument(
+        "--n", action="append", type=completions, metavar="N", help="completions per prompt, repeatable (default: 8)"
+    )
     solve_parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    solve_parser.add_argument("--tol", type=float, default=DEFAULT_TOLERANCE, help="relative certificate tolerance (default: 1e-10)")
+    solve_parser.add_argument(
+        "--tol", type=float, default=DEFAULT_TOLERANCE, help="relative certificate tolerance (default: 1e-10)"
+    )
     solve_parser.set_defaults(handler=run_solve)
 
-    limit_parser = subparsers.add_parser("limit", help="the closed-form n -> infinity law of a utility",
-                                         description=f"Print the limit law of the optimal rewards. Utility specs: {forms}.")
+    limit_parser = subparsers.add_parser(
+        "limit",
+        help="the closed-form n -> infinity law of a utility",
+        description=f"Print the limit law of the optimal rewards. Utility specs: {forms}.",
+    )
     limit_parser.add_argument("--utility", required=True, type=utility_spec, metavar="SPEC", help="utility spec")
     limit_parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     limit_parser.set_defaults(handler=run_limit)

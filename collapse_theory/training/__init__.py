@@ -12,6 +12,8 @@ Example:
     36
 """
 
+from typing import TYPE_CHECKING, Any
+
 from collapse_theory.training.data import (
     DATASET_KEYS,
     SYNTHETIC_KINDS,
@@ -41,7 +43,6 @@ from collapse_theory.training.model import (
     reward_model_rewards,
     rewards_from_logits,
 )
-from collapse_theory.training.plots import plot_rewards
 from collapse_theory.training.trainer import (
     TrainingConfig,
     TrainingError,
@@ -85,3 +86,15 @@ __all__ = [
     "sorted_rewards",
     "train",
 ]
+
+if TYPE_CHECKING:
+    from collapse_theory.training.plots import plot_rewards
+
+
+def __getattr__(name: str) -> Any:
+    # plot_rewards pulls in matplotlib (~2 s to import): load it only when asked for.
+    if name == "plot_rewards":
+        from collapse_theory.training.plots import plot_rewards
+
+        return plot_rewards
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

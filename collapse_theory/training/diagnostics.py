@@ -201,7 +201,12 @@ def _split_diagnostics(
     )
 
 
-def diagnose(dataset: Dataset, rewards: np.ndarray, utilities: Mapping[str, str]) -> Diagnostics:
+def diagnose(
+    dataset: Dataset,
+    rewards: np.ndarray,
+    utilities: Mapping[str, str],
+    optima: Mapping[str, np.ndarray] | None = None,
+) -> Diagnostics:
     """Reward curves per kind, distances to the solver's optima and between kinds, the collapse score.
 
     Args:
@@ -209,13 +214,15 @@ def diagnose(dataset: Dataset, rewards: np.ndarray, utilities: Mapping[str, str]
         rewards: [P, n] rewards of every prompt in the dataset's order, e.g.
             ``TrainingResult.rewards`` or one of its ``snapshots``.
         utilities: each kind's utility spec, e.g. ``TrainingResult.utilities``.
+        optima: optional ``{spec: optimal rewards [n], best first}`` to compare with instead
+            of calling the solver (e.g. a closed form); specs not given are solved.
 
     Example:
         >>> import numpy as np
         >>> from collapse_theory.training.data import make_synthetic_dataset
         >>> data = make_synthetic_dataset(prompts=4, n=2, held_out=0.0)
         >>> ideal = np.where(data.rankings == 0, 1.0, 0.0)  # the linear optimum for n = 2
-        >>> report = diagnose(data, ideal, {"open": "linear", "closed": "linear"})
+        >>> report = diagnose(data, ideal, {"open": "linear", "closed": "linear"}, optima={"linear": [1.0, 0.0]})
         >>> report.train.collapse_score, report.train.curve("open").distance_to_optimum
         (0.0, 0.0)
     """
@@ -226,8 +233,13 @@ def diagnose(dataset: Dataset, rewards: np.ndarray, utilities: Mapping[str, str]
     if missing:
         raise ValueError(f"no utility given for kind {missing[0]!r}")
     chosen = {kind: parse_utility(utilities[kind]).spec for kind in dataset.kind_names}
-    specs = list(dict.fromkeys(chosen.values()))
-    optima = {solution.utility: np.asarray(solution.rewards, dtype=np.float64) for solution in solve_many(specs, dataset.n)}
+    given = {parse_utility(spec).spec: np.asarray(value, dtype=np.float64) for spec, value in (optima or {}).items()}
+    for spec, value in given.items():
+        if value.shape != (dataset.n,) or not np.all(np.isfinite(value)):
+            raise ValueError(f"optimum given for {spec!r} must be {dataset.n} finite rewards, got shape {value.shape}")
+    missing_specs = [spec for spec in dict.fromkeys(chosen.values()) if spec not in given]
+    solved = solve_many(missing_specs, dataset.n) if missing_specs else []
+    optima = {**given, **{s.utility: np.asarray(s.rewards, dtype=np.float64) for s in solved}}
 
     def split(name: str, held_out: bool) -> SplitDiagnostics:
         rows = dataset.split(held_out)

@@ -23,6 +23,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -52,13 +55,19 @@ def init_reward_model(
     The input is the concatenation of the two embeddings (2 * dim numbers); the last
     layer has one output, the logit, and starts at zero so every reward starts at 1/2.
     """
+    return _init(key, int(dim), tuple(int(w) for w in hidden), jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _init(key: jax.Array, dim: int, hidden: tuple[int, ...], dtype: jnp.dtype) -> RewardModel:
+    # One compiled call: run op by op, the dozen small random ops would each compile.
     widths = [2 * dim, *hidden, 1]
     keys = jax.random.split(key, len(widths) - 1)
     layers = []
-    for index, (key_i, fan_in, fan_out) in enumerate(zip(keys, widths[:-1], widths[1:], strict=True)):
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         last = index == len(widths) - 2
-        scale = 0.0 if last else 1.0 / jnp.sqrt(fan_in)
-        weights = (scale * jax.random.normal(key_i, (fan_in, fan_out), dtype=dtype)).astype(dtype)
+        scale = 0.0 if last else 1.0 / math.sqrt(fan_in)
+        weights = (scale * jax.random.normal(keys[index], (fan_in, fan_out), dtype=dtype)).astype(dtype)
         layers.append(Layer(weights, jnp.zeros((fan_out,), dtype)))
     return tuple(layers)
 

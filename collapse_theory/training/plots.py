@@ -11,7 +11,8 @@ Example:
     >>> from collapse_theory.training.data import make_synthetic_dataset
     >>> from collapse_theory.training.diagnostics import diagnose
     >>> data = make_synthetic_dataset(prompts=8, n=2)
-    >>> report = diagnose(data, np.where(data.rankings == 0, 0.9, 0.1), {"open": "linear", "closed": "linear"})
+    >>> rewards = np.where(data.rankings == 0, 0.9, 0.1)
+    >>> report = diagnose(data, rewards, {"open": "linear", "closed": "linear"}, optima={"linear": [1.0, 0.0]})
     >>> figure = plot_rewards(report)
     >>> len(figure.axes)
     2

@@ -276,7 +276,7 @@ def prompt_loss(rewards: jax.Array, utility: Utility | str, eps: float = DEFAULT
 
     Example:
         >>> import jax.numpy as jnp
-        >>> float(prompt_loss(jnp.array([0.9, 0.5, 0.1]), "linear"))  # -(0.4 + 0.8 + 0.4)
+        >>> round(float(prompt_loss(jnp.array([0.9, 0.5, 0.1]), "linear")), 6)  # -(0.4 + 0.8 + 0.4)
         -1.6
     """
     utility = parse_utility(utility)
@@ -412,13 +412,15 @@ def _boundaries(config: TrainingConfig, after: int, until: int) -> list[int]:
 def _check_run_directory(out_dir: Path, resume: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise TrainingError(f"{out_dir}: exists and is not a directory")
-    has_run = (out_dir / CHECKPOINT_FILE).exists() or (out_dir / METRICS_FILE).exists()
-    if resume and not (out_dir / CHECKPOINT_FILE).exists():
+    has_checkpoint = (out_dir / CHECKPOINT_FILE).exists()
+    if resume and not has_checkpoint:
         raise TrainingError(f"{out_dir}: no {CHECKPOINT_FILE} to resume from")
-    if not resume and has_run:
+    if not resume and has_checkpoint:
         raise TrainingError(
             f"{out_dir}: already holds a training run; pass resume (--resume) to continue it or choose another directory"
         )
+    if not resume and (out_dir / METRICS_FILE).exists():
+        raise TrainingError(f"{out_dir}: holds a run stopped before its first checkpoint; remove it or choose another directory")
 
 
 def _save_checkpoint(path: Path, step: int, losses: np.ndarray, state: Any, config: TrainingConfig, fingerprint: str) -> None:

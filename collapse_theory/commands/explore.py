@@ -1,0 +1,81 @@
+"""``collapse-theory explore``: a summary and a plot of one utility, built-in or from a Python file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from collapse_theory._io import atomic_savefig
+from collapse_theory.commands.solve import completions, utility_spec
+from collapse_theory.explore import Exploration, exploration_figure, explore, load_utility
+from collapse_theory.utilities import Utility
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``explore`` to the command line."""
+    parser = subparsers.add_parser(
+        "explore",
+        help="summary of a utility: shape, limit law, atoms, Beta fit, small-n optimum, plot",
+        description="Explore a utility: is it concave/singular, its n -> infinity law (closed form or numerical), atoms, "
+        "the closest Beta(a, b), the certified optimum at small n, and a plot.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--utility", type=utility_spec, metavar="SPEC", help="a built-in utility spec")
+    source.add_argument(
+        "--utility-file",
+        metavar="PATH.py:FUNCTION",
+        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0)",
+    )
+    parser.add_argument("--n", type=completions, default=8, metavar="N", help="completions of the finite-n optimum (default: 8)")
+    parser.add_argument("--out", metavar="FILE", help="write the plot here (.png, .pdf or .svg)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.set_defaults(handler=run_explore)
+
+
+def _print_summary(summary: Exploration) -> None:
+    yes_no = {True: "yes", False: "no"}
+    print(f"utility        {summary.utility}")
+    print(f"concave        {yes_no[summary.concave]} (on (0, 1]); non-decreasing {yes_no[summary.increasing]}")
+    print(f"singular at 0  {yes_no[summary.singular]}" + ("; hypersingular (U ~ -x^-G, G >= 1)" if summary.hypersingular else ""))
+    kind = "closed form" if summary.closed_form else f"numerical, error estimate {summary.error_estimate:.2g}"
+    print(f"limit law      {summary.law} ({kind})")
+    atoms = ", ".join(f"{a.mass:.6g} at {a.location:g}" for a in summary.atoms) or "none"
+    print(f"atoms          {atoms}")
+    print(f"mean, variance {summary.mean:.6g}, {summary.variance:.6g}")
+    fit = summary.beta_fit
+    print(
+        f"best Beta fit  Beta({fit.a:.4g}, {fit.b:.4g}): KS {fit.kolmogorov_smirnov:.3g}, Wasserstein-1 {fit.wasserstein:.3g}"
+        f" (minimised: {fit.criterion})"
+    )
+    solution = summary.solution
+    status = (
+        "certified"
+        if solution.certified and solution.converged
+        else ("not certified" if not solution.certified else "NOT CONVERGED")
+    )
+    print(
+        f"optimum, n={solution.n:<3} ["
+        + ", ".join(f"{r:.4f}" for r in solution.rewards)
+        + f"] ({status}, gap {solution.gap:.2e})"
+    )
+
+
+def run_explore(arguments: argparse.Namespace) -> int:
+    """Explore the utility, print the summary, write the plot."""
+    if arguments.out is not None and Path(arguments.out).suffix.lower() not in PLOT_FORMATS:
+        raise ValueError(f"--out must end in one of {', '.join(PLOT_FORMATS)}, got {arguments.out!r}")
+    utility: Utility | str = arguments.utility if arguments.utility is not None else load_utility(arguments.utility_file)
+    summary = explore(utility, arguments.n)
+    if arguments.format == "json":
+        print(json.dumps(summary.as_dict(), indent=1))
+    else:
+        _print_summary(summary)
+    if arguments.out is not None:
+        atomic_savefig(exploration_figure(summary), arguments.out, dpi=120)
+        if arguments.format != "json":
+            print(f"plot written to {arguments.out}")
+    return 0

@@ -1,0 +1,418 @@
+"""A person's summary of a utility: its shape, its limit law, a Beta fit, a small-n optimum, a plot.
+
+:func:`explore` gathers what one wants to know about a utility nobody has solved: is it
+concave (so the solver's answers are certified) and singular at 0 (so rewards never tie
+and the limit has no atoms), its n -> infinity law (closed form from
+:func:`collapse_theory.limits.limit`, else :func:`collapse_theory.asymptotics.numerical_limit`),
+the atoms of that law, the Beta(a, b) law closest to it in Kolmogorov-Smirnov distance,
+and the certified optimum at a small n. :func:`exploration_figure` draws it.
+:func:`load_utility` imports a user's Python file by path (``path.py:function``) to
+explore a custom utility, without evaluating any string.
+
+Example:
+    >>> summary = explore("exp:2", n=6)
+    >>> [(atom.location, round(atom.mass, 4)) for atom in summary.atoms]
+    [(0.0, 0.25), (1.0, 0.25)]
+    >>> summary.closed_form, summary.concave, summary.singular
+    (False, True, False)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+import scipy.stats
+from matplotlib.figure import Figure
+
+from collapse_theory._precision import float64
+from collapse_theory.asymptotics import Atom, NumericalLimit, is_hypersingular, is_singular_at_zero, law_distance, numerical_limit
+from collapse_theory.limits import describe_limit, limit
+from collapse_theory.solver import Solution, check_n, solve
+from collapse_theory.utilities import Utility, UtilitySpecError, custom, family_function, parse_utility
+
+#: Points of (0, 1] where a custom utility's concavity and monotonicity are checked.
+CHECK_POINTS = np.unique(np.concatenate([np.geomspace(1e-8, 1.0, 400), np.linspace(1e-3, 1.0, 400)]))
+
+
+@dataclass(frozen=True)
+class BetaFit:
+    """The Beta(a, b) law closest to a limit law.
+
+    Attributes:
+        a, b: the Beta parameters.
+        kolmogorov_smirnov: KS distance of the fit to the law.
+        wasserstein: Wasserstein-1 distance of the fit to the law.
+        criterion: what was minimised: ``"kolmogorov-smirnov"``, or ``"wasserstein"`` for
+            laws with atoms (no Beta has atoms, so KS is at least the heaviest atom's mass
+            for every a, b and cannot choose between them).
+    """
+
+    a: float
+    b: float
+    kolmogorov_smirnov: float
+    wasserstein: float
+    criterion: str
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """Everything :func:`explore` found about a utility.
+
+    Attributes:
+        utility: the spec (or custom name).
+        concave: U is concave on (0, 1] (checked on a grid; the solver certifies only
+            utilities declared concave, see ``solution.certified``).
+        increasing: U is non-decreasing on (0, 1] (checked on a grid).
+        singular: U(0+) = -inf or U'(0+) = +inf (evaluated): rewards never tie, no atoms.
+        hypersingular: U ~ -x^(-G) with G >= 1: the limit is uniform (Hardin and Saff).
+        closed_form: the limit law is a closed form of :func:`collapse_theory.limits.limit`.
+        law: a description of the limit law.
+        limit: the law itself (a frozen scipy law or a NumericalLimit).
+        atoms: its point masses.
+        mean: E X under the limit law.
+        variance: Var X under the limit law.
+        error_estimate: the numerical limit's error estimate (0 for a closed form).
+        beta_fit: the closest Beta(a, b) law.
+        solution: the certified optimum at n.
+    """
+
+    utility: str
+    concave: bool
+    increasing: bool
+    singular: bool
+    hypersingular: bool
+    closed_form: bool
+    law: str
+    limit: Any
+    atoms: tuple[Atom, ...]
+    mean: float
+    variance: float
+    error_estimate: float
+    beta_fit: BetaFit
+    solution: Solution
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``collapse-theory explore --format json``."""
+        return {
+            "utility": self.utility,
+            "concave": self.concave,
+            "increasing": self.increasing,
+            "singular": self.singular,
+            "hypersingular": self.hypersingular,
+            "closed_form": self.closed_form,
+            "law": self.law,
+            "atoms": [{"location": a.location, "mass": a.mass} for a in self.atoms],
+            "mean": self.mean,
+            "variance": self.variance,
+            "error_estimate": self.error_estimate,
+            "beta_fit": {
+                "a": self.beta_fit.a,
+                "b": self.beta_fit.b,
+                "kolmogorov_smirnov": self.beta_fit.kolmogorov_smirnov,
+                "wasserstein": self.beta_fit.wasserstein,
+                "criterion": self.beta_fit.criterion,
+            },
+            "solution": self.solution.as_dict(),
+        }
+
+
+def _derivatives(utility: Utility, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with float64():
+        params = utility.parameter_array
+
+        def value(t: jax.Array) -> jax.Array:
+            return utility.function(t, params)
+
+        first = jax.vmap(jax.grad(value))
+        second = jax.vmap(jax.grad(jax.grad(value)))
+        points = jnp.asarray(x, dtype=jnp.float64)
+        return np.asarray(first(points)), np.asarray(second(points))
+
+
+def shape_on_grid(utility: Utility | str) -> tuple[bool, bool]:
+    """(concave, non-decreasing) of U on (0, 1], checked at ``CHECK_POINTS`` with JAX derivatives.
+
+    A grid check, not a proof: it tells a user whether the Frank-Wolfe certificate
+    (concave U) and Polya's criterion for the limit (concave, non-decreasing U) apply.
+
+    Example:
+        >>> shape_on_grid("log"), shape_on_grid("square")
+        ((True, True), (False, True))
+    """
+    utility = parse_utility(utility)
+    first, second = _derivatives(utility, CHECK_POINTS)
+    if not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
+        raise ValueError(f"utility {utility.spec}: U' or U'' is not finite on (0, 1]")
+    scale = np.maximum(np.abs(second), 1.0)
+    return bool(np.all(second <= 1e-9 * scale)), bool(np.all(first >= -1e-12 * np.maximum(np.abs(first), 1.0)))
+
+
+def load_utility(reference: str) -> Utility:
+    """Import ``function`` from the Python file in ``"path/to/file.py:function"`` as a Utility.
+
+    The file is imported by path with :mod:`importlib` (its top-level code runs, as with
+    any import; nothing is evaluated from strings). ``function`` may be a
+    :class:`~collapse_theory.utilities.Utility` (used as it is) or a JAX-traceable
+    elementwise callable U(x) for x > 0, wrapped with
+    :func:`~collapse_theory.utilities.custom` and declared concave only if
+    :func:`shape_on_grid` finds it concave.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: a malformed reference, a file that fails to import, a missing or
+            non-callable attribute, or a U that is not finite on (0, 1].
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> path = os.path.join(folder, "mine.py")
+        >>> _ = open(path, "w").write("import jax.numpy as jnp\\ndef root(x):\\n    return jnp.sqrt(x)\\n")
+        >>> u = load_utility(path + ":root")
+        >>> u.spec, u.concave
+        ('root', True)
+    """
+    path_text, separator, name = reference.rpartition(":")
+    if not separator or not path_text or not name:
+        raise ValueError(f"--utility-file expects path.py:function, got {reference!r}")
+    if not name.isidentifier():
+        raise ValueError(f"{name!r} is not a Python function name (expected path.py:function)")
+    path = Path(path_text)
+    if not path.is_file():
+        raise FileNotFoundError(f"utility file not found: {path}")
+    module_name = f"_collapse_theory_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's code: report any failure as one line
+        raise ValueError(f"importing {path} failed: {type(error).__name__}: {error}") from None
+    finally:
+        sys.modules.pop(module_name, None)
+    if not hasattr(module, name):
+        raise ValueError(f"{path} has no function {name!r}")
+    candidate = getattr(module, name)
+    if isinstance(candidate, Utility):
+        return candidate
+    if not callable(candidate):
+        raise ValueError(f"{path}:{name} is not callable")
+    trial = custom(candidate, name)
+    try:
+        values = np.asarray(trial(jnp.asarray(CHECK_POINTS)))
+    except Exception as error:
+        raise ValueError(f"{path}:{name} failed on an array of x in (0, 1]: {type(error).__name__}: {error}") from None
+    if values.shape != CHECK_POINTS.shape or not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}:{name} must be elementwise and finite on (0, 1]")
+    concave, _ = shape_on_grid(trial)
+    return custom(candidate, name, concave=concave, singular=is_singular_at_zero(trial))
+
+
+def _wasserstein(first: Any, second: Any, grid: np.ndarray) -> float:
+    """int_0^1 |F_1 - F_2| by the trapezoidal rule on ``grid`` (atoms' both sides included)."""
+    points: list[np.ndarray] = [np.asarray(grid, dtype=np.float64), np.array([0.0, 1.0])]
+    for law in (first, second):
+        for atom in _atoms_of_law(law):
+            points.append(np.array([atom.location, np.nextafter(atom.location, -np.inf)]))
+    x = np.unique(np.clip(np.concatenate(points), 0.0, 1.0))
+    gap = np.abs(np.asarray(first.cdf(x), dtype=float) - np.asarray(second.cdf(x), dtype=float))
+    return float(np.sum(np.diff(x) * (gap[1:] + gap[:-1]) / 2.0))
+
+
+def fit_beta(law: Any) -> BetaFit:
+    """The Beta(a, b) closest to ``law``: in KS distance, or in Wasserstein-1 if the law has atoms.
+
+    A Beta or Uniform(0, 1) law is its own fit. A law symmetric about 1/2 (every limit
+    law of a concave utility) is fitted with a = b by bounded Brent on log a; any other by
+    Nelder-Mead on (log a, log b) from the method-of-moments fit. The search evaluates the
+    distance on a grid of 2,600 points; the reported KS uses the full grid of
+    :func:`~collapse_theory.asymptotics.law_distance`. a and b stay in [1e-3, 1e3].
+
+    Example:
+        >>> fit = fit_beta(scipy.stats.beta(0.5, 0.5))
+        >>> fit.a, fit.b, fit.kolmogorov_smirnov
+        (0.5, 0.5, 0.0)
+    """
+    name = getattr(getattr(law, "dist", None), "name", None)
+    if name == "beta" and not getattr(law, "kwds", {}):
+        a, b = (float(v) for v in law.args)
+        return BetaFit(a, b, 0.0, 0.0, "exact")
+    if name == "uniform" and tuple(law.args) in ((), (0.0, 1.0), (0, 1)) and not law.kwds:
+        return BetaFit(1.0, 1.0, 0.0, 0.0, "exact")
+    mean = float(np.asarray(law.mean() if callable(getattr(law, "mean", None)) else law.mean))
+    variance = float(np.asarray(law.var() if callable(getattr(law, "var", None)) else law.variance))
+    common = mean * (1.0 - mean) / variance - 1.0 if variance > 0.0 else 1.0
+    start = np.log(np.clip([mean * common, (1.0 - mean) * common], 1e-3, 1e3))
+    bound = math.log(1e3)
+    criterion = "wasserstein" if _atoms_of_law(law) else "kolmogorov-smirnov"
+
+    def mismatch(log_ab: np.ndarray) -> float:
+        a, b = np.exp(np.clip(log_ab, -bound, bound))
+        candidate = scipy.stats.beta(a, b)
+        if criterion == "wasserstein":
+            return _wasserstein(law, candidate, _FIT_GRID)
+        return law_distance(law, candidate, grid=_FIT_GRID, dense=False)
+
+    if abs(mean - 0.5) <= 1e-9:
+        result = scipy.optimize.minimize_scalar(
+            lambda log_a: mismatch(np.array([log_a, log_a])), bounds=(-bound, bound), method="bounded", options={"xatol": 1e-7}
+        )
+        best = np.array([result.x, result.x])
+    else:
+        result = scipy.optimize.minimize(
+            mismatch, start, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 300}
+        )
+        best = result.x
+    if mismatch(start) < mismatch(best):
+        best = start
+    a, b = np.exp(np.clip(best, -bound, bound))
+    fitted = scipy.stats.beta(a, b)
+    dense = np.unique(np.concatenate([_FIT_GRID, np.linspace(0.0, 1.0, 20001)]))
+    return BetaFit(float(a), float(b), law_distance(law, fitted), _wasserstein(law, fitted, dense), criterion)
+
+
+_FIT_GRID = np.unique(
+    np.concatenate([np.geomspace(1e-12, 0.5, 800), 1.0 - np.geomspace(1e-12, 0.5, 800), np.linspace(0.0, 1.0, 1001)])
+)
+
+
+def _atoms_of_law(law: Any) -> tuple[Atom, ...]:
+    if isinstance(law, NumericalLimit):
+        return law.atoms
+    if hasattr(law.dist, "pmf"):
+        return tuple(Atom(float(x), float(law.pmf(x))) for x in (0.0, 1.0) if law.pmf(x) > 0)
+    return ()
+
+
+def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> Exploration:
+    """Summarise a utility: shape, limit law (closed form or numerical), atoms, Beta fit, optimum at n.
+
+    Args:
+        utility: a spec, a :class:`~collapse_theory.utilities.Utility`, or a custom one
+            from :func:`load_utility`.
+        n: the number of completions of the finite-n optimum (small: it is shown in full).
+        cells: mesh cells for :func:`~collapse_theory.asymptotics.numerical_limit`
+            (default: its default).
+
+    Example:
+        >>> summary = explore("log", n=4)
+        >>> summary.law, round(summary.beta_fit.a, 3)
+        ('Beta(0.5, 0.5) (arcsine)', 0.5)
+    """
+    utility = parse_utility(utility)
+    n = check_n(n)
+    concave, increasing = shape_on_grid(utility)
+    singular = is_singular_at_zero(utility)
+    hypersingular = is_hypersingular(utility)
+    closed = limit(utility) if _is_built_in(utility) else None
+    if closed is not None:
+        law: Any = closed
+        description = describe_limit(closed)
+        mean, variance, error = float(closed.mean()), float(closed.var()), 0.0
+    else:
+        numerical = numerical_limit(utility) if cells is None else numerical_limit(utility, cells=cells)
+        law = numerical
+        description = _describe_numerical(numerical)
+        mean, variance, error = numerical.mean, numerical.variance, numerical.error_estimate
+    return Exploration(
+        utility.spec,
+        concave,
+        increasing,
+        singular,
+        hypersingular,
+        closed is not None,
+        description,
+        law,
+        _atoms_of_law(law),
+        mean,
+        variance,
+        error,
+        fit_beta(law),
+        solve(utility, n),
+    )
+
+
+def _is_built_in(utility: Utility) -> bool:
+    """A built-in family's own function (a custom utility may carry any name, even "log")."""
+    try:
+        return utility.function is family_function(utility.family)
+    except UtilitySpecError:
+        return False
+
+
+def _describe_numerical(law: NumericalLimit) -> str:
+    if law.method == "hypersingular":
+        return "Uniform(0, 1) (hypersingular: Hardin and Saff)"
+    parts = [f"continuous mass {law.continuous_mass:.4g}"]
+    if law.atoms:
+        parts.append("atoms " + ", ".join(f"{a.mass:.4g} at {a.location:g}" for a in law.atoms))
+    return "; ".join(parts)
+
+
+def exploration_figure(exploration: Exploration) -> Figure:
+    """Two panels: the optimal rewards at n against the limit's quantiles, and the limit law.
+
+    Left: the certified optimum r_1 >= ... >= r_n (dots) and the quantiles of the limit law
+    at the plotting positions 1 - (i - 1/2)/n (line), the picture of the paper's figures.
+    Right: the limit density (atoms as stems labelled with their mass), the best Beta fit
+    (dashed), and a histogram of the optimal rewards.
+
+    Example:
+        >>> figure = exploration_figure(explore("log", n=6))
+        >>> len(figure.axes)
+        2
+    """
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    rewards = exploration.solution.rewards
+    n = rewards.size
+    index = np.arange(1, n + 1)
+    law = exploration.limit
+    left.plot(index, rewards, "o", label=f"optimal rewards, n = {n}")
+    positions = 1.0 - (index - 0.5) / n
+    left.plot(index, np.asarray(law.ppf(positions), dtype=float), "-", alpha=0.7, label="limit quantiles")
+    left.set_xlabel("completion rank i")
+    left.set_ylabel("reward r_i")
+    left.set_ylim(-0.05, 1.05)
+    left.legend(loc="upper right")
+    left.set_title(exploration.utility)
+
+    x = np.linspace(1e-4, 1.0 - 1e-4, 801)
+    right.hist(rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}")
+    density = _density(law, x)
+    if density is not None:
+        cap = 4.0 * max(1.0, float(np.nanmedian(density)))
+        right.plot(x, np.minimum(density, cap), "-", label="limit density")
+    for atom in exploration.atoms:
+        right.vlines(atom.location, 0.0, 1.0, colors="C3", linewidth=3)
+        right.annotate(f"atom {atom.mass:.3g}", (atom.location, 1.0), ha="center", va="bottom", fontsize=8)
+    fit = exploration.beta_fit
+    right.plot(
+        x,
+        np.minimum(
+            scipy.stats.beta(fit.a, fit.b).pdf(x), 4.0 * max(1.0, float(np.nanmedian(density)) if density is not None else 1.0)
+        ),
+        "--",
+        label=f"Beta({fit.a:.3g}, {fit.b:.3g}): KS {fit.kolmogorov_smirnov:.2g}, W1 {fit.wasserstein:.2g}",
+    )
+    right.set_xlabel("reward")
+    right.set_title(exploration.law, fontsize=9)
+    right.legend(loc="upper center", fontsize=8)
+    return figure
+
+
+def _density(law: Any, x: np.ndarray) -> np.ndarray | None:
+    if isinstance(law, NumericalLimit):
+        return np.asarray(law.pdf(x), dtype=float)
+    if hasattr(law.dist, "pdf") and not hasattr(law.dist, "pmf"):
+        return np.asarray(law.pdf(x), dtype=float)
+    return None

@@ -1,0 +1,174 @@
+"""Claims of the explore library function and of the converge / explore / design commands:
+right answers, one-line errors with exit code 2, no partial output files.
+
+Time budget: 45 s on two busy cores (n = 10 and 16, padded size 8 as in the other test files;
+one custom utility compiled, one numerical limit).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import scipy.stats
+
+from collapse_theory.cli import main
+from collapse_theory.explore import exploration_figure, explore, fit_beta, load_utility, shape_on_grid
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_error(capsys, *argv: str) -> tuple[int, str]:
+    """Run a command expected to fail on input; argparse errors exit through SystemExit."""
+    try:
+        code = main(list(argv))
+    except SystemExit as stop:
+        code = int(stop.code)
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture()
+def user_file(tmp_path):
+    path = tmp_path / "my_utility.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import jax.numpy as jnp
+            from collapse_theory.utilities import custom
+
+            def my_log(x):
+                return jnp.log(x)
+
+            declared = custom(lambda x: jnp.sqrt(x), "declared-root", concave=True, singular=True)
+            not_callable = 3
+            """
+        )
+    )
+    return path
+
+
+# --- converge ------------------------------------------------------------------------------------
+
+
+def test_converge_json_reports_ks_one_over_n_for_log(capsys):
+    code, out, _ = run(capsys, "converge", "--utility", "log", "--n", "10", "--n", "16", "--format", "json")
+    assert code == 0
+    (study,) = json.loads(out)
+    assert [p["n"] for p in study["points"]] == [10, 16]
+    for point in study["points"]:  # oracle: Gauss-Lobatto nodes against the arcsine law, KS = 1/n
+        assert point["kolmogorov_smirnov"] * point["n"] == pytest.approx(1.0, abs=1e-8)
+    assert study["kolmogorov_smirnov_rate"]["slope"] == pytest.approx(-1.0, abs=0.1)
+
+
+def test_converge_table_prints_the_rate(capsys):
+    code, out, _ = run(capsys, "converge", "--utility", "log", "--n", "10", "--n", "16")
+    assert code == 0
+    assert "Beta(0.5, 0.5)" in out and "rate (log-log slope" in out
+
+
+def test_converge_without_closed_form_is_a_one_line_error(capsys):
+    code, err = run_error(capsys, "converge", "--utility", "exp:1", "--n", "8")
+    assert code == 2
+    assert err.count("\n") == 1 and "no closed-form limit" in err
+    code, err = run_error(capsys, "converge", "--utility", "log", "--n", "1")
+    assert code == 2 and "n must be an integer >= 2" in err
+
+
+# --- explore ---------------------------------------------------------------------------------------
+
+
+def test_explore_prints_atoms_and_writes_the_plot(capsys, tmp_path):
+    out_file = tmp_path / "plots" / "exp.png"
+    code, out, _ = run(capsys, "explore", "--utility", "exp:2", "--n", "10", "--out", str(out_file))
+    assert code == 0
+    # oracle: atoms 1/(2+B) at 0 and 1 (derived closed form, docs/theory.md)
+    assert "0.25 at 0, 0.25 at 1" in out
+    assert "singular at 0  no" in out
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out_file.parent.iterdir() if p.name != "exp.png"]  # no temporary left behind
+
+
+def test_explore_json_for_a_closed_form(capsys):
+    code, out, _ = run(capsys, "explore", "--utility", "log", "--n", "10", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["closed_form"] and data["law"] == "Beta(0.5, 0.5) (arcsine)"
+    assert data["beta_fit"]["a"] == pytest.approx(0.5, abs=1e-4)
+    assert data["solution"]["n"] == 10 and data["solution"]["certified"]
+
+
+def test_explore_a_utility_from_a_file_reproduces_the_arcsine_law(capsys, user_file):
+    code, out, _ = run(capsys, "explore", "--utility-file", f"{user_file}:my_log", "--n", "10", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert not data["closed_form"] and data["concave"] and data["singular"]
+    assert data["variance"] == pytest.approx(1.0 / 8.0, abs=1e-4)  # arcsine law, computed numerically
+    assert data["beta_fit"]["a"] == pytest.approx(0.5, abs=5e-3)
+    assert data["atoms"] == []
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("missing.py:u", "utility file not found"),
+        ("{file}:nothing_here", "has no function 'nothing_here'"),
+        ("{file}:not_callable", "is not callable"),
+        ("{file}", "expects path.py:function"),
+    ],
+)
+def test_explore_file_errors_exit_2_with_one_line(capsys, user_file, tmp_path, reference, message):
+    out_file = tmp_path / "never.png"
+    code, err = run_error(capsys, "explore", "--utility-file", reference.format(file=user_file), "--out", str(out_file))
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+    assert not out_file.exists()
+
+
+def test_explore_rejects_unknown_plot_formats_before_any_work(capsys, tmp_path):
+    out_file = tmp_path / "plot.txt"
+    code, err = run_error(capsys, "explore", "--utility", "log", "--out", str(out_file))
+    assert code == 2 and "--out must end in" in err
+    assert not out_file.exists()
+
+
+def test_load_utility_keeps_a_declared_utility(user_file):
+    utility = load_utility(f"{user_file}:declared")
+    assert utility.spec == "declared-root" and utility.concave and utility.singular
+
+
+def test_shape_on_grid_and_beta_fit():
+    assert shape_on_grid("exp:1") == (True, True)
+    assert shape_on_grid("square") == (False, True)
+    fit = fit_beta(scipy.stats.beta(0.25, 0.25))
+    assert (fit.a, fit.b) == pytest.approx((0.25, 0.25), abs=1e-4)
+
+
+def test_exploration_library_result_and_figure():
+    summary = explore("neg-power:2", n=10)
+    assert summary.hypersingular and summary.closed_form and summary.law == "Uniform(0, 1)"
+    assert summary.solution.converged
+    figure = exploration_figure(summary)
+    assert len(figure.axes) == 2
+
+
+# --- design ------------------------------------------------------------------------------------------
+
+
+def test_design_command_closed_form_and_unreachable(capsys):
+    code, out, _ = run(capsys, "design", "--target", "beta:0.25")
+    assert code == 0 and "power:0.5" in out
+    code, out, _ = run(capsys, "design", "--target", "beta:2", "--format", "json")
+    assert code == 1
+    assert json.loads(out)["reachable"] is False
+
+
+def test_design_command_rejects_bad_targets(capsys):
+    code, err = run_error(capsys, "design", "--target", "gamma:2")
+    assert code == 2 and "unknown target" in err
+    code, err = run_error(capsys, "design", "--target", "rewards:1")
+    assert code == 2 and "at least 2 values" in err
