@@ -32,6 +32,25 @@ from collapse_theory.utilities import Utility, UtilitySpecError, custom, parse_u
 
 __version__ = "0.1.0"
 
+# Heavier parts load on first use, so `import collapse_theory` stays quick.
+_LAZY = {
+    "convergence": "collapse_theory.asymptotics",
+    "numerical_limit": "collapse_theory.asymptotics",
+    "explore": "collapse_theory.explore",
+    "design_for_limit": "collapse_theory.design",
+    "design_for_rewards": "collapse_theory.design",
+    "reproduce": "collapse_theory.reproduce",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'collapse_theory' has no attribute {name!r}")
+
+
 __all__ = [
     "Distances",
     "Solution",
@@ -40,13 +59,19 @@ __all__ = [
     "UtilitySpecError",
     "__version__",
     "certificate_gap",
+    "convergence",
     "custom",
     "describe_limit",
+    "design_for_limit",
+    "design_for_rewards",
     "distance",
+    "explore",
     "gauss_lobatto_rewards",
     "limit",
+    "numerical_limit",
     "objective_value",
     "parse_utility",
+    "reproduce",
     "solve",
     "solve_batch",
     "solve_family",

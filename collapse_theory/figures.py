@@ -95,8 +95,9 @@ def _draw_law(axis: Any, law: Mapping[str, Any], colour: str) -> None:
     density = np.asarray(law["density"])
     if density.size:
         axis.plot(grid, density, color="black", linewidth=1.3, label="limit density")
-    for location, mass in law["atoms"]:
-        axis.vlines(location, 0, mass * law.get("atom_scale", 1.0), color="black", linewidth=3, label=f"atom {mass:.3g}")
+    for index, (location, mass) in enumerate(law["atoms"]):
+        label = "atoms (masses " + ", ".join(f"{m:.3g}" for _, m in law["atoms"]) + ")" if index == 0 else None
+        axis.vlines(location, 0, mass * law.get("atom_scale", 1.0), color="black", linewidth=3, label=label)
 
 
 def limit_laws(items: Sequence[Mapping[str, Any]], n: int) -> Figure:
@@ -160,7 +161,9 @@ def family_map(sweep: Mapping[str, Any]) -> Figure:
     finite-n optima. Bottom: the limit densities as a strip (one column per g).
     """
     exponents = np.asarray(sweep["exponents"], dtype=float)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [1, 1.4]}, constrained_layout=True
+    )
     top.plot(exponents, sweep["closed_form_a"], color="black", label="closed form: a = (1 - g)/2, 1 for g <= -1")
     top.plot(
         exponents,
@@ -187,9 +190,8 @@ def family_map(sweep: Mapping[str, Any]) -> Figure:
     )
     bottom.set_xlabel("exponent g (neg-power:-g  <  0 = log  <  power:g)")
     bottom.set_ylabel("reward x")
-    figure.colorbar(image, ax=bottom, label="limit density")
+    figure.colorbar(image, ax=bottom, label="limit density", orientation="horizontal", pad=0.18, fraction=0.06)
     figure.suptitle("The family map: limit laws from two-point (g -> 1) through arcsine (g = 0) to uniform (g <= -1)")
-    figure.tight_layout()
     return figure
 
 
@@ -219,6 +221,6 @@ def numerical_limits(items: Sequence[Mapping[str, Any]]) -> Figure:
         axis.set_ylim(bottom=0)
         axis.set_title(f"{family}:B, numerical n -> infinity laws")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8, loc="upper center")
+        axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(members))
     figure.tight_layout()
     return figure

@@ -321,7 +321,7 @@ def solve_family(
         [0.7624, 0.9139]
     """
     family_function(family)  # validates the family name
-    n_values = [ns] if isinstance(ns, (int, np.integer)) else list(ns)
+    n_values = list(ns) if isinstance(ns, Sequence) or (isinstance(ns, np.ndarray) and ns.ndim == 1) else [check_n(ns)]
     return solve_batch([(f"{family}:{p}", n) for p in parameters for n in n_values], tol=tol)
 
 

@@ -107,8 +107,9 @@ class Utility:
             return jnp.asarray(self.parameters, dtype=jnp.float64)
 
     def __call__(self, x: Array) -> jax.Array:
-        """U(x) for x > 0."""
-        return self.function(jnp.asarray(x), self.parameter_array)
+        """U(x) for x > 0, in float64 whatever the global JAX setting (use ``function`` inside ``jit``)."""
+        with jax.enable_x64(True):
+            return self.function(jnp.asarray(x, dtype=jnp.float64), self.parameter_array)
 
     def extended(self, x: Array, eps: float = DEFAULT_EXTENSION_EPS) -> jax.Array:
         """U extended to all real x, for training where rewards can be misordered.

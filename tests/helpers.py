@@ -88,18 +88,20 @@ def numpy_utility(spec: str) -> NumpyUtility:
 
 
 def mixture_function(x: Any, p: Any) -> Any:
-    """U(x) = a log x + b x^G + c (1 - exp(-B x)) with p = (a, b, c, G, B), in JAX.
+    """U(x) = a log x + b x^G + c (1 - exp(-B x)) for x >= t, NaN below t; p = (a, b, c, G, B, t), in JAX.
 
     A module-level function (not a fresh lambda per example) so that every
     hypothesis example reuses one compiled solver and only the parameters change.
+    The NaN region (t > 0) makes a utility that is undefined on part of (0, 1]
+    without another compilation; t = 0 leaves the mixture itself.
     """
-    a, b, c, gamma, beta = p[0], p[1], p[2], p[3], p[4]
-    return a * jnp.log(x) + b * x**gamma + c * (-jnp.expm1(-beta * x))
+    a, b, c, gamma, beta, t = p[0], p[1], p[2], p[3], p[4], p[5]
+    return jnp.where(x >= t, a * jnp.log(x) + b * x**gamma + c * (-jnp.expm1(-beta * x)), jnp.nan)
 
 
-def mixture_utility(a: float, b: float, c: float, gamma: float, beta: float) -> Utility:
+def mixture_utility(a: float, b: float, c: float, gamma: float, beta: float, nan_below: float = 0.0) -> Utility:
     """The concave mixture as a :class:`Utility` (singular at 0 when a + b > 0)."""
-    return Utility("mixture", (a, b, c, gamma, beta), mixture_function, concave=True, singular=True)
+    return Utility("mixture", (a, b, c, gamma, beta, nan_below), mixture_function, concave=True, singular=True)
 
 
 def numpy_mixture(a: float, b: float, c: float, gamma: float, beta: float) -> NumpyUtility:

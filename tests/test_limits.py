@@ -19,7 +19,8 @@ from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit, limit_parameters
 from collapse_theory.solver import SolverInputError
 
-#: Growing sizes in two padded solver sizes (odd, so the two-point law is never matched exactly).
+#: Growing sizes in two padded solver sizes (n // 2 <= 16 and <= 64); odd, so that the two-point
+#: law is never matched exactly (at even n the step vector *is* the two-point law: KS = 0).
 LIMIT_NS = (17, 67, 129)
 #: Every closed form of the issue: log, power:G for a few G, neg-power:G below and above 1, linear, square.
 CLOSED_FORMS = {
