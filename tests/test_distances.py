@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.stats
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from collapse_theory.distances import Distances, distance
@@ -63,27 +63,20 @@ def test_kolmogorov_smirnov_matches_scipy_kstest(sample: list[float], name: str)
     assert distance(sample, law).kolmogorov_smirnov == pytest.approx(expected, abs=1e-12)
 
 
-ENDPOINT_SINGULARITY = pytest.mark.xfail(
-    strict=True,
-    reason="distances.wasserstein: an 8-point Gauss-Legendre rule per piece misses the sqrt-like endpoint behaviour of "
-    "the CDF of Beta(a, a), a < 1 (errors 1e-6 to 2e-4 on the pieces next to 0 and 1)",
-)
+def law_cases() -> list[Any]:
+    """Every continuous law, Beta(a, a) with a < 1 (F ~ x^a at the ends) included."""
+    return sorted(CONTINUOUS_LAWS)
 
 
-def law_cases(*failing: str) -> list[Any]:
-    return [pytest.param(name, marks=ENDPOINT_SINGULARITY) if name in failing else name for name in sorted(CONTINUOUS_LAWS)]
-
-
-@pytest.mark.parametrize("name", law_cases("arcsine", "beta(0.125)", "beta(0.75)"))
+@pytest.mark.parametrize("name", law_cases())
 @given(sample=samples)
-@settings(phases=(Phase.explicit, Phase.generate))  # no shrinking: the xfail cases would spend 20 s on it
 def test_wasserstein_matches_quadrature(name: str, sample: list[float]) -> None:
     """W1 to a continuous law equals int_0^1 |Q_n(u) - F^{-1}(u)| du by scipy.integrate.quad (to 1e-9)."""
     law = CONTINUOUS_LAWS[name]
     assert distance(sample, law).wasserstein == pytest.approx(integrated_w1(np.asarray(sample), law), abs=1e-9)
 
 
-@pytest.mark.parametrize("name", law_cases("arcsine", "beta(0.125)"))
+@pytest.mark.parametrize("name", law_cases())
 def test_wasserstein_matches_scipy_on_a_quantile_sample(name: str) -> None:
     """W1 equals scipy.stats.wasserstein_distance against N = 200000 mid-quantiles of the law.
 

@@ -142,10 +142,6 @@ def test_shape_flags_match_the_formulas(spec: str) -> None:
     assert utility.singular == singular
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Utility.__call__ follows the global jax_enable_x64 flag: float32 outside collapse_theory._precision.float64()",
-)
 def test_call_is_float64_without_global_x64() -> None:
     """Issue 2: results are float64 whatever the user's JAX settings (here: x64 off)."""
     assert not jax.config.jax_enable_x64  # type: ignore[attr-defined]
