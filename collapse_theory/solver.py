@@ -318,7 +318,7 @@ def solve_family(
 
     Example:
         >>> [round(float(s.rewards[1]), 4) for s in solve_family("power", [0.25, 0.75], 4)]
-        [0.7624, 0.9139]
+        [0.7563, 0.9429]
     """
     family_function(family)  # validates the family name
     n_values = list(ns) if isinstance(ns, Sequence) or (isinstance(ns, np.ndarray) and ns.ndim == 1) else [check_n(ns)]
