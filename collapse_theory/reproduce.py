@@ -61,7 +61,7 @@ class Settings:
         """The settings of a full or a quick run."""
         if quick:
             return cls(
-                True, seed, 400, 600, 200, (8, 64, 200), (16, 32, 64, 128), tuple(np.round(np.linspace(-1.5, 0.9, 13), 3)), 64
+                True, seed, 400, 600, 200, (8, 64, 200), (8, 16, 32, 64), tuple(np.round(np.linspace(-1.5, 0.9, 13), 3)), 64
             )
         return cls(
             False,
@@ -409,7 +409,7 @@ def reproduce(
 
     Args:
         out: output folder (created if needed).
-        quick: the reduced run (smaller n, fewer prompts): about two minutes on 2 CPU cores.
+        quick: the reduced run (smaller n, fewer prompts): a few minutes on 2 CPU cores.
         seed: the seed of the synthetic data and of training.
         stream: where progress lines go (None: silent).
 

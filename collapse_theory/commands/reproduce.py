@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         "reproduce",
         help="regenerate every figure and a claim-by-claim verification report",
         description="Reproduce the paper's theory end to end: figures (PNG and SVG), report.md and report.json. "
-        "The full run takes about 15 minutes on 2 CPU cores; --quick about 2 minutes. "
+        "The full run takes about 15 minutes on 2 CPU cores; --quick a few minutes. "
         "An interrupted run resumes where it stopped.",
     )
     parser.add_argument("--quick", action="store_true", help="the reduced run (smaller n, fewer prompts)")
