@@ -34,7 +34,13 @@ from collapse_theory.utilities import UtilityFunction
 #: Barrier phase stops here (relative gap) before the first polish.
 LOOSE_TOLERANCE = 1e-8
 #: Newton iterations of one polish.
-POLISH_ITERATIONS = 20
+POLISH_ITERATIONS = 30
+#: A gap below this / n with an outward gradient counts as a tie in the polish.
+ACTIVE_THRESHOLD = 1e-2
+#: Sufficient-increase fraction of the polish's Armijo test.
+ARMIJO = 1e-4
+#: Block length of the reverse cumulative sums (matrix products on blocks).
+CUMSUM_BLOCK = 64
 #: Factor by which the barrier weight shrinks once the current centre is reached.
 MU_REDUCTION = 0.02
 #: Centred when the Newton decrement is below this times mu (m + 1).
@@ -51,6 +57,17 @@ class Iterate(NamedTuple):
     objective: jax.Array
     gradient: jax.Array
     stalled: jax.Array
+
+
+class PolishState(NamedTuple):
+    """State of the projected-Newton polish (gradient is in y, at the rewards given by d)."""
+
+    d: jax.Array
+    value: jax.Array
+    gradient: jax.Array
+    gap: jax.Array
+    count: jax.Array
+    moved: jax.Array
 
 
 class Result(NamedTuple):
@@ -73,6 +90,26 @@ def _scaled_solve(matrix: jax.Array, rhs: jax.Array) -> jax.Array:
     scaled = matrix * scale[:, None] * scale[None, :] + 1e-13 * jnp.eye(matrix.shape[0], dtype=matrix.dtype)
     factor = jax.scipy.linalg.cho_factor(scaled, lower=True)
     return scale * jax.scipy.linalg.cho_solve(factor, scale * rhs)
+
+
+def _reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:
+    """sum_{j >= i} x_j along ``axis`` (length a multiple of the block, or shorter).
+
+    Written by hand: XLA's CPU cumsum is a reduce-window, slow on an M x M matrix.
+    Here each block of CUMSUM_BLOCK entries is summed by a product with a triangular
+    matrix of ones (BLAS speed), and the block totals carry over by a short cumsum.
+    """
+    x = jnp.moveaxis(x, axis, 0)
+    length = x.shape[0]
+    block = min(length, CUMSUM_BLOCK)
+    if length % block:
+        return jnp.moveaxis(jnp.flip(jnp.cumsum(jnp.flip(x, 0), axis=0), 0), 0, axis)
+    blocks = x.reshape(length // block, block, *x.shape[1:])
+    upper = jnp.triu(jnp.ones((block, block), x.dtype))
+    within = jnp.einsum("ij,pj...->pi...", upper, blocks, precision=jax.lax.Precision.HIGHEST)
+    totals = jnp.sum(blocks, axis=1)
+    later = jnp.flip(jnp.cumsum(jnp.flip(totals, 0), axis=0), 0) - totals
+    return jnp.moveaxis((within + later[:, None]).reshape(x.shape), 0, axis)
 
 
 def _line_search(value: jax.Array, trial_value: object, alpha0: jax.Array, slope: jax.Array) -> jax.Array:
@@ -181,56 +218,83 @@ def solve_phase(
         fresh = start._replace(stalled=jnp.asarray(False))
         return jax.lax.while_loop(keep_going, lambda s: barrier_step(s, target_tol), fresh)
 
-    # --- polish: Newton on the free gaps of the identified face --------------------
+    # --- polish: projected Newton on the gaps d (bounds d >= 0) --------------------
 
-    def reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:
-        # a parallel scan: XLA's CPU cumsum is a reduce-window, several times slower on M x M
-        return jax.lax.associative_scan(jnp.add, x, reverse=True, axis=axis)
+    def to_y(d: jax.Array, fallback: jax.Array) -> jax.Array:
+        return jnp.where(layout.live, jnp.cumsum(d), fallback)
 
     def polish(start: Iterate) -> Result:
-        c = problem.constraints(start.y, layout)
-        gaps = c[:-1]
-        # singular U never ties: only r_1 = 1 is active; otherwise gaps the barrier drove to ~0
-        active = jnp.where(singular, jnp.arange(size) == 0, gaps < 1e-4 / n)
-        free = layout.live & ~active
-        d0 = jnp.where(free, gaps, 0.0)
+        # Bertsekas' projected Newton method (SIAM J. Control Optim. 20(2), 1982) on the
+        # gaps d_k = y_{k+1} - y_k >= 0, d_0 = y_1 = 1 - r_1: constraints that are nearly
+        # active with an outward gradient are fixed by projection, Newton's method acts on
+        # the rest. It identifies the optimal face (the ties) in finitely many steps and
+        # then converges quadratically, from the barrier's point or from a guess.
+        index = jnp.arange(size)
+        d0 = jnp.where(layout.live & (index > 0), problem.constraints(start.y, layout)[:-1], 0.0)  # r_1 = 1
+        y0 = to_y(d0, start.y)
+        value0, gradient0 = value_and_gradient(y0)
+        gap0 = problem.frank_wolfe_gap(gradient0, y0, layout)
+        target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(start.objective))
+        half = jnp.asarray(0.5, d0.dtype)  # the middle gap: y_m = sum(d) <= 1/2
 
-        def to_y(d: jax.Array) -> jax.Array:
-            return jnp.where(layout.live, jnp.cumsum(d), start.y)
+        def step(carry: PolishState) -> PolishState:
+            d, value, gradient_y = carry.d, carry.value, carry.gradient
+            y = to_y(d, start.y)
+            g = jnp.where(layout.live, _reverse_cumsum(jnp.where(layout.live, gradient_y, 0.0), 0), 0.0)
+            matrix = _reverse_cumsum(_reverse_cumsum(newton_matrix(y), 0), 1)
+            curvature = jnp.maximum(jnp.diag(matrix), jnp.finfo(d.dtype).tiny)
+            scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
+            active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / n, scaled_step)) & (g <= 0)
+            free = layout.live & ~active
+            newton = _scaled_solve(identity_outside(matrix, free), jnp.where(free, g, 0.0))
+            delta = jnp.where(free, newton, jnp.where(active, g / curvature, 0.0))
+            # singular U never ties: stay inside (fraction to the boundary); otherwise project
+            shrinking = free & (delta < 0)
+            to_zero = jnp.min(jnp.where(shrinking, -d / jnp.where(shrinking, delta, -1.0), jnp.inf))
+            middle_growth = jnp.sum(jnp.where(layout.live, delta, 0.0))
+            to_middle = jnp.where(middle_growth > 0, (half - jnp.sum(d)) / jnp.where(middle_growth > 0, middle_growth, 1.0), jnp.inf)
+            alpha0 = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
 
-        def step(carry: tuple[jax.Array, jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-            d, _, count, _ = carry
-            y = to_y(d)
-            value, gradient_y = value_and_gradient(y)
-            rhs = jnp.where(free, reverse_cumsum(jnp.where(layout.live, gradient_y, 0.0), 0), 0.0)
-            matrix_d = reverse_cumsum(reverse_cumsum(newton_matrix(y), 0), 1)
-            delta = jnp.where(free, _scaled_solve(identity_outside(matrix_d, free), rhs), 0.0)
-            c_now = problem.constraints(y, layout)
-            dc = problem.constraints(to_y(d + delta), layout) - c_now  # exact: c is affine in d
-            keep = jnp.concatenate([free, jnp.zeros(1, bool)]) | (jnp.arange(size + 1) == m)
-            alpha0 = _boundary_step(jnp.where(keep, c_now, 1.0), dc, keep, 0.95)
-            alpha = _line_search(value, lambda t: objective(to_y(d + t * delta)), alpha0, jnp.dot(rhs, delta))
-            d_new = d + alpha * delta
-            gap, _, _ = certificate(to_y(d_new))
-            return d_new, gap, count + 1, alpha
+            def trial_point(alpha: jax.Array) -> jax.Array:
+                return jnp.where(layout.live, jnp.maximum(d + alpha * delta, 0.0), 0.0)
 
-        def keep_going(carry: tuple[jax.Array, jax.Array, jax.Array, jax.Array]) -> jax.Array:
-            _, gap, count, alpha = carry
-            target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(start.objective))
-            return (count < POLISH_ITERATIONS) & (alpha > 0) & (gap > target) & jnp.isfinite(gap)
+            def evaluate(alpha: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+                trial = trial_point(alpha)
+                trial_value, trial_gradient = value_and_gradient(to_y(trial, start.y))
+                feasible = jnp.sum(trial) <= half
+                predicted = alpha * jnp.sum(jnp.where(free, g * delta, 0.0)) + jnp.sum(jnp.where(active, g * (trial - d), 0.0))
+                accepted = feasible & jnp.isfinite(trial_value) & (trial_value >= value + ARMIJO * predicted - 1e-14 * jnp.abs(value))
+                return accepted, trial_value, trial_gradient
 
-        initial_gap, _, _ = certificate(to_y(d0))
-        d, gap, count, _ = jax.lax.while_loop(keep_going, step, (d0, initial_gap, jnp.asarray(0), jnp.asarray(1.0, d0.dtype)))
-        y = to_y(d)
-        gap, value, _ = certificate(y)
-        usable = jnp.isfinite(gap) & jnp.isfinite(value) & jnp.all(jnp.isfinite(y))
+            def backtrack(state: tuple[jax.Array, jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+                alpha = 0.5 * state[0]
+                accepted, trial_value, trial_gradient = evaluate(alpha)
+                return alpha, accepted, trial_value, trial_gradient
+
+            accepted, trial_value, trial_gradient = evaluate(alpha0)
+            alpha, accepted, trial_value, trial_gradient = jax.lax.while_loop(
+                lambda state: ~state[1] & (state[0] > 1e-12), backtrack, (alpha0, accepted, trial_value, trial_gradient)
+            )
+            d_new = jnp.where(accepted, trial_point(alpha), d)
+            value_new = jnp.where(accepted, trial_value, value)
+            gradient_new = jnp.where(accepted, trial_gradient, gradient_y)
+            gap = problem.frank_wolfe_gap(gradient_new, to_y(d_new, start.y), layout)
+            return PolishState(d_new, value_new, gradient_new, gap, carry.count + 1, accepted)
+
+        def keep_going(carry: PolishState) -> jax.Array:
+            return (carry.count < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap)
+
+        initial = PolishState(d0, value0, gradient0, gap0, jnp.asarray(0), jnp.isfinite(value0))
+        final = jax.lax.while_loop(keep_going, step, initial)
+        y = to_y(final.d, start.y)
+        usable = jnp.isfinite(final.gap) & jnp.isfinite(final.value) & jnp.all(jnp.isfinite(y))
         usable = usable & jnp.all(problem.constraints(y, layout) >= 0)
-        better = usable & (gap <= start.gap)
+        better = usable & (final.gap <= start.gap)
         return Result(
             jnp.where(better, y, start.y),
-            jnp.where(better, gap, start.gap),
-            jnp.where(better, value, start.objective),
-            start.iteration + count,
+            jnp.where(better, final.gap, start.gap),
+            jnp.where(better, final.value, start.objective),
+            start.iteration + final.count,
             better,
         )
 

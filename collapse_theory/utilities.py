@@ -79,7 +79,8 @@ class Utility:
             valid for x > 0.
         concave: U is concave on x > 0, so the ranking objective is concave and
             the solver's Frank-Wolfe gap certifies optimality.
-        convex: U is convex on x >= 0 (the optimum is then a step vector).
+        convex: U is convex on x >= 0 (the optimum is then a step vector);
+            ``concave and convex`` means U is affine and S is linear.
         singular: U(0+) = -inf or U'(0+) = inf, so optimal rewards never tie.
         defined_everywhere: ``function`` is finite, continuous and increasing on
             the whole real line (then it is its own extended version).
@@ -92,6 +93,11 @@ class Utility:
     convex: bool = False
     singular: bool = False
     defined_everywhere: bool = False
+
+    @property
+    def affine(self) -> bool:
+        """U is affine (both concave and convex), so S is a linear function of r."""
+        return self.concave and self.convex
 
     @property
     def spec(self) -> str:
@@ -183,7 +189,7 @@ def _square(x: Array, p: Array) -> Array:
 
 def linear() -> Utility:
     """U(x) = x. The ranking objective is linear; the optimum puts the top half at 1."""
-    return Utility("linear", (), _linear, concave=True, defined_everywhere=True)
+    return Utility("linear", (), _linear, concave=True, convex=True, defined_everywhere=True)
 
 
 def power(gamma: float) -> Utility:
