@@ -60,14 +60,27 @@ class Iterate(NamedTuple):
 
 
 class PolishState(NamedTuple):
-    """State of the projected-Newton polish (gradient is in y, at the rewards given by d)."""
+    """State of the projected-Newton polish (gradient and -Hessian in y, at the rewards given by d)."""
 
     d: jax.Array
     value: jax.Array
     gradient: jax.Array
+    matrix: jax.Array
     gap: jax.Array
+    previous_gap: jax.Array
     count: jax.Array
     moved: jax.Array
+
+
+class LineSearch(NamedTuple):
+    """State of the polish's backtracking: the step, and S, gradient, -Hessian at the trial point."""
+
+    alpha: jax.Array
+    tried: jax.Array
+    accepted: jax.Array
+    value: jax.Array
+    gradient: jax.Array
+    matrix: jax.Array
 
 
 class Result(NamedTuple):
@@ -161,14 +174,21 @@ def solve_phase(
     def objective(y: jax.Array) -> jax.Array:
         return problem.objective(y, params, function, layout)
 
-    value_and_gradient = jax.value_and_grad(objective)
+    def value_and_gradient(y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        value, gradient, _ = problem.derivatives(y, params, function, layout, surrogate)
+        return value, gradient  # XLA drops the unused Hessian
 
     def certificate(y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         value, gradient = value_and_gradient(y)
         return problem.frank_wolfe_gap(gradient, y, layout), value, gradient
 
     def newton_matrix(y: jax.Array) -> jax.Array:
-        return -problem.hessian(y, params, function, layout, surrogate)
+        return -problem.derivatives(y, params, function, layout, surrogate)[2]
+
+    def evaluate(y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """S, its gradient and -Hessian, from one pass over the pairs."""
+        value, gradient, hessian = problem.derivatives(y, params, function, layout, surrogate)
+        return value, gradient, -hessian
 
     def identity_outside(matrix: jax.Array, keep: jax.Array) -> jax.Array:
         return jnp.where(keep[:, None] & keep[None, :], matrix, jnp.eye(size, dtype=matrix.dtype))
@@ -231,22 +251,35 @@ def solve_phase(
         # then converges quadratically, from the barrier's point or from a guess.
         index = jnp.arange(size)
         d0 = jnp.where(layout.live & (index > 0), problem.constraints(start.y, layout)[:-1], 0.0)  # r_1 = 1
-        y0 = to_y(d0, start.y)
-        value0, gradient0 = value_and_gradient(y0)
-        gap0 = problem.frank_wolfe_gap(gradient0, y0, layout)
+        value0, gradient0, matrix0 = evaluate(to_y(d0, start.y))
+        gap0 = problem.frank_wolfe_gap(gradient0, to_y(d0, start.y), layout)
         target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(start.objective))
         half = jnp.asarray(0.5, d0.dtype)  # the middle gap: y_m = sum(d) <= 1/2
 
         def step(carry: PolishState) -> PolishState:
-            d, value, gradient_y = carry.d, carry.value, carry.gradient
-            y = to_y(d, start.y)
-            g = jnp.where(layout.live, _reverse_cumsum(jnp.where(layout.live, gradient_y, 0.0), 0), 0.0)
-            matrix = _reverse_cumsum(_reverse_cumsum(newton_matrix(y), 0), 1)
-            curvature = jnp.maximum(jnp.diag(matrix), jnp.finfo(d.dtype).tiny)
+            d, value = carry.d, carry.value
+            gradient_y = jnp.where(layout.live, carry.gradient, 0.0)
+            g = jnp.where(layout.live, _reverse_cumsum(gradient_y, 0), 0.0)  # gradient in d
+            # diagonal of the d-space matrix R A R^T: sum over the block [k:, k:] of A
+            strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], carry.matrix, 0.0), axis=1)
+            curvature = _reverse_cumsum(jnp.diag(carry.matrix) + 2.0 * strict_rows, 0)
+            curvature = jnp.maximum(curvature, jnp.finfo(d.dtype).tiny)
             scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
             active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / n, scaled_step)) & (g <= 0)
             free = layout.live & ~active
-            newton = _scaled_solve(identity_outside(matrix, free), jnp.where(free, g, 0.0))
+
+            def newton_in_y() -> jax.Array:
+                # the ties form one top cluster d_0..d_{a-1}: the free gaps span the y_k with k >= a,
+                # so the Newton step is solved in y (no transform of the matrix) and differenced
+                step_y = jnp.where(free, _scaled_solve(identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)), 0.0)
+                return step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]])
+
+            def newton_in_d() -> jax.Array:
+                matrix = _reverse_cumsum(_reverse_cumsum(carry.matrix, 0), 1)
+                return _scaled_solve(identity_outside(matrix, free), jnp.where(free, g, 0.0))
+
+            top_cluster = jnp.all(jnp.where(layout.live, active == (index < jnp.sum(active)), True))
+            newton = jax.lax.cond(top_cluster, newton_in_y, newton_in_d)
             delta = jnp.where(free, newton, jnp.where(active, g / curvature, 0.0))
             # singular U never ties: stay inside (fraction to the boundary); otherwise project
             shrinking = free & (delta < 0)
@@ -254,37 +287,40 @@ def solve_phase(
             middle_growth = jnp.sum(jnp.where(layout.live, delta, 0.0))
             to_middle = jnp.where(middle_growth > 0, (half - jnp.sum(d)) / jnp.where(middle_growth > 0, middle_growth, 1.0), jnp.inf)
             alpha0 = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
+            ascent = jnp.sum(jnp.where(free, g * delta, 0.0))
 
             def trial_point(alpha: jax.Array) -> jax.Array:
                 return jnp.where(layout.live, jnp.maximum(d + alpha * delta, 0.0), 0.0)
 
-            def evaluate(alpha: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+            def backtrack(state: LineSearch) -> LineSearch:
+                # Armijo along the projection arc (one evaluation site keeps the program small)
+                alpha = jnp.where(state.tried, 0.5 * state.alpha, state.alpha)
                 trial = trial_point(alpha)
-                trial_value, trial_gradient = value_and_gradient(to_y(trial, start.y))
-                feasible = jnp.sum(trial) <= half
-                predicted = alpha * jnp.sum(jnp.where(free, g * delta, 0.0)) + jnp.sum(jnp.where(active, g * (trial - d), 0.0))
-                accepted = feasible & jnp.isfinite(trial_value) & (trial_value >= value + ARMIJO * predicted - 1e-14 * jnp.abs(value))
-                return accepted, trial_value, trial_gradient
+                trial_value, trial_gradient, trial_matrix = evaluate(to_y(trial, start.y))
+                predicted = alpha * ascent + jnp.sum(jnp.where(active, g * (trial - d), 0.0))
+                accepted = (jnp.sum(trial) <= half) & jnp.isfinite(trial_value)
+                accepted = accepted & (trial_value >= value + ARMIJO * predicted - 1e-14 * jnp.abs(value))
+                return LineSearch(alpha, jnp.asarray(True), accepted, trial_value, trial_gradient, trial_matrix)
 
-            def backtrack(state: tuple[jax.Array, jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-                alpha = 0.5 * state[0]
-                accepted, trial_value, trial_gradient = evaluate(alpha)
-                return alpha, accepted, trial_value, trial_gradient
-
-            accepted, trial_value, trial_gradient = evaluate(alpha0)
-            alpha, accepted, trial_value, trial_gradient = jax.lax.while_loop(
-                lambda state: ~state[1] & (state[0] > 1e-12), backtrack, (alpha0, accepted, trial_value, trial_gradient)
+            search = jax.lax.while_loop(
+                lambda state: ~state.tried | (~state.accepted & (state.alpha > 1e-12)),
+                backtrack,
+                LineSearch(alpha0, jnp.asarray(False), jnp.asarray(False), value, carry.gradient, carry.matrix),
             )
-            d_new = jnp.where(accepted, trial_point(alpha), d)
-            value_new = jnp.where(accepted, trial_value, value)
-            gradient_new = jnp.where(accepted, trial_gradient, gradient_y)
+            accepted = search.accepted
+            d_new = jnp.where(accepted, trial_point(search.alpha), d)
+            value_new = jnp.where(accepted, search.value, value)
+            gradient_new = jnp.where(accepted, search.gradient, carry.gradient)
+            matrix_new = jnp.where(accepted, search.matrix, carry.matrix)
             gap = problem.frank_wolfe_gap(gradient_new, to_y(d_new, start.y), layout)
-            return PolishState(d_new, value_new, gradient_new, gap, carry.count + 1, accepted)
+            return PolishState(d_new, value_new, gradient_new, matrix_new, gap, carry.gap, carry.count + 1, accepted)
 
         def keep_going(carry: PolishState) -> jax.Array:
-            return (carry.count < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap)
+            # once tol is certified, a step that no longer shrinks the gap tenfold is at the rounding floor
+            floor = (carry.gap <= tol * jnp.maximum(1.0, jnp.abs(carry.value))) & (carry.gap > 0.1 * carry.previous_gap)
+            return (carry.count < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap) & ~floor
 
-        initial = PolishState(d0, value0, gradient0, gap0, jnp.asarray(0), jnp.isfinite(value0))
+        initial = PolishState(d0, value0, gradient0, matrix0, gap0, jnp.asarray(jnp.inf, gap0.dtype), jnp.asarray(0), jnp.isfinite(value0))
         final = jax.lax.while_loop(keep_going, step, initial)
         y = to_y(final.d, start.y)
         usable = jnp.isfinite(final.gap) & jnp.isfinite(final.value) & jnp.all(jnp.isfinite(y))

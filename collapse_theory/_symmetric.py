@@ -39,12 +39,12 @@ class Layout:
         self.m = n // 2
         self.odd = (n % 2) == 1
         index = jnp.arange(size)
+        self.index = index
         self.live = index < self.m
         self.constraint_index = jnp.arange(size + 1)
         self.constraint_live = self.constraint_index <= self.m
         self.pairs_within = jnp.triu(self.live[:, None] & self.live[None, :], k=1)
         self.pairs_across = self.live[:, None] & self.live[None, :]
-        self.off_diagonal = self.pairs_across & ~jnp.eye(size, dtype=bool)
 
 
 def _masked(function: UtilityFunction, x: jax.Array, params: jax.Array, mask: jax.Array) -> jax.Array:
@@ -52,47 +52,76 @@ def _masked(function: UtilityFunction, x: jax.Array, params: jax.Array, mask: ja
     return jnp.where(mask, function(jnp.where(mask, x, 0.5), params), 0.0)
 
 
+def _packed(y: jax.Array, layout: Layout) -> tuple[jax.Array, jax.Array]:
+    """Both kinds of pair differences in one M x M matrix, with their multiplicities.
+
+    Above the diagonal, :math:`y_j - y_i` (pairs within the top half, counted twice by
+    the mirror); on and below it, :math:`1 - y_i - y_j` (pairs across the middle, a
+    symmetric matrix of which the lower triangle suffices: weight 2 off the diagonal,
+    1 on it). Packing halves the evaluations of U, the dominant cost at large n.
+    """
+    upper = layout.pairs_within
+    packed = jnp.where(upper, y[None, :] - y[:, None], 1.0 - y[:, None] - y[None, :])
+    lower = layout.pairs_across & ~upper & (layout.index[:, None] >= layout.index[None, :])
+    weight = jnp.where(upper, 2.0, jnp.where(lower, jnp.where(layout.index[:, None] == layout.index[None, :], 1.0, 2.0), 0.0))
+    return packed, weight
+
+
+def _derivatives(function: UtilityFunction, params: jax.Array, x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """U, U' and U'' elementwise on the masked entries (0 elsewhere), by nested forward mode."""
+    safe = jnp.where(mask, x, 0.5)
+
+    def value_and_slope(t: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return jax.jvp(lambda s: function(s, params), (t,), (jnp.ones_like(t),))
+
+    (value, slope), (_, curvature) = jax.jvp(value_and_slope, (safe,), (jnp.ones_like(safe),))
+    return jnp.where(mask, value, 0.0), jnp.where(mask, slope, 0.0), jnp.where(mask, curvature, 0.0)
+
+
 def objective(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout) -> jax.Array:
-    """S at the symmetric rewards given by the top half y."""
-    within = y[None, :] - y[:, None]
-    across = 1.0 - y[:, None] - y[None, :]
-    total = 2.0 * jnp.sum(_masked(function, within, params, layout.pairs_within))
-    total = total + jnp.sum(_masked(function, across, params, layout.pairs_across))
+    """S at the symmetric rewards given by the top half y.
+
+    .. math::
+
+        S(y) = 2 \\sum_{i<j \\le m} U(y_j - y_i) + \\sum_{i, j \\le m} U(1 - y_i - y_j)
+               + [n \\text{ odd}]\\, 2 \\sum_{i \\le m} U(\\tfrac12 - y_i)
+    """
+    packed, weight = _packed(y, layout)
+    total = jnp.sum(weight * _masked(function, packed, params, weight > 0))
     middle = _masked(function, 0.5 - y, params, layout.live & layout.odd)
     return total + 2.0 * jnp.sum(middle)
 
 
-def second_derivative(function: UtilityFunction, params: jax.Array) -> Any:
-    """x -> U''(x), elementwise, by forward-over-reverse autodiff."""
+def derivatives(
+    y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """S(y), its gradient and its Hessian from one evaluation of U, U', U'' per pair.
 
-    def first(x: jax.Array) -> jax.Array:
-        return jax.grad(lambda t: jnp.sum(function(t, params)))(x)
-
-    return lambda x: jax.jvp(first, (x,), (jnp.ones_like(x),))[1]
-
-
-def hessian(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool) -> jax.Array:
-    """Hessian of S(y), built from U'' in O(M^2) (zero on padded rows).
-
-    The pairs within the top half give a weighted graph Laplacian
-    :math:`2(\\mathrm{diag}(A1) - A)` with :math:`A_{ij} = U''(|y_i - y_j|)`; the pairs
-    across give :math:`2B + 2\\,\\mathrm{diag}(B1)` with :math:`B_{ij} = U''(1 - y_i - y_j)`;
-    the middle reward adds :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. Written by hand
-    because autodiff would form it with M Hessian-vector products, O(M^3).
-    With ``surrogate`` every U'' is replaced by -|U''|: a negative semidefinite
-    stand-in that yields ascent directions when U is not concave.
+    Written by hand because autodiff would form the Hessian with M Hessian-vector
+    products, O(M^3). With :math:`W_{ij} = U''(y_j - y_i)` (i < j, symmetrised) the pairs
+    within give the weighted graph Laplacian :math:`2(\\mathrm{diag}(W1) - W)`; with
+    :math:`B_{ij} = U''(1 - y_i - y_j)` the pairs across give
+    :math:`2B + 2\\,\\mathrm{diag}(B1)`; the middle reward adds
+    :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. With ``surrogate`` every U'' is replaced by
+    -|U''|: a negative semidefinite stand-in that yields ascent directions when U is
+    not concave (the value and gradient stay exact).
     """
-    u2 = second_derivative(function, params)
-    distance = jnp.abs(y[None, :] - y[:, None])
-    within = jnp.where(layout.off_diagonal, u2(jnp.where(layout.off_diagonal, distance, 0.5)), 0.0)
-    across = jnp.where(layout.pairs_across, u2(jnp.where(layout.pairs_across, 1.0 - y[:, None] - y[None, :], 0.5)), 0.0)
+    packed, weight = _packed(y, layout)
+    value, slope, curvature = _derivatives(function, params, packed, weight > 0)
     middle_mask = layout.live & layout.odd
-    middle = jnp.where(middle_mask, u2(jnp.where(middle_mask, 0.5 - y, 0.5)), 0.0)
+    middle_value, middle_slope, middle_curvature = _derivatives(function, params, 0.5 - y, middle_mask)
     if surrogate:
-        within, across, middle = -jnp.abs(within), -jnp.abs(across), -jnp.abs(middle)
-    result = 2.0 * (jnp.diag(jnp.sum(within, axis=1)) - within)
-    result = result + 2.0 * across + 2.0 * jnp.diag(jnp.sum(across, axis=1))
-    return result + 2.0 * jnp.diag(middle)
+        curvature, middle_curvature = -jnp.abs(curvature), -jnp.abs(middle_curvature)
+    upper = layout.pairs_within
+    total = jnp.sum(weight * value) + 2.0 * jnp.sum(middle_value)
+    # dS/dy_k = 2 sum_{i<k} U'(y_k - y_i) - 2 sum_{j>k} U'(y_j - y_k) - 2 sum_j U'(1 - y_k - y_j) - 2 U'(1/2 - y_k)
+    signed_slope = jnp.where(upper, slope, -slope)
+    gradient = 2.0 * (jnp.sum(signed_slope, axis=0) - jnp.sum(slope, axis=1) + jnp.diagonal(slope)) - 2.0 * middle_slope
+    # Hessian = 2 (K + K^T) + diag(...) with K = -U'' above the diagonal (within), U'' on and below (across)
+    signed = jnp.where(upper, -curvature, curvature)
+    diagonal = 2.0 * (jnp.sum(curvature, axis=0) + jnp.sum(curvature, axis=1)) - 4.0 * jnp.diagonal(curvature)
+    hessian = 2.0 * (signed + signed.T) + jnp.diag(diagonal + 2.0 * middle_curvature)
+    return total, jnp.where(layout.live, gradient, 0.0), hessian
 
 
 def constraints(y: jax.Array, layout: Layout) -> jax.Array:
