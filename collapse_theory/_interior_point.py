@@ -73,14 +73,11 @@ class PolishState(NamedTuple):
 
 
 class LineSearch(NamedTuple):
-    """State of the polish's backtracking: the step, and S, gradient, -Hessian at the trial point."""
+    """State of the polish's backtracking: the step tried last, how many, and whether it passed."""
 
     alpha: jax.Array
-    tried: jax.Array
+    trials: jax.Array
     accepted: jax.Array
-    value: jax.Array
-    gradient: jax.Array
-    matrix: jax.Array
 
 
 class Result(NamedTuple):
@@ -289,29 +286,33 @@ def solve_phase(
             alpha0 = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
             ascent = jnp.sum(jnp.where(free, g * delta, 0.0))
 
+            # after a rejected full step, the first breakpoint of the projection arc (a free gap
+            # reaches 0 and turns active) unless it is too short to make progress
+            breakpoint = jnp.where(singular, 0.0, to_zero)
+            second = jnp.where((breakpoint >= 1e-2) & (breakpoint < 0.5 * alpha0), breakpoint, 0.5 * alpha0)
+
             def trial_point(alpha: jax.Array) -> jax.Array:
                 return jnp.where(layout.live, jnp.maximum(d + alpha * delta, 0.0), 0.0)
 
             def backtrack(state: LineSearch) -> LineSearch:
-                # Armijo along the projection arc (one evaluation site keeps the program small)
-                alpha = jnp.where(state.tried, 0.5 * state.alpha, state.alpha)
+                # Armijo along the projection arc on values only (one evaluation site keeps the
+                # program small)
+                alpha = jnp.where(state.trials == 0, alpha0, jnp.where(state.trials == 1, second, 0.5 * state.alpha))
                 trial = trial_point(alpha)
-                trial_value, trial_gradient, trial_matrix = evaluate(to_y(trial, start.y))
+                trial_value = objective(to_y(trial, start.y))
                 predicted = alpha * ascent + jnp.sum(jnp.where(active, g * (trial - d), 0.0))
                 accepted = (jnp.sum(trial) <= half) & jnp.isfinite(trial_value)
                 accepted = accepted & (trial_value >= value + ARMIJO * predicted - 1e-14 * jnp.abs(value))
-                return LineSearch(alpha, jnp.asarray(True), accepted, trial_value, trial_gradient, trial_matrix)
+                return LineSearch(alpha, state.trials + 1, accepted)
 
             search = jax.lax.while_loop(
-                lambda state: ~state.tried | (~state.accepted & (state.alpha > 1e-12)),
+                lambda state: (state.trials == 0) | (~state.accepted & (state.alpha > 1e-12)),
                 backtrack,
-                LineSearch(alpha0, jnp.asarray(False), jnp.asarray(False), value, carry.gradient, carry.matrix),
+                LineSearch(alpha0, jnp.asarray(0), jnp.asarray(False)),
             )
             accepted = search.accepted
             d_new = jnp.where(accepted, trial_point(search.alpha), d)
-            value_new = jnp.where(accepted, search.value, value)
-            gradient_new = jnp.where(accepted, search.gradient, carry.gradient)
-            matrix_new = jnp.where(accepted, search.matrix, carry.matrix)
+            value_new, gradient_new, matrix_new = evaluate(to_y(d_new, start.y))
             gap = problem.frank_wolfe_gap(gradient_new, to_y(d_new, start.y), layout)
             return PolishState(d_new, value_new, gradient_new, matrix_new, gap, carry.gap, carry.count + 1, accepted)
 
