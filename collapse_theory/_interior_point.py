@@ -59,6 +59,12 @@ class Iterate(NamedTuple):
     stalled: jax.Array
 
 
+def fresh_iterate(y: jax.Array) -> Iterate:
+    """An :class:`Iterate` holding only a start vector (``fresh=True`` in :func:`solve_phase`)."""
+    zero = jnp.zeros(y.shape[:-1], y.dtype)
+    return Iterate(y, zero, jnp.zeros(y.shape[:-1], jnp.int32), zero, zero, jnp.zeros_like(y), jnp.zeros(y.shape[:-1], bool))
+
+
 class PolishState(NamedTuple):
     """State of the projected-Newton polish (gradient and -Hessian in y, at the rewards given by d)."""
 
@@ -143,7 +149,8 @@ def _boundary_step(c: jax.Array, dc: jax.Array, live: jax.Array, fraction: float
 
 
 def solve_phase(
-    start: jax.Array | Iterate,
+    start: Iterate,
+    fresh: jax.Array,
     n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
@@ -156,15 +163,16 @@ def solve_phase(
 ) -> tuple[Result, Iterate]:
     """One phase: barrier iterations to a target, then a polish (see the module docstring).
 
-    From a start vector y0 (first phase) the barrier phase stops at the loose
-    tolerance ``max(tol, LOOSE_TOLERANCE)``; from an :class:`Iterate` (the rare
-    second phase, when the first polish did not certify ``tol``) it continues to
-    ``tol``. With ``skip_barrier`` the start is taken as a good guess of the
+    With ``fresh`` only ``start.y`` is read (a start vector, see :func:`fresh_iterate`)
+    and the barrier phase stops at the loose tolerance ``max(tol, LOOSE_TOLERANCE)``;
+    otherwise ``start`` is the barrier iterate of an earlier phase whose polish did
+    not certify ``tol`` (rare), and the barrier continues to ``tol``. One signature
+    for both, so one compiled program serves every phase. With ``skip_barrier`` the start is taken as a good guess of the
     optimum (a limit law's quantiles, or a coarser solution interpolated) and
     only polished; it may then have zero gaps (guessed ties). Returns the
     phase's result and its barrier iterate.
     """
-    size = (start.y if isinstance(start, Iterate) else start).shape[0]
+    size = start.y.shape[0]
     layout = problem.Layout(n, size)
     m = layout.m
 
@@ -335,12 +343,9 @@ def solve_phase(
             better,
         )
 
-    if isinstance(start, Iterate):
-        state, target = start, tol
-    else:
-        gap0, value0, gradient0 = certificate(start)
-        mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
-        state = Iterate(start, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
-        target = jnp.maximum(tol, LOOSE_TOLERANCE)
-    state = run_barrier(state, target)
+    gap0, value0, gradient0 = certificate(start.y)
+    mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
+    initial = Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
+    state = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b), initial, start)
+    state = run_barrier(state, jnp.where(fresh, jnp.maximum(tol, LOOSE_TOLERANCE), tol))
     return polish(state), state

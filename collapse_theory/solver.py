@@ -162,7 +162,8 @@ _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
     compiler_options=_COMPILER_OPTIONS,
 )
 def _compiled_phase(
-    start: jax.Array | _interior_point.Iterate,
+    start: _interior_point.Iterate,
+    fresh: jax.Array,
     n: jax.Array,
     params: jax.Array,
     tol: jax.Array,
@@ -185,8 +186,8 @@ def _compiled_phase(
         singular=singular,
     )
     if batched:
-        return jax.vmap(run, in_axes=(0, 0, 0, None, 0))(start, n, params, tol, skip_barrier)
-    return run(start, n, params, tol, skip_barrier)
+        return jax.vmap(run, in_axes=(0, None, 0, 0, None, 0))(start, fresh, n, params, tol, skip_barrier)
+    return run(start, fresh, n, params, tol, skip_barrier)
 
 
 #: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
@@ -363,6 +364,9 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         return [_best_of_vertices(u, n, no_ascent, -np.inf, np.inf, 0, False, time.perf_counter() - start) for u, n in members]
     size = bucket_size(members[0][1] // 2)
     batched = len(members) > 1
+    count = len(members)
+    if batched:  # pad the batch to a power of two (repeating the last problem): fewer distinct programs to compile
+        members = members + [members[-1]] * ((1 << (count - 1).bit_length()) - count)
     with float64():
         guesses, polish_only = _guesses(members, size, tol)
         ns = np.array([n for _, n in members])
@@ -381,8 +385,11 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         tol_ = jnp.asarray(tol, dtype=jnp.float64)
 
         def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
+            fresh = not isinstance(start, _interior_point.Iterate)
+            if fresh:
+                start = _interior_point.fresh_iterate(start)
             return _compiled_phase(
-                start, ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options
+                start, jnp.asarray(fresh), ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options
             )
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
@@ -405,8 +412,8 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             third, _ = run(iterate, np.zeros(len(members), bool))
             result = merge(result, third, retry)
         result = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(len(members), *np.shape(a)[batched:]), result)
-    seconds = (time.perf_counter() - start) / len(members)
-    return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members)]
+    seconds = (time.perf_counter() - start) / count
+    return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members[:count])]
 
 
 def _solution(utility: Utility, n: int, k: int, result: _interior_point.Result, tol: float, seconds: float) -> Solution:

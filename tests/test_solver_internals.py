@@ -1,0 +1,69 @@
+"""The solver's hand-written linear algebra against plain references.
+
+* ``_symmetric.derivatives`` (S, gradient and Hessian of the symmetric problem from one
+  packed evaluation of U, U', U'') against JAX autodiff of ``_symmetric.objective``;
+* ``_interior_point._reverse_cumsum`` (blocked by matrix products) against NumPy;
+* the affine path (``linear``): an exact, symmetric, certified vertex.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from collapse_theory import _interior_point, _symmetric
+from collapse_theory._precision import float64
+from collapse_theory.solver import certificate_gap, objective_value, solve
+from collapse_theory.utilities import family_function
+
+#: (family, parameter) pairs: singular and finite-slope utilities, and the convex contrast case.
+FAMILIES = (("log", 0.0), ("neg-power", 1.0), ("power", 0.5), ("exp", 2.0), ("log-sigmoid", 4.0), ("square", 0.0))
+
+
+@pytest.mark.parametrize(("family", "parameter"), FAMILIES)
+@pytest.mark.parametrize(("n", "size"), [(9, 8), (10, 8), (13, 16), (2, 16)])
+def test_packed_derivatives_match_autodiff(family: str, parameter: float, n: int, size: int) -> None:
+    function = family_function(family)
+    with float64():
+        layout = _symmetric.Layout(jnp.asarray(n), size)
+        top = np.sort(np.random.default_rng(n + size).uniform(0.01, 0.45, n // 2))
+        y = jnp.asarray(np.concatenate([top, np.full(size - n // 2, 0.25)]))
+        params = jnp.asarray([parameter])
+        value, gradient, hessian = _symmetric.derivatives(y, params, function, layout, False)
+
+        def objective(z: jax.Array) -> jax.Array:
+            return _symmetric.objective(z, params, function, layout)
+
+        live = np.arange(size) < n // 2
+        expected_hessian = np.asarray(jax.hessian(objective)(y))[np.ix_(live, live)]
+        scale = max(1.0, float(np.max(np.abs(expected_hessian))))
+        assert abs(float(value) - float(objective(y))) <= 1e-12 * max(1.0, abs(float(value)))
+        np.testing.assert_allclose(np.asarray(gradient), np.asarray(jax.grad(objective)(y)), rtol=0, atol=1e-12 * scale)
+        np.testing.assert_allclose(np.asarray(hessian)[np.ix_(live, live)], expected_hessian, rtol=0, atol=1e-12 * scale)
+        assert np.all(np.asarray(hessian)[~live] == 0.0) and np.all(np.asarray(gradient)[~live] == 0.0)
+
+
+@pytest.mark.parametrize("shape", [(16,), (32, 5), (256, 256), (768, 3), (24, 4)])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_blocked_reverse_cumsum_matches_numpy(shape: tuple[int, ...], axis: int) -> None:
+    x = np.random.default_rng(len(shape) + shape[0]).normal(size=shape)
+    expected = np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    with float64():
+        result = np.asarray(_interior_point._reverse_cumsum(jnp.asarray(x), axis))
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(x).sum())
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 101, 5000])
+def test_affine_utility_is_solved_at_a_symmetric_certified_vertex(n: int) -> None:
+    solution = solve("linear", n)
+    top, middle = n // 2, n % 2
+    expected = np.concatenate([np.ones(top), np.full(middle, 0.5), np.zeros(top)])
+    assert np.array_equal(solution.rewards, expected)
+    assert solution.converged and solution.certified and solution.gap == 0.0
+    # S = sum_i (n + 1 - 2i) r_i = top * (n - top) for the top half at 1 (the middle adds 0)
+    assert solution.objective == top * (n - top)
+    if n <= 101:  # the generic O(n^2) evaluations agree with the affine shortcut
+        assert objective_value("linear", solution.rewards) == solution.objective
+        assert certificate_gap("linear", solution.rewards) == 0.0
