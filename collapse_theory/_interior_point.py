@@ -48,7 +48,7 @@ CENTRING = 0.5
 
 
 class Iterate(NamedTuple):
-    """State of the barrier phase."""
+    """State of the barrier phase (``matrix`` is -Hessian of S at y)."""
 
     y: jax.Array
     mu: jax.Array
@@ -56,13 +56,15 @@ class Iterate(NamedTuple):
     gap: jax.Array
     objective: jax.Array
     gradient: jax.Array
+    matrix: jax.Array
     stalled: jax.Array
 
 
 def fresh_iterate(y: jax.Array) -> Iterate:
     """An :class:`Iterate` holding only a start vector (``fresh=True`` in :func:`solve_phase`)."""
     zero = jnp.zeros(y.shape[:-1], y.dtype)
-    return Iterate(y, zero, jnp.zeros(y.shape[:-1], jnp.int32), zero, zero, jnp.zeros_like(y), jnp.zeros(y.shape[:-1], bool))
+    matrix = jnp.zeros((*y.shape, y.shape[-1]), y.dtype)
+    return Iterate(y, zero, jnp.zeros(y.shape[:-1], int), zero, zero, jnp.zeros_like(y), matrix, jnp.zeros(y.shape[:-1], bool))
 
 
 class PolishState(NamedTuple):
@@ -74,7 +76,7 @@ class PolishState(NamedTuple):
     matrix: jax.Array
     gap: jax.Array
     previous_gap: jax.Array
-    count: jax.Array
+    steps: jax.Array
     moved: jax.Array
 
 
@@ -179,16 +181,9 @@ def solve_phase(
     def objective(y: jax.Array) -> jax.Array:
         return problem.objective(y, params, function, layout)
 
-    def value_and_gradient(y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        value, gradient, _ = problem.derivatives(y, params, function, layout, surrogate)
-        return value, gradient  # XLA drops the unused Hessian
-
-    def certificate(y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        value, gradient = value_and_gradient(y)
-        return problem.frank_wolfe_gap(gradient, y, layout), value, gradient
-
-    def newton_matrix(y: jax.Array) -> jax.Array:
-        return -problem.derivatives(y, params, function, layout, surrogate)[2]
+    def certificate(y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        value, gradient, matrix = evaluate(y)
+        return problem.frank_wolfe_gap(gradient, y, layout), value, gradient, matrix
 
     def evaluate(y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """S, its gradient and -Hessian, from one pass over the pairs."""
@@ -218,21 +213,21 @@ def solve_phase(
         y, mu = state.y, state.mu
         c = problem.constraints(y, layout)
         rhs = jnp.where(layout.live, state.gradient + jax.grad(barrier)(y, mu), 0.0)
-        matrix = identity_outside(newton_matrix(y) + barrier_hessian(c, mu), layout.live)
+        matrix = identity_outside(state.matrix + barrier_hessian(c, mu), layout.live)
         step = jnp.where(layout.live, _scaled_solve(matrix, rhs), 0.0)
         decrement = jnp.dot(rhs, step)
         dc = problem.constraints(y + step, layout) - c
         alpha0 = _boundary_step(c, dc, layout.constraint_live, 0.99)
-        value = objective(y) + barrier(y, mu)
+        value = state.objective + barrier(y, mu)
         alpha = _line_search(value, lambda t: objective(y + t * step) + barrier(y + t * step, mu), alpha0, decrement)
         moved = alpha > 0
         y_new = y + alpha * step
-        gap, new_value, new_gradient = certificate(y_new)
+        gap, new_value, new_gradient, new_matrix = certificate(y_new)
         mu_floor = 1e-3 * target_tol * jnp.maximum(1.0, jnp.abs(new_value)) / (m + 1)
         centred = (decrement <= CENTRING * mu * (m + 1)) | ~moved
         mu_new = jnp.where(centred, jnp.maximum(MU_REDUCTION * mu, mu_floor), mu)
         stalled = ~moved & (mu <= mu_floor)
-        return Iterate(y_new, mu_new, state.iteration + 1, gap, new_value, new_gradient, stalled)
+        return Iterate(y_new, mu_new, state.iteration + 1, gap, new_value, new_gradient, new_matrix, stalled)
 
     def run_barrier(start: Iterate, target_tol: jax.Array) -> Iterate:
         def keep_going(state: Iterate) -> jax.Array:
@@ -276,7 +271,9 @@ def solve_phase(
             def newton_in_y() -> jax.Array:
                 # the ties form one top cluster d_0..d_{a-1}: the free gaps span the y_k with k >= a,
                 # so the Newton step is solved in y (no transform of the matrix) and differenced
-                step_y = jnp.where(free, _scaled_solve(identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)), 0.0)
+                step_y = jnp.where(
+                    free, _scaled_solve(identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)), 0.0
+                )
                 return step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]])
 
             def newton_in_d() -> jax.Array:
@@ -290,7 +287,9 @@ def solve_phase(
             shrinking = free & (delta < 0)
             to_zero = jnp.min(jnp.where(shrinking, -d / jnp.where(shrinking, delta, -1.0), jnp.inf))
             middle_growth = jnp.sum(jnp.where(layout.live, delta, 0.0))
-            to_middle = jnp.where(middle_growth > 0, (half - jnp.sum(d)) / jnp.where(middle_growth > 0, middle_growth, 1.0), jnp.inf)
+            to_middle = jnp.where(
+                middle_growth > 0, (half - jnp.sum(d)) / jnp.where(middle_growth > 0, middle_growth, 1.0), jnp.inf
+            )
             alpha0 = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
             ascent = jnp.sum(jnp.where(free, g * delta, 0.0))
 
@@ -322,14 +321,16 @@ def solve_phase(
             d_new = jnp.where(accepted, trial_point(search.alpha), d)
             value_new, gradient_new, matrix_new = evaluate(to_y(d_new, start.y))
             gap = problem.frank_wolfe_gap(gradient_new, to_y(d_new, start.y), layout)
-            return PolishState(d_new, value_new, gradient_new, matrix_new, gap, carry.gap, carry.count + 1, accepted)
+            return PolishState(d_new, value_new, gradient_new, matrix_new, gap, carry.gap, carry.steps + 1, accepted)
 
         def keep_going(carry: PolishState) -> jax.Array:
             # once tol is certified, a step that no longer shrinks the gap tenfold is at the rounding floor
             floor = (carry.gap <= tol * jnp.maximum(1.0, jnp.abs(carry.value))) & (carry.gap > 0.1 * carry.previous_gap)
-            return (carry.count < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap) & ~floor
+            return (carry.steps < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap) & ~floor
 
-        initial = PolishState(d0, value0, gradient0, matrix0, gap0, jnp.asarray(jnp.inf, gap0.dtype), jnp.asarray(0), jnp.isfinite(value0))
+        initial = PolishState(
+            d0, value0, gradient0, matrix0, gap0, jnp.asarray(jnp.inf, gap0.dtype), jnp.asarray(0), jnp.isfinite(value0)
+        )
         final = jax.lax.while_loop(keep_going, step, initial)
         y = to_y(final.d, start.y)
         usable = jnp.isfinite(final.gap) & jnp.isfinite(final.value) & jnp.all(jnp.isfinite(y))
@@ -339,13 +340,13 @@ def solve_phase(
             jnp.where(better, y, start.y),
             jnp.where(better, final.gap, start.gap),
             jnp.where(better, final.value, start.objective),
-            start.iteration + final.count,
+            start.iteration + final.steps,
             better,
         )
 
-    gap0, value0, gradient0 = certificate(start.y)
+    gap0, value0, gradient0, matrix0 = certificate(start.y)
     mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
-    initial = Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
+    initial = Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, matrix0, jnp.asarray(False))
     state = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b), initial, start)
     state = run_barrier(state, jnp.where(fresh, jnp.maximum(tol, LOOSE_TOLERANCE), tol))
     return polish(state), state

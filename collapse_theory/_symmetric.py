@@ -67,7 +67,20 @@ def _packed(y: jax.Array, layout: Layout) -> tuple[jax.Array, jax.Array]:
     return packed, weight
 
 
-def _derivatives(function: UtilityFunction, params: jax.Array, x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _arguments(y: jax.Array, layout: Layout) -> tuple[jax.Array, jax.Array]:
+    """Every argument of U in S, flat: the packed pair matrix, then the M middle differences.
+
+    One flat array means one evaluation of U (one ``lax.switch`` over the built-in
+    families) per evaluation of S, which keeps the compiled program small.
+    """
+    packed, weight = _packed(y, layout)
+    middle_weight = jnp.where(layout.live & layout.odd, 2.0, 0.0)
+    return jnp.concatenate([packed.ravel(), 0.5 - y]), jnp.concatenate([weight.ravel(), middle_weight])
+
+
+def _derivatives(
+    function: UtilityFunction, params: jax.Array, x: jax.Array, mask: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """U, U' and U'' elementwise on the masked entries (0 elsewhere), by nested forward mode."""
     safe = jnp.where(mask, x, 0.5)
 
@@ -86,10 +99,8 @@ def objective(y: jax.Array, params: jax.Array, function: UtilityFunction, layout
         S(y) = 2 \\sum_{i<j \\le m} U(y_j - y_i) + \\sum_{i, j \\le m} U(1 - y_i - y_j)
                + [n \\text{ odd}]\\, 2 \\sum_{i \\le m} U(\\tfrac12 - y_i)
     """
-    packed, weight = _packed(y, layout)
-    total = jnp.sum(weight * _masked(function, packed, params, weight > 0))
-    middle = _masked(function, 0.5 - y, params, layout.live & layout.odd)
-    return total + 2.0 * jnp.sum(middle)
+    arguments, weight = _arguments(y, layout)
+    return jnp.sum(weight * _masked(function, arguments, params, weight > 0))
 
 
 def derivatives(
@@ -106,14 +117,15 @@ def derivatives(
     -|U''|: a negative semidefinite stand-in that yields ascent directions when U is
     not concave (the value and gradient stay exact).
     """
-    packed, weight = _packed(y, layout)
-    value, slope, curvature = _derivatives(function, params, packed, weight > 0)
-    middle_mask = layout.live & layout.odd
-    middle_value, middle_slope, middle_curvature = _derivatives(function, params, 0.5 - y, middle_mask)
+    arguments, weight = _arguments(y, layout)
+    value, slope, curvature = _derivatives(function, params, arguments, weight > 0)
     if surrogate:
-        curvature, middle_curvature = -jnp.abs(curvature), -jnp.abs(middle_curvature)
+        curvature = -jnp.abs(curvature)
+    total = jnp.sum(weight * value)
+    size = y.shape[0]
+    slope, middle_slope = slope[: size * size].reshape(size, size), slope[size * size :]
+    curvature, middle_curvature = curvature[: size * size].reshape(size, size), curvature[size * size :]
     upper = layout.pairs_within
-    total = jnp.sum(weight * value) + 2.0 * jnp.sum(middle_value)
     # dS/dy_k = 2 sum_{i<k} U'(y_k - y_i) - 2 sum_{j>k} U'(y_j - y_k) - 2 sum_j U'(1 - y_k - y_j) - 2 U'(1/2 - y_k)
     signed_slope = jnp.where(upper, slope, -slope)
     gradient = 2.0 * (jnp.sum(signed_slope, axis=0) - jnp.sum(slope, axis=1) + jnp.diagonal(slope)) - 2.0 * middle_slope

@@ -136,6 +136,21 @@ def bucket_size(m: int) -> int:
     return -(-m // 256) * 256
 
 
+#: Batches of small problems (padded size up to this) are padded to at least MIN_BATCH problems.
+SMALL_SIZE = 128
+MIN_BATCH = 8
+
+
+def batch_size(count: int, size: int) -> int:
+    """Padded batch length: a power of two, at least MIN_BATCH for small problems.
+
+    Every distinct (batch length, padded size) is one compilation of several
+    seconds, while a padded copy of a small problem costs milliseconds.
+    """
+    padded = 1 << (count - 1).bit_length()
+    return max(padded, MIN_BATCH) if size <= SMALL_SIZE else padded
+
+
 #: The built-in families in the order of their run-time code.
 _BUILTIN_FAMILIES = ("linear", "power", "log", "neg-power", "log-sigmoid", "exp")
 
@@ -365,8 +380,8 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
     size = bucket_size(members[0][1] // 2)
     batched = len(members) > 1
     count = len(members)
-    if batched:  # pad the batch to a power of two (repeating the last problem): fewer distinct programs to compile
-        members = members + [members[-1]] * ((1 << (count - 1).bit_length()) - count)
+    if batched:  # pad the batch (repeating the last problem): fewer distinct programs to compile
+        members = members + [members[-1]] * (batch_size(count, size) - count)
     with float64():
         guesses, polish_only = _guesses(members, size, tol)
         ns = np.array([n for _, n in members])
@@ -389,14 +404,26 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             if fresh:
                 start = _interior_point.fresh_iterate(start)
             return _compiled_phase(
-                start, jnp.asarray(fresh), ns_, params_, tol_, jnp.asarray(squeeze(skip_barrier)), family_code, singular, **options
+                start,
+                jnp.asarray(fresh),
+                ns_,
+                params_,
+                tol_,
+                jnp.asarray(squeeze(skip_barrier)),
+                family_code,
+                singular,
+                **options,
             )
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
             return np.atleast_1d(~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective))))
 
         def merge(result: _interior_point.Result, better: _interior_point.Result, where: np.ndarray) -> _interior_point.Result:
-            return jax.tree_util.tree_map(lambda a, b: jnp.where(squeeze(where), b, a), result, better)
+            def pick(a: jax.Array, b: jax.Array) -> jax.Array:
+                mask = squeeze(where)
+                return jnp.where(np.reshape(mask, np.shape(mask) + (1,) * (np.ndim(a) - np.ndim(mask))), b, a)
+
+            return jax.tree_util.tree_map(pick, result, better)
 
         # 1. polish the guesses that are close to the optimum (large n, known limit law)
         result, iterate = run(jnp.asarray(squeeze(guesses)), polish_only)
