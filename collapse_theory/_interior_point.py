@@ -23,10 +23,11 @@ Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from collapse_theory import _symmetric as problem
 from collapse_theory.utilities import UtilityFunction
@@ -60,11 +61,25 @@ class Iterate(NamedTuple):
     stalled: jax.Array
 
 
-def fresh_iterate(y: jax.Array) -> Iterate:
-    """An :class:`Iterate` holding only a start vector (``fresh=True`` in :func:`solve_phase`)."""
-    zero = jnp.zeros(y.shape[:-1], y.dtype)
-    matrix = jnp.zeros((*y.shape, y.shape[-1]), y.dtype)
-    return Iterate(y, zero, jnp.zeros(y.shape[:-1], int), zero, zero, jnp.zeros_like(y), matrix, jnp.zeros(y.shape[:-1], bool))
+def fresh_iterate(y: np.ndarray) -> Iterate:
+    """An :class:`Iterate` holding only a start vector (``fresh=True`` in :func:`solve_phase`).
+
+    Built with NumPy on the host: small solves are dominated by dispatch overheads.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    zero = np.zeros(y.shape[:-1])
+    matrix = np.zeros((*y.shape, y.shape[-1]))
+    fields: list[Any] = [
+        y,
+        zero,
+        np.zeros(y.shape[:-1], np.int64),
+        zero,
+        zero,
+        np.zeros_like(y),
+        matrix,
+        np.zeros(y.shape[:-1], bool),
+    ]
+    return Iterate(*fields)  # jit takes NumPy leaves
 
 
 class PolishState(NamedTuple):

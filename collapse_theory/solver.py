@@ -46,7 +46,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jax
@@ -211,9 +211,18 @@ COARSE_LEVEL = 64
 
 def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
     """Top-half start from the continuous closed-form limit law, if there is one."""
+    if not (_is_builtin(utility) and utility.concave):
+        return None
+    quantiles = _cached_quantiles(utility.spec, n)
+    return None if quantiles is None else quantiles.copy()
+
+
+@lru_cache(maxsize=256)
+def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
+    # freezing a scipy.stats law costs milliseconds, more than a small solve
     from collapse_theory.limits import limit  # limits builds on this module
 
-    law = limit(utility) if utility.concave else None
+    law = limit(spec)
     if law is None or law.dist.name not in ("beta", "uniform"):
         return None
     quantiles = law.ppf((np.arange(n // 2) + 0.5) / n)
@@ -393,11 +402,12 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             "surrogate": not first.concave,
             "batched": batched,
         }
-        family_code = jnp.asarray(_BUILTIN_FAMILIES.index(first.family) if builtin else 0)
-        singular = jnp.asarray(first.singular)
+        # NumPy arguments: jit converts them at no extra dispatch cost
+        family_code = np.asarray(_BUILTIN_FAMILIES.index(first.family) if builtin else 0)
+        singular = np.asarray(first.singular)
         squeeze = (lambda a: a) if batched else (lambda a: a[0])
-        ns_, params_ = jnp.asarray(squeeze(ns)), jnp.asarray(squeeze(params))
-        tol_ = jnp.asarray(tol, dtype=jnp.float64)
+        ns_, params_ = np.asarray(squeeze(ns)), np.asarray(squeeze(params))
+        tol_ = np.asarray(tol, dtype=np.float64)
 
         def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
             fresh = not isinstance(start, _interior_point.Iterate)
@@ -405,18 +415,19 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
                 start = _interior_point.fresh_iterate(start)
             return _compiled_phase(
                 start,
-                jnp.asarray(fresh),
+                np.asarray(fresh),
                 ns_,
                 params_,
                 tol_,
-                jnp.asarray(squeeze(skip_barrier)),
+                np.asarray(squeeze(skip_barrier)),
                 family_code,
                 singular,
                 **options,
             )
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
-            return np.atleast_1d(~np.asarray(result.gap <= tol * jnp.maximum(1.0, jnp.abs(result.objective))))
+            gap, objective = np.asarray(result.gap), np.asarray(result.objective)
+            return np.atleast_1d(~(gap <= tol * np.maximum(1.0, np.abs(objective))))
 
         def merge(result: _interior_point.Result, better: _interior_point.Result, where: np.ndarray) -> _interior_point.Result:
             def pick(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -426,12 +437,12 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             return jax.tree_util.tree_map(pick, result, better)
 
         # 1. polish the guesses that are close to the optimum (large n, known limit law)
-        result, iterate = run(jnp.asarray(squeeze(guesses)), polish_only)
+        result, iterate = run(squeeze(guesses), polish_only)
         # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
         retry = unfinished(result) & polish_only
         if np.any(retry):
             interior = np.stack([_interior_start(u, n, size) for u, n in members])
-            second, iterate = run(jnp.asarray(squeeze(interior)), np.zeros(len(members), bool))
+            second, iterate = run(squeeze(interior), np.zeros(len(members), bool))
             result = merge(result, second, retry)
         # 3. still short of tol: follow the barrier path down to tol, polish again
         retry = unfinished(result)
