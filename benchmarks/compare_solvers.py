@@ -465,27 +465,10 @@ def _settings(arguments: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _positive_integer(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"n must be an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"n must be an integer >= 2, got {text!r}")
-    return value
-
-
-def _utility(text: str) -> str:
-    from collapse_theory.utilities import parse_utility
-
-    try:
-        return parse_utility(text).spec
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
+    """Command-line options (n and utility specs validated as by ``collapse-theory solve``)."""
+    from collapse_theory.commands.solve import completions, utility_spec
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"small n only ({', '.join(map(str, QUICK_NS))}), two utilities")
     parser.add_argument(
@@ -496,9 +479,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per peer solve (default: 120)")
     parser.add_argument("--memory-gib", type=float, default=DEFAULT_MEMORY_GIB, help="memory cap per peer process (default: 6)")
-    parser.add_argument("--utilities", nargs="+", type=_utility, help="utility specs (default: all built-ins)")
-    parser.add_argument("--ns", nargs="+", type=_positive_integer, help="n for ours and the peers")
-    parser.add_argument("--large-ns", nargs="*", type=_positive_integer, help=f"n for ours alone (default: {OURS_ONLY_NS})")
+    parser.add_argument("--utilities", nargs="+", type=utility_spec, help="utility specs (default: all built-ins)")
+    parser.add_argument("--ns", nargs="+", type=completions, help="n for ours and the peers")
+    parser.add_argument("--large-ns", nargs="*", type=completions, help=f"n for ours alone (default: {OURS_ONLY_NS})")
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS), help="peers to run (default: all)")
     parser.add_argument("--no-targets", action="store_true", help=f"skip the n = {TARGET_N} timing of every built-in")
     return parser.parse_args(argv)
