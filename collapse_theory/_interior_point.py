@@ -1,4 +1,4 @@
-"""Barrier path-following Newton with an active-set polish, on the symmetric problem.
+"""Barrier path-following Newton and a projected-Newton polish, on the symmetric problem.
 
 Why hand-written: the problem is a concave program over the order-constrained
 box whose Hessian is dense but cheap to form from U'' (see ``_symmetric``);
@@ -7,17 +7,23 @@ the singular utilities to 1e-10 or scale as O(n^3) per iteration on the full
 problem, and jaxopt's projected solvers are first order (thousands of O(n^2)
 iterations at this accuracy). The method:
 
-1. **Barrier phase.** Maximise :math:`F_\\mu(y) = S(y) + \\mu \\sum_k \\log c_k(y)` by
-   damped Newton steps (Jacobi-scaled Cholesky, fraction-to-the-boundary, Armijo
-   backtracking), reducing :math:`\\mu` tenfold whenever the Newton decrement is
-   small against :math:`\\mu (m + 1)`, until the Frank-Wolfe gap meets the target.
-2. **Polish.** The constraints that the barrier drove to ~0 (ties; for singular U
-   only :math:`r_1 = 1`) are fixed at 0 and Newton's method runs on the remaining
-   gaps without barrier, which converges quadratically to the exact optimum of
-   that face. The polished point replaces the barrier point only when its
-   certificate is no worse, so a wrong guess of the active set costs time, never
-   correctness.
+1. **Barrier phase** (skipped when the start is already a good guess).
+   Maximise :math:`F_\\mu(y) = S(y) + \\mu \\sum_k \\log c_k(y)` by damped Newton
+   steps (Jacobi-scaled Cholesky, fraction-to-the-boundary, Armijo backtracking),
+   reducing :math:`\\mu` whenever the Newton decrement is small against
+   :math:`\\mu (m + 1)`, until the Frank-Wolfe gap meets the target.
+2. **Polish.** Bertsekas' projected Newton method (SIAM J. Control Optim. 20(2),
+   1982) on the gaps :math:`d_k \\ge 0` between consecutive rewards: gaps that are
+   nearly 0 with an outward gradient are held at 0 (ties; for singular U only
+   :math:`r_1 = 1`), Newton's method moves the others, and an Armijo search along
+   the projection arc keeps every step feasible. It finds the optimal face in a
+   few steps and then converges quadratically, from the barrier's point or from
+   a guess (limit-law quantiles, a coarser solution). The polished point
+   replaces the barrier point only when its certificate is no worse, so a wrong
+   guess costs time, never correctness.
 
+Each Newton step costs one evaluation of U, U' and U'' per pair (packed into one
+M x M matrix) and one Cholesky factorisation of the M x M Newton matrix.
 Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``.
 """
 
@@ -283,20 +289,21 @@ def solve_phase(
             active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / n, scaled_step)) & (g <= 0)
             free = layout.live & ~active
 
-            def newton_in_y() -> jax.Array:
+            def system_in_y() -> tuple[jax.Array, jax.Array]:
                 # the ties form one top cluster d_0..d_{a-1}: the free gaps span the y_k with k >= a,
                 # so the Newton step is solved in y (no transform of the matrix) and differenced
-                step_y = jnp.where(
-                    free, _scaled_solve(identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)), 0.0
-                )
-                return step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]])
+                return identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)
 
-            def newton_in_d() -> jax.Array:
+            def system_in_d() -> tuple[jax.Array, jax.Array]:
                 matrix = _reverse_cumsum(_reverse_cumsum(carry.matrix, 0), 1)
-                return _scaled_solve(identity_outside(matrix, free), jnp.where(free, g, 0.0))
+                return identity_outside(matrix, free), jnp.where(free, g, 0.0)
 
             top_cluster = jnp.all(jnp.where(layout.live, active == (index < jnp.sum(active)), True))
-            newton = jax.lax.cond(top_cluster, newton_in_y, newton_in_d)
+            # one factorisation either way: two batched LAPACK calls running side by side (the two
+            # branches of a vmapped cond) can take every thread of a 2-core pool and deadlock
+            solution = _scaled_solve(*jax.lax.cond(top_cluster, system_in_y, system_in_d))
+            step_y = jnp.where(free, solution, 0.0)
+            newton = jnp.where(top_cluster, step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]]), solution)
             delta = jnp.where(free, newton, jnp.where(active, g / curvature, 0.0))
             # singular U never ties: stay inside (fraction to the boundary); otherwise project
             shrinking = free & (delta < 0)

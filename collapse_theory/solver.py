@@ -25,15 +25,27 @@ keeps rewards that cluster at 0 or 1 accurate to their own size. For odd n the
 middle reward is 1/2; for ``linear`` with odd n, where the middle reward is not
 unique, this is the symmetric choice.
 
-**Method.** A primal log-barrier path-following Newton method on the order
-constraints :math:`y_1 \\ge 0`, :math:`y_{i+1} \\ge y_i`, :math:`r_m \\ge r_{m+1}`:
-ties (active order constraints), which occur for utilities with finite slope at 0
-(``linear``, ``log-sigmoid:B``, ``exp:B``), are approached along the central path and
-their cost shows up in the certificate. The dense Newton system is built by hand
-from U'' (the Hessian of a sum over pairs is a weighted graph Laplacian, O(n^2)
-to form; autodiff would need n Hessian-vector products, O(n^3)) and solved by a
-Jacobi-scaled Cholesky factorisation. The loop is a ``lax.while_loop``, so many
-problems of one family solve in one compiled ``vmap`` call.
+**Method.** Affine U (``linear``) makes S linear: the optimum is a step vector,
+found exactly by comparing the n + 1 of them and symmetrised. Otherwise the
+solver works on the symmetric top half (``_interior_point``):
+
+1. a start: the closed-form limit law's quantiles, or for m = n // 2 > 64 the
+   solution at n // 4 (itself solved the same way) interpolated at matching
+   quantile levels;
+2. a projected Newton method on the gaps between consecutive rewards, from a
+   good start directly; from a plain start after a log-barrier path to a loose
+   tolerance. Ties (active order constraints), which occur for utilities with
+   finite slope at 0 (``log-sigmoid:B``, ``exp:B``), are held at 0 by projection
+   and their cost shows up in the certificate;
+3. where that does not certify the tolerance, the barrier path followed down to
+   it and polished again.
+
+The dense Newton system is built by hand from U'' (the Hessian of a sum over
+pairs is a weighted graph Laplacian, O(n^2) to form; autodiff would need n
+Hessian-vector products, O(n^3)) and solved by a Jacobi-scaled Cholesky
+factorisation. The loops are ``lax.while_loop``, so many problems of one family
+solve in one compiled ``vmap`` call, and every phase and every built-in family
+share one compiled program per padded size.
 
 Non-concave utilities (``square``, custom ones not declared concave) have no
 certificate: the solver compares every step vector (exact for convex U, whose
@@ -402,7 +414,7 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             "surrogate": not first.concave,
             "batched": batched,
         }
-        # NumPy arguments: jit converts them at no extra dispatch cost
+        # NumPy arguments: jit converts them without the dispatch cost of eager JAX operations
         family_code = np.asarray(_BUILTIN_FAMILIES.index(first.family) if builtin else 0)
         singular = np.asarray(first.singular)
         squeeze = (lambda a: a) if batched else (lambda a: a[0])
@@ -413,17 +425,8 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             fresh = not isinstance(start, _interior_point.Iterate)
             if fresh:
                 start = _interior_point.fresh_iterate(start)
-            return _compiled_phase(
-                start,
-                np.asarray(fresh),
-                ns_,
-                params_,
-                tol_,
-                np.asarray(squeeze(skip_barrier)),
-                family_code,
-                singular,
-                **options,
-            )
+            skip = np.asarray(squeeze(skip_barrier))
+            return _compiled_phase(start, np.asarray(fresh), ns_, params_, tol_, skip, family_code, singular, **options)
 
         def unfinished(result: _interior_point.Result) -> np.ndarray:
             gap, objective = np.asarray(result.gap), np.asarray(result.objective)
