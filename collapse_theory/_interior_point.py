@@ -224,7 +224,7 @@ def solve_phase(
         # -mu sum log c has Hessian C^T diag(mu / c^2) C with C bidiagonal:
         # y_a enters c_a with +1 and c_{a+1} with -1 (or the middle coefficient).
         w = jnp.where(layout.constraint_live, mu / c**2, 0.0)
-        a = jnp.arange(size)
+        a = layout.index
         next_coefficient = jnp.where(a + 1 < m, -1.0, jnp.where(a + 1 == m, problem.middle_coefficient(layout), 0.0))
         diagonal = w[:-1] + w[1:] * next_coefficient**2
         superdiagonal = jnp.where(a[:-1] + 1 < m, -w[1:-1], 0.0)
@@ -270,7 +270,7 @@ def solve_phase(
         # active with an outward gradient are fixed by projection, Newton's method acts on
         # the rest. It identifies the optimal face (the ties) in finitely many steps and
         # then converges quadratically, from the barrier's point or from a guess.
-        index = jnp.arange(size)
+        index = layout.index
         d0 = jnp.where(layout.live & (index > 0), problem.constraints(start.y, layout)[:-1], 0.0)  # r_1 = 1
         value0, gradient0, matrix0 = evaluate(to_y(d0, start.y))
         gap0 = problem.frank_wolfe_gap(gradient0, to_y(d0, start.y), layout)
