@@ -88,8 +88,23 @@ def fresh_iterate(y: np.ndarray) -> Iterate:
     return Iterate(*fields)  # jit takes NumPy leaves
 
 
+class Direction(NamedTuple):
+    """A projected-Newton direction in the gaps d, and how far to try along it."""
+
+    delta: jax.Array  # the step per unit length
+    d_gradient: jax.Array  # dS/dd at the point it was computed from
+    active: jax.Array  # gaps held at 0 (moved only by the projection)
+    ascent: jax.Array  # predicted increase of S per unit step on the free gaps
+    first_step: jax.Array  # the full step, or the largest inside the feasible set (singular U)
+    second_step: jax.Array  # the first breakpoint of the projection arc, or half the first step
+
+
 class PolishState(NamedTuple):
-    """State of the projected-Newton polish (gradient and -Hessian in y, at the rewards given by d)."""
+    """State of the projected-Newton polish.
+
+    The accepted point (gaps d; S, gradient and -Hessian in y; its certificate), the
+    direction from it and the line search along it (the step tried last, how many so far).
+    """
 
     d: jax.Array
     value: jax.Array
@@ -98,15 +113,11 @@ class PolishState(NamedTuple):
     gap: jax.Array
     previous_gap: jax.Array
     steps: jax.Array
-    moved: jax.Array
-
-
-class LineSearch(NamedTuple):
-    """State of the polish's backtracking: the step tried last, how many, and whether it passed."""
-
+    direction: Direction
     alpha: jax.Array
     trials: jax.Array
-    accepted: jax.Array
+    stuck: jax.Array
+    evaluated: jax.Array
 
 
 class Result(NamedTuple):
@@ -270,20 +281,23 @@ def solve_phase(
         # active with an outward gradient are fixed by projection, Newton's method acts on
         # the rest. It identifies the optimal face (the ties) in finitely many steps and
         # then converges quadratically, from the barrier's point or from a guess.
+        #
+        # One loop iteration = one trial point and one evaluation of S, its gradient and
+        # Hessian there, the only evaluation site (a small program). An accepted trial is the
+        # next point, its derivatives already at hand for the next direction. A rejected trial
+        # wastes the derivatives (a value would have done), but near the optimum full steps
+        # pass. The first iteration evaluates the start itself.
         index = layout.index
         d0 = jnp.where(layout.live & (index > 0), problem.constraints(start.y, layout)[:-1], 0.0)  # r_1 = 1
-        value0, gradient0, matrix0 = evaluate(to_y(d0, start.y))
-        gap0 = problem.frank_wolfe_gap(gradient0, to_y(d0, start.y), layout)
-        target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(start.objective))
         half = jnp.asarray(0.5, d0.dtype)  # the middle gap: y_m = sum(d) <= 1/2
 
-        def step(carry: PolishState) -> PolishState:
-            d, value = carry.d, carry.value
-            gradient_y = jnp.where(layout.live, carry.gradient, 0.0)
+        def newton_direction(state: PolishState) -> Direction:
+            d = state.d
+            gradient_y = jnp.where(layout.live, state.gradient, 0.0)
             g = jnp.where(layout.live, _reverse_cumsum(gradient_y, 0), 0.0)  # gradient in d
             # diagonal of the d-space matrix R A R^T: sum over the block [k:, k:] of A
-            strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], carry.matrix, 0.0), axis=1)
-            curvature = _reverse_cumsum(jnp.diag(carry.matrix) + 2.0 * strict_rows, 0)
+            strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], state.matrix, 0.0), axis=1)
+            curvature = _reverse_cumsum(jnp.diag(state.matrix) + 2.0 * strict_rows, 0)
             curvature = jnp.maximum(curvature, jnp.finfo(d.dtype).tiny)
             scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
             active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / n, scaled_step)) & (g <= 0)
@@ -292,10 +306,10 @@ def solve_phase(
             def system_in_y() -> tuple[jax.Array, jax.Array]:
                 # the ties form one top cluster d_0..d_{a-1}: the free gaps span the y_k with k >= a,
                 # so the Newton step is solved in y (no transform of the matrix) and differenced
-                return identity_outside(carry.matrix, free), jnp.where(free, gradient_y, 0.0)
+                return identity_outside(state.matrix, free), jnp.where(free, gradient_y, 0.0)
 
             def system_in_d() -> tuple[jax.Array, jax.Array]:
-                matrix = _reverse_cumsum(_reverse_cumsum(carry.matrix, 0), 1)
+                matrix = _reverse_cumsum(_reverse_cumsum(state.matrix, 0), 1)
                 return identity_outside(matrix, free), jnp.where(free, g, 0.0)
 
             top_cluster = jnp.all(jnp.where(layout.live, active == (index < jnp.sum(active)), True))
@@ -312,48 +326,79 @@ def solve_phase(
             to_middle = jnp.where(
                 middle_growth > 0, (half - jnp.sum(d)) / jnp.where(middle_growth > 0, middle_growth, 1.0), jnp.inf
             )
-            alpha0 = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
+            first = jnp.minimum(1.0, jnp.where(singular, 0.95 * jnp.minimum(to_zero, to_middle), jnp.inf))
             ascent = jnp.sum(jnp.where(free, g * delta, 0.0))
-
             # after a rejected full step, the first breakpoint of the projection arc (a free gap
             # reaches 0 and turns active) unless it is too short to make progress
             breakpoint = jnp.where(singular, 0.0, to_zero)
-            second = jnp.where((breakpoint >= 1e-2) & (breakpoint < 0.5 * alpha0), breakpoint, 0.5 * alpha0)
+            second = jnp.where((breakpoint >= 1e-2) & (breakpoint < 0.5 * first), breakpoint, 0.5 * first)
+            return Direction(delta, g, active, ascent, first, second)
 
-            def trial_point(alpha: jax.Array) -> jax.Array:
-                return jnp.where(layout.live, jnp.maximum(d + alpha * delta, 0.0), 0.0)
-
-            def backtrack(state: LineSearch) -> LineSearch:
-                # Armijo along the projection arc on values only (one evaluation site keeps the
-                # program small)
-                alpha = jnp.where(state.trials == 0, alpha0, jnp.where(state.trials == 1, second, 0.5 * state.alpha))
-                trial = trial_point(alpha)
-                trial_value = objective(to_y(trial, start.y))
-                predicted = alpha * ascent + jnp.sum(jnp.where(active, g * (trial - d), 0.0))
-                accepted = (jnp.sum(trial) <= half) & jnp.isfinite(trial_value)
-                accepted = accepted & (trial_value >= value + ARMIJO * predicted - 1e-14 * jnp.abs(value))
-                return LineSearch(alpha, state.trials + 1, accepted)
-
-            search = jax.lax.while_loop(
-                lambda state: (state.trials == 0) | (~state.accepted & (state.alpha > 1e-12)),
-                backtrack,
-                LineSearch(alpha0, jnp.asarray(0), jnp.asarray(False)),
+        def iteration(state: PolishState) -> PolishState:
+            new_point = state.evaluated & (state.trials == 0)
+            direction = jax.lax.cond(new_point, newton_direction, lambda s: s.direction, state)
+            alpha = jnp.where(
+                state.trials == 0, direction.first_step, jnp.where(state.trials == 1, direction.second_step, 0.5 * state.alpha)
             )
-            accepted = search.accepted
-            d_new = jnp.where(accepted, trial_point(search.alpha), d)
-            value_new, gradient_new, matrix_new = evaluate(to_y(d_new, start.y))
-            gap = problem.frank_wolfe_gap(gradient_new, to_y(d_new, start.y), layout)
-            return PolishState(d_new, value_new, gradient_new, matrix_new, gap, carry.gap, carry.steps + 1, accepted)
+            projected = jnp.where(layout.live, jnp.maximum(state.d + alpha * direction.delta, 0.0), 0.0)
+            trial = jnp.where(state.evaluated, projected, state.d)
+            y_trial = to_y(trial, start.y)
+            value, gradient, matrix = evaluate(y_trial)
+            # Armijo along the projection arc
+            predicted = alpha * direction.ascent + jnp.sum(
+                jnp.where(direction.active, direction.d_gradient * (trial - state.d), 0.0)
+            )
+            enough = value >= state.value + ARMIJO * predicted - 1e-14 * jnp.abs(state.value)
+            accepted = ~state.evaluated | ((jnp.sum(trial) <= half) & jnp.isfinite(value) & enough)
+            gap = problem.frank_wolfe_gap(gradient, y_trial, layout)
 
-        def keep_going(carry: PolishState) -> jax.Array:
-            # once tol is certified, a step that no longer shrinks the gap tenfold is at the rounding floor
-            floor = (carry.gap <= tol * jnp.maximum(1.0, jnp.abs(carry.value))) & (carry.gap > 0.1 * carry.previous_gap)
-            return (carry.steps < POLISH_ITERATIONS) & carry.moved & (carry.gap > target) & jnp.isfinite(carry.gap) & ~floor
+            def pick(new: Any, old: Any) -> Any:
+                return jax.tree_util.tree_map(lambda a, b: jnp.where(accepted, a, b), new, old)
 
+            d, value, gradient, matrix, gap = pick(
+                (trial, value, gradient, matrix, gap), (state.d, state.value, state.gradient, state.matrix, state.gap)
+            )
+            return PolishState(
+                d,
+                value,
+                gradient,
+                matrix,
+                gap,
+                jnp.where(accepted & state.evaluated, state.gap, state.previous_gap),
+                state.steps + new_point,
+                direction,
+                alpha,
+                jnp.where(accepted, 0, state.trials + 1),
+                ~accepted & (alpha <= 1e-12),
+                jnp.asarray(True),
+            )
+
+        def keep_going(state: PolishState) -> jax.Array:
+            # at an accepted point: go on unless tol is certified and a step no longer shrinks the
+            # gap tenfold (the rounding floor); within a line search: until a trial passes
+            certified = state.gap <= tol * jnp.maximum(1.0, jnp.abs(state.value))
+            floor = certified & (state.gap > 0.1 * state.previous_gap)
+            target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(state.value))
+            more = (state.steps < POLISH_ITERATIONS) & (state.gap > target) & jnp.isfinite(state.gap) & ~floor
+            return ~state.evaluated | (~state.stuck & ((state.trials > 0) | more))
+
+        inf, zero = jnp.asarray(jnp.inf, d0.dtype), jnp.zeros((), d0.dtype)
+        placeholder = Direction(jnp.zeros_like(d0), jnp.zeros_like(d0), jnp.zeros(d0.shape, bool), zero, zero, zero)
         initial = PolishState(
-            d0, value0, gradient0, matrix0, gap0, jnp.asarray(jnp.inf, gap0.dtype), jnp.asarray(0), jnp.isfinite(value0)
+            d0,
+            start.objective,
+            start.gradient,
+            start.matrix,
+            inf,
+            inf,
+            jnp.asarray(0),
+            placeholder,
+            zero,
+            jnp.asarray(0),
+            jnp.asarray(False),
+            jnp.asarray(False),
         )
-        final = jax.lax.while_loop(keep_going, step, initial)
+        final = jax.lax.while_loop(keep_going, iteration, initial)
         y = to_y(final.d, start.y)
         usable = jnp.isfinite(final.gap) & jnp.isfinite(final.value) & jnp.all(jnp.isfinite(y))
         usable = usable & jnp.all(problem.constraints(y, layout) >= 0)
@@ -366,9 +411,18 @@ def solve_phase(
             better,
         )
 
-    gap0, value0, gradient0, matrix0 = certificate(start.y)
-    mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
-    initial = Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, matrix0, jnp.asarray(False))
+    def evaluated_start() -> Iterate:
+        gap0, value0, gradient0, matrix0 = certificate(start.y)
+        mu0 = jnp.maximum(gap0, 1e-3 * tol) / (m + 1)
+        return Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, matrix0, jnp.asarray(False))
+
+    def guess_only() -> Iterate:
+        # a guess to polish: its certificate is not needed (the polish evaluates its own start,
+        # and anything usable it returns is better than an unknown gap)
+        inf = jnp.asarray(jnp.inf, start.y.dtype)
+        return start._replace(mu=jnp.zeros_like(start.mu), iteration=jnp.asarray(0), gap=inf, objective=-inf)
+
+    initial = jax.lax.cond(fresh & skip_barrier, guess_only, evaluated_start)
     state = jax.tree_util.tree_map(lambda a, b: jnp.where(fresh, a, b), initial, start)
     state = run_barrier(state, jnp.where(fresh, jnp.maximum(tol, LOOSE_TOLERANCE), tol))
     return polish(state), state

@@ -59,7 +59,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -202,7 +202,8 @@ def _compiled_phase(
     max_iterations: int,
     surrogate: bool,
     batched: bool,
-) -> tuple[_interior_point.Result, _interior_point.Iterate]:
+) -> tuple[jax.Array, _interior_point.Iterate]:
+    """One phase of every problem in the batch; the result packed (see :func:`_unpack`)."""
     if function is None:  # a built-in family, chosen at run time: one compilation serves them all
         function = partial(_builtin_utility, family_code=family_code)
     run = partial(
@@ -213,8 +214,30 @@ def _compiled_phase(
         singular=singular,
     )
     if batched:
-        return jax.vmap(run, in_axes=(0, None, 0, 0, None, 0))(start, fresh, n, params, tol, skip_barrier)
-    return run(start, fresh, n, params, tol, skip_barrier)
+        result, iterate = jax.vmap(run, in_axes=(0, None, 0, 0, None, 0))(start, fresh, n, params, tol, skip_barrier)
+    else:
+        result, iterate = run(start, fresh, n, params, tol, skip_barrier)
+    # one array to bring back to the host: each device-to-host copy costs tens of microseconds
+    scalars = [result.gap, result.objective, result.iterations, result.polished]
+    packed = jnp.concatenate([result.y, *(jnp.asarray(a, result.y.dtype)[..., None] for a in scalars)], axis=-1)
+    return packed, iterate
+
+
+class _PhaseResult(NamedTuple):
+    """A phase's :class:`~collapse_theory._interior_point.Result` on the host, one row per problem."""
+
+    y: np.ndarray
+    gap: np.ndarray
+    objective: np.ndarray
+    iterations: np.ndarray
+    polished: np.ndarray
+
+
+def _unpack(packed: np.ndarray) -> _PhaseResult:
+    """The fields of :func:`_compiled_phase`'s packed result, each with a leading batch axis."""
+    packed = np.atleast_2d(packed)
+    y, gap, objective, iterations, polished = np.split(packed, [-4, -3, -2, -1], axis=1)
+    return _PhaseResult(y, gap[:, 0], objective[:, 0], iterations[:, 0].astype(np.int64), polished[:, 0] > 0)
 
 
 #: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
@@ -238,7 +261,8 @@ def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
     if law is None or law.dist.name not in ("beta", "uniform"):
         return None
     quantiles = law.ppf((np.arange(n // 2) + 0.5) / n)
-    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] > 0 and quantiles[-1] < 0.5
+    quantiles = 0.5 * (quantiles - quantiles[0]) / (0.5 - quantiles[0])
+    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
     return quantiles if usable else None
 
 
@@ -421,23 +445,24 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         ns_, params_ = np.asarray(squeeze(ns)), np.asarray(squeeze(params))
         tol_ = np.asarray(tol, dtype=np.float64)
 
-        def run(start: Any, skip_barrier: np.ndarray) -> tuple[_interior_point.Result, _interior_point.Iterate]:
+        def run(start: Any, skip_barrier: np.ndarray) -> tuple[_PhaseResult, _interior_point.Iterate]:
+            """One compiled phase; the result comes back to the host as NumPy arrays with a batch axis."""
             fresh = not isinstance(start, _interior_point.Iterate)
             if fresh:
                 start = _interior_point.fresh_iterate(start)
             skip = np.asarray(squeeze(skip_barrier))
-            return _compiled_phase(start, np.asarray(fresh), ns_, params_, tol_, skip, family_code, singular, **options)
+            packed, iterate = _compiled_phase(
+                start, np.asarray(fresh), ns_, params_, tol_, skip, family_code, singular, **options
+            )
+            return _unpack(np.asarray(packed)), iterate
 
-        def unfinished(result: _interior_point.Result) -> np.ndarray:
-            gap, objective = np.asarray(result.gap), np.asarray(result.objective)
-            return np.atleast_1d(~(gap <= tol * np.maximum(1.0, np.abs(objective))))
+        def unfinished(result: _PhaseResult) -> np.ndarray:
+            return ~(result.gap <= tol * np.maximum(1.0, np.abs(result.objective)))
 
-        def merge(result: _interior_point.Result, better: _interior_point.Result, where: np.ndarray) -> _interior_point.Result:
-            def pick(a: jax.Array, b: jax.Array) -> jax.Array:
-                mask = squeeze(where)
-                return jnp.where(np.reshape(mask, np.shape(mask) + (1,) * (np.ndim(a) - np.ndim(mask))), b, a)
-
-            return jax.tree_util.tree_map(pick, result, better)
+        def merge(result: _PhaseResult, better: _PhaseResult, where: np.ndarray) -> _PhaseResult:
+            return _PhaseResult(
+                *(np.where(where.reshape(where.shape + (1,) * (a.ndim - 1)), b, a) for a, b in zip(result, better, strict=True))
+            )
 
         # 1. polish the guesses that are close to the optimum (large n, known limit law)
         result, iterate = run(squeeze(guesses), polish_only)
@@ -452,12 +477,11 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         if np.any(retry):
             third, _ = run(iterate, np.zeros(len(members), bool))
             result = merge(result, third, retry)
-        result = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(len(members), *np.shape(a)[batched:]), result)
     seconds = (time.perf_counter() - start) / count
     return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members[:count])]
 
 
-def _solution(utility: Utility, n: int, k: int, result: _interior_point.Result, tol: float, seconds: float) -> Solution:
+def _solution(utility: Utility, n: int, k: int, result: _PhaseResult, tol: float, seconds: float) -> Solution:
     rewards = _rewards_from_top(result.y[k], n)
     objective = float(result.objective[k])
     gap = float(result.gap[k])
