@@ -29,6 +29,7 @@ Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import jax
@@ -70,22 +71,19 @@ class Iterate(NamedTuple):
 def fresh_iterate(y: np.ndarray) -> Iterate:
     """An :class:`Iterate` holding only a start vector (``fresh=True`` in :func:`solve_phase`).
 
-    Built with NumPy on the host: small solves are dominated by dispatch overheads.
+    The other fields are zeros that stay on the device between calls: small solves
+    are dominated by per-call overheads, a host-to-device copy per argument among them.
     """
     y = np.asarray(y, dtype=np.float64)
-    zero = np.zeros(y.shape[:-1])
-    matrix = np.zeros((*y.shape, y.shape[-1]))
-    fields: list[Any] = [
-        y,
-        zero,
-        np.zeros(y.shape[:-1], np.int64),
-        zero,
-        zero,
-        np.zeros_like(y),
-        matrix,
-        np.zeros(y.shape[:-1], bool),
-    ]
-    return Iterate(*fields)  # jit takes NumPy leaves
+    leaves: tuple[Any, ...] = (y, *_zero_fields(y.shape))
+    return Iterate(*leaves)
+
+
+@lru_cache(maxsize=64)
+def _zero_fields(shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
+    zero = jnp.zeros(shape[:-1], jnp.float64)
+    fields = (zero, jnp.zeros(shape[:-1], jnp.int64), zero, zero, jnp.zeros(shape, jnp.float64))
+    return (*fields, jnp.zeros((*shape, shape[-1]), jnp.float64), jnp.zeros(shape[:-1], bool))
 
 
 class Direction(NamedTuple):

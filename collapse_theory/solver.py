@@ -235,9 +235,18 @@ class _PhaseResult(NamedTuple):
 
 def _unpack(packed: np.ndarray) -> _PhaseResult:
     """The fields of :func:`_compiled_phase`'s packed result, each with a leading batch axis."""
-    packed = np.atleast_2d(packed)
-    y, gap, objective, iterations, polished = np.split(packed, [-4, -3, -2, -1], axis=1)
-    return _PhaseResult(y, gap[:, 0], objective[:, 0], iterations[:, 0].astype(np.int64), polished[:, 0] > 0)
+    packed = packed.reshape(-1, packed.shape[-1])
+    return _PhaseResult(packed[:, :-4], packed[:, -4], packed[:, -3], packed[:, -2].astype(np.int64), packed[:, -1] > 0)
+
+
+@lru_cache(maxsize=1024)
+def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.Array:
+    """A run-time argument of the compiled program, kept on the device across calls.
+
+    Host arguments are copied to the device on every call, which for a small solve
+    costs more than the scalar operations themselves; repeated solves reuse these.
+    """
+    return jnp.asarray(value, dtype=dtype)
 
 
 #: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
@@ -438,22 +447,31 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             "surrogate": not first.concave,
             "batched": batched,
         }
-        # NumPy arguments: jit converts them without the dispatch cost of eager JAX operations
-        family_code = np.asarray(_BUILTIN_FAMILIES.index(first.family) if builtin else 0)
-        singular = np.asarray(first.singular)
-        squeeze = (lambda a: a) if batched else (lambda a: a[0])
-        ns_, params_ = np.asarray(squeeze(ns)), np.asarray(squeeze(params))
-        tol_ = np.asarray(tol, dtype=np.float64)
+        # device-resident constants, or NumPy for batches: jit takes either without the
+        # dispatch cost of eager JAX operations
+        family_code = _constant(_BUILTIN_FAMILIES.index(first.family) if builtin else 0, "int64")
+        singular, tol_ = _constant(first.singular, "bool"), _constant(tol, "float64")
+        ns_: Any
+        params_: Any
+        if batched:
+            ns_, params_ = ns, params
+
+            def flags(values: np.ndarray) -> Any:
+                return values
+
+        else:
+            ns_, params_ = _constant(int(ns[0]), "int64"), _constant(tuple(float(p) for p in params[0]), "float64")
+
+            def flags(values: np.ndarray) -> Any:
+                return _constant(bool(values[0]), "bool")
 
         def run(start: Any, skip_barrier: np.ndarray) -> tuple[_PhaseResult, _interior_point.Iterate]:
             """One compiled phase; the result comes back to the host as NumPy arrays with a batch axis."""
             fresh = not isinstance(start, _interior_point.Iterate)
             if fresh:
-                start = _interior_point.fresh_iterate(start)
-            skip = np.asarray(squeeze(skip_barrier))
-            packed, iterate = _compiled_phase(
-                start, np.asarray(fresh), ns_, params_, tol_, skip, family_code, singular, **options
-            )
+                start = _interior_point.fresh_iterate(start if batched else start[0])
+            arguments = (ns_, params_, tol_, flags(skip_barrier), family_code, singular)
+            packed, iterate = _compiled_phase(start, _constant(fresh, "bool"), *arguments, **options)
             return _unpack(np.asarray(packed)), iterate
 
         def unfinished(result: _PhaseResult) -> np.ndarray:
@@ -465,16 +483,16 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
             )
 
         # 1. polish the guesses that are close to the optimum (large n, known limit law)
-        result, iterate = run(squeeze(guesses), polish_only)
+        result, iterate = run(guesses, polish_only)
         # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
         retry = unfinished(result) & polish_only
-        if np.any(retry):
+        if retry.any():
             interior = np.stack([_interior_start(u, n, size) for u, n in members])
-            second, iterate = run(squeeze(interior), np.zeros(len(members), bool))
+            second, iterate = run(interior, np.zeros(len(members), bool))
             result = merge(result, second, retry)
         # 3. still short of tol: follow the barrier path down to tol, polish again
         retry = unfinished(result)
-        if np.any(retry):
+        if retry.any():
             third, _ = run(iterate, np.zeros(len(members), bool))
             result = merge(result, third, retry)
     seconds = (time.perf_counter() - start) / count
