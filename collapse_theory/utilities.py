@@ -182,11 +182,13 @@ def _power_law_jvp(primals: tuple[Array, Array], tangents: tuple[Any, Any]) -> t
     dx, d_exponent = tangents
     value = power_law(x, exponent)
     terms = []
+    safe_x = jnp.where(x == 0, 1.0, x)  # no 0/0 or log 0, in this rule or in its derivatives
     if not isinstance(dx, SymbolicZero):
-        at_zero = exponent * jnp.power(jnp.zeros_like(exponent), exponent - 1.0)
-        terms.append(jnp.where(x == 0, at_zero, exponent * value / jnp.where(x == 0, 1.0, x)) * dx)
+        # the limit a 0^(a-1) is piecewise constant in a (its derivative 0 almost everywhere)
+        at_zero = jax.lax.stop_gradient(exponent * jnp.power(jnp.zeros_like(exponent), exponent - 1.0))
+        terms.append(jnp.where(x == 0, at_zero, exponent * value / safe_x) * dx)
     if not isinstance(d_exponent, SymbolicZero):
-        terms.append(value * jnp.log(x) * d_exponent)
+        terms.append(value * jnp.log(safe_x) * d_exponent)  # 0 at x = 0, as for jnp.power
     return value, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(value)
 
 
