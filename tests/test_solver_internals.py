@@ -67,3 +67,22 @@ def test_affine_utility_is_solved_at_a_symmetric_certified_vertex(n: int) -> Non
     if n <= 101:  # the generic O(n^2) evaluations agree with the affine shortcut
         assert objective_value("linear", solution.rewards) == solution.objective
         assert certificate_gap("linear", solution.rewards) == 0.0
+
+
+@pytest.mark.parametrize("name", ["square", "linear", "cubic", "wiggly"])
+def test_step_vector_formulas_match_autodiff(name: str) -> None:
+    """The O(n) S(e_k) and Frank-Wolfe gap at e_k (used for convex and non-concave U) equal
+    objective_value and certificate_gap (autodiff of the full objective) at every k."""
+    from collapse_theory.solver import _step_vector_gap, _step_vector_objectives
+    from collapse_theory.utilities import custom, parse_utility
+
+    utility = {
+        "cubic": custom(lambda x: x**3 + 0.5 * x, name="cubic"),
+        "wiggly": custom(lambda x: jnp.sin(3.0 * x) + x, name="wiggly"),
+    }.get(name) or parse_utility(name)
+    for n in (2, 3, 8, 13):
+        values = _step_vector_objectives(utility, n)
+        for k in range(n + 1):
+            rewards = np.concatenate([np.ones(k), np.zeros(n - k)])
+            assert values[k] == pytest.approx(objective_value(utility, rewards), rel=1e-13, abs=1e-13)
+            assert _step_vector_gap(utility, n, k) == pytest.approx(certificate_gap(utility, rewards), rel=1e-12, abs=1e-12)
