@@ -55,7 +55,7 @@ result ``certified=False``.
 
 from __future__ import annotations
 
-import contextlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -573,29 +573,53 @@ def _endpoint_values(params: jax.Array, function: UtilityFunction) -> tuple[jax.
     return jax.jvp(lambda t: function(t, params), (x,), (jnp.ones_like(x),))
 
 
+class _Endpoints(NamedTuple):
+    """U and U' at 0 and 1: all that S and its gradient need at a step vector."""
+
+    u0: float
+    u1: float
+    du0: float
+    du1: float
+
+
 @lru_cache(maxsize=256)
-def _endpoints(utility: Utility) -> tuple[float, float, float, float]:
+def _endpoints(utility: Utility) -> _Endpoints:
     """(U(0), U(1), U'(0), U'(1)) in float64 (one compiled call per utility function)."""
     with float64():
         value, slope = _endpoint_values(utility.parameter_array, utility.function)
         (u0, u1), (du0, du1) = np.asarray(value).tolist(), np.asarray(slope).tolist()
-    return u0, u1, du0, du1
+    return _Endpoints(u0, u1, du0, du1)
 
 
-def _pair_sum(count: np.ndarray, value: float) -> np.ndarray:
+# The step-vector formulas below are O(1) scalar arithmetic on Python floats: they serve
+# every solve of a convex or affine U, where per-call overhead is the whole cost.
+
+
+def _pair_sum(count: float, value: float) -> float:
     """count * value with 0 * inf = 0: no pairs contribute nothing, even where U or U' is infinite at 0."""
-    return np.multiply(count, value, out=np.zeros_like(count), where=count > 0)
+    return count * value if count else 0.0
 
 
-def _step_vector_objectives(utility: Utility, n: int) -> np.ndarray:
-    """S(e_k) for k = 0..n: k(n-k) U(1) + (C(k,2) + C(n-k,2)) U(0)."""
-    u0, u1, _, _ = _endpoints(utility)
-    k = np.arange(n + 1, dtype=np.float64)
-    return k * (n - k) * u1 + _pair_sum(k * (k - 1) / 2 + (n - k) * (n - k - 1) / 2, u0)
+def _step_vector_objective(ends: _Endpoints, n: int, k: int) -> float:
+    """S(e_k) = k(n-k) U(1) + (C(k,2) + C(n-k,2)) U(0)."""
+    return _pair_sum(k * (n - k), ends.u1) + _pair_sum(k * (k - 1) // 2 + (n - k) * (n - k - 1) // 2, ends.u0)
 
 
-def _step_vector_gap(utility: Utility, n: int, k: int) -> float:
-    """The Frank-Wolfe gap at the step vector e_k, in O(n) from U'(0) and U'(1).
+def _best_step_vector(ends: _Endpoints, n: int) -> tuple[int, float]:
+    """The best step vector e_k (the smallest such k) and S(e_k).
+
+    With p = k(n-k) pairs across, S(e_k) = p U(1) + (C(n,2) - p) U(0) is linear in p, so
+    its maximum is at the largest p (k = n // 2) or at p = 0 (k = 0). Where U(0) is not
+    finite every e_k with tied pairs shares that value, and only e_1 for n = 2 has none.
+    """
+    values = [(_step_vector_objective(ends, n, k), -k) for k in (0, n // 2)]
+    finite = [(value, k) for value, k in values if math.isfinite(value)]
+    value, k = max(finite) if finite else values[0]
+    return -k, value
+
+
+def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
+    """The Frank-Wolfe gap at the step vector e_k, from U'(0) and U'(1).
 
     The gradient: reward i (1-based) of the top block (i <= k) is ahead of k - i tied
     rewards, behind i - 1 and ahead of the n - k rewards at 0, so
@@ -603,14 +627,22 @@ def _step_vector_gap(utility: Utility, n: int, k: int) -> float:
     g_i = (n - k + 1 - 2t) U'(0) - k U'(1). Summed, the prefix sums are
     G_j = j (k - j) U'(0) + j (n - k) U'(1) for j <= k and
     G_{k+t} = G_k + t (n - k - t) U'(0) - t k U'(1). e_k has a single non-zero gap
-    (d_k = 1), so the gap is max_j G_j - G_k.
+    (d_k = 1), so the gap is max_j G_j - G_k: the largest of two quadratics over
+    integers, found among the ends, the middle and the integers next to the vertex.
     """
-    _, _, du0, du1 = _endpoints(utility)
-    j, t = np.arange(k + 1, dtype=np.float64), np.arange(n - k + 1, dtype=np.float64)
-    with np.errstate(invalid="ignore") if np.isinf(du0) else contextlib.nullcontext():  # inf - inf: no gap to report
-        above = _pair_sum(j * (k - j), du0) + j * ((n - k) * du1) - k * (n - k) * du1
-        below = _pair_sum(t * (n - k - t), du0) - t * (k * du1)
-        return float(max(above.max(), below.max()))
+    du0 = ends.du0
+
+    def largest(length: int, slope: float) -> float:  # max over integers x in [0, length] of x (length - x) U'(0) + x slope
+        points = {0, length, length // 2, (length + 1) // 2}
+        if math.isfinite(du0) and math.isfinite(slope) and du0 > 0:
+            vertex = math.floor((length * du0 + slope) / (2.0 * du0))
+            points |= {min(max(vertex + shift, 0), length) for shift in (0, 1)}
+        values = [_pair_sum(x * (length - x), du0) + _pair_sum(x, slope) for x in points]
+        return math.nan if any(map(math.isnan, values)) else max(values)
+
+    above = largest(k, (n - k) * ends.du1) - _pair_sum(k * (n - k), ends.du1)
+    below = largest(n - k, -k * ends.du1)
+    return math.nan if math.isnan(above) or math.isnan(below) else max(above, below)
 
 
 def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solution:
@@ -621,12 +653,12 @@ def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solu
     and symmetric. For ``linear`` with odd n this puts the middle reward at 1/2 (the
     middle reward is not unique there; this is the symmetric choice).
     """
-    values = _step_vector_objectives(utility, n)
-    k = int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))
+    ends = _endpoints(utility)
+    k, _ = _best_step_vector(ends, n)
     index = np.arange(n)
     rewards = 0.5 * ((index < k).astype(np.float64) + (index < n - k).astype(np.float64))
     # U(x) = a + b x, so S(r) = C(n, 2) a + <g, r> with the constant gradient g_i = b (n + 1 - 2i)
-    a, b, _, _ = _endpoints(utility)
+    a, b = ends.u0, ends.u1
     gradient = (b - a) * (n - 1 - 2.0 * index)
     objective = n * (n - 1) / 2 * a + float(gradient @ rewards)
     gap = _gap_from_gradient(gradient, rewards)
@@ -643,14 +675,13 @@ def _best_of_vertices(
     utility: Utility, n: int, rewards: np.ndarray, objective: float, gap: float, iterations: int, finite: bool, seconds: float
 ) -> Solution:
     """Non-concave U: the better of a local ascent and the best step vector; never certified."""
-    vertex_values = _step_vector_objectives(utility, n)
-    candidates = np.where(np.isfinite(vertex_values), vertex_values, -np.inf)
-    k = int(np.argmax(candidates))
+    ends = _endpoints(utility)
+    k, value = _best_step_vector(ends, n)
     reason = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
-    if np.isfinite(candidates[k]) and (not finite or candidates[k] >= objective):
-        rewards = np.concatenate([np.ones(k), np.zeros(n - k)])
-        objective = float(candidates[k])
-        gap = _step_vector_gap(utility, n, k)
+    if np.isfinite(value) and (not finite or value >= objective):
+        rewards = (np.arange(n) < k).astype(np.float64)
+        objective = value
+        gap = _step_vector_gap(ends, n, k)
         if utility.convex:
             how, exact = "best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)", True
         else:

@@ -69,20 +69,27 @@ def test_affine_utility_is_solved_at_a_symmetric_certified_vertex(n: int) -> Non
         assert certificate_gap("linear", solution.rewards) == 0.0
 
 
-@pytest.mark.parametrize("name", ["square", "linear", "cubic", "wiggly"])
+@pytest.mark.parametrize("name", ["square", "linear", "cubic", "wiggly", "decreasing", "steep"])
 def test_step_vector_formulas_match_autodiff(name: str) -> None:
-    """The O(n) S(e_k) and Frank-Wolfe gap at e_k (used for convex and non-concave U) equal
-    objective_value and certificate_gap (autodiff of the full objective) at every k."""
-    from collapse_theory.solver import _step_vector_gap, _step_vector_objectives
+    """The O(1) S(e_k), best step vector and Frank-Wolfe gap at e_k (used for convex and
+    non-concave U) equal objective_value, a search over every k, and certificate_gap
+    (autodiff of the full objective)."""
+    from collapse_theory.solver import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
     from collapse_theory.utilities import custom, parse_utility
 
     utility = {
         "cubic": custom(lambda x: x**3 + 0.5 * x, name="cubic"),
         "wiggly": custom(lambda x: jnp.sin(3.0 * x) + x, name="wiggly"),
+        "decreasing": custom(lambda x: -2.0 * x + 0.3 * x**2, name="decreasing"),
+        "steep": custom(lambda x: 40.0 * x - x**2, name="steep"),  # concave vertex inside the range of j
     }.get(name) or parse_utility(name)
-    for n in (2, 3, 8, 13):
-        values = _step_vector_objectives(utility, n)
+    ends = _endpoints(utility)
+    for n in (2, 3, 8, 13, 40):
+        values = []
         for k in range(n + 1):
             rewards = np.concatenate([np.ones(k), np.zeros(n - k)])
-            assert values[k] == pytest.approx(objective_value(utility, rewards), rel=1e-13, abs=1e-13)
-            assert _step_vector_gap(utility, n, k) == pytest.approx(certificate_gap(utility, rewards), rel=1e-12, abs=1e-12)
+            values.append(_step_vector_objective(ends, n, k))
+            assert values[-1] == pytest.approx(objective_value(utility, rewards), rel=1e-13, abs=1e-13)
+            assert _step_vector_gap(ends, n, k) == pytest.approx(certificate_gap(utility, rewards), rel=1e-12, abs=1e-11)
+        best = int(np.argmax(values))
+        assert _best_step_vector(ends, n) == (best, pytest.approx(values[best], rel=1e-13, abs=1e-13))
