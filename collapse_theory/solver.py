@@ -277,10 +277,9 @@ def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
     return quantiles if usable else None
 
 
-def _interior_start(utility: Utility, n: int, size: int) -> np.ndarray:
-    """A strictly feasible symmetric start: closed-form quantiles, else evenly spaced rewards."""
+def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarray:
+    """A strictly feasible symmetric start: the closed-form quantiles if given, else evenly spaced rewards."""
     y = np.full(size, 0.25)
-    quantiles = _closed_form_quantiles(utility, n)
     y[: n // 2] = (np.arange(n // 2) + 0.5) / n if quantiles is None else quantiles
     return y
 
@@ -301,15 +300,17 @@ def _interpolated_start(coarse: Solution, n: int, size: int) -> np.ndarray:
 def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """Starting points, and whether each is good enough to polish without a barrier phase."""
     starts, good = [], []
-    coarse_needed = [(u, max(2, n // 4)) for u, n in members if n // 2 > COARSE_LEVEL and _closed_form_quantiles(u, n) is None]
+    quantiles = [_closed_form_quantiles(u, n) for u, n in members]
+    from_coarse = [n // 2 > COARSE_LEVEL and q is None for (_, n), q in zip(members, quantiles, strict=True)]
+    coarse_needed = [(u, max(2, n // 4)) for (u, n), needed in zip(members, from_coarse, strict=True) if needed]
     coarse = iter(solve_batch(coarse_needed, tol=tol) if coarse_needed else [])
-    for utility, n in members:
-        if n // 2 > COARSE_LEVEL and _closed_form_quantiles(utility, n) is None:
+    for (utility, n), q, needed in zip(members, quantiles, from_coarse, strict=True):
+        if needed:
             starts.append(_interpolated_start(next(coarse), n, size))
             good.append(True)
         else:
-            starts.append(_interior_start(utility, n, size))
-            good.append(utility.singular and _closed_form_quantiles(utility, n) is not None)
+            starts.append(_interior_start(n, size, q))
+            good.append(utility.singular and q is not None)
     return np.stack(starts), np.array(good)
 
 
@@ -489,7 +490,7 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
         retry = unfinished(result) & polish_only
         if retry.any():
-            interior = np.stack([_interior_start(u, n, size) for u, n in members])
+            interior = np.stack([_interior_start(n, size, _closed_form_quantiles(u, n)) for u, n in members])
             second, iterate = run(interior, np.zeros(len(members), bool))
             result = merge(result, second, retry)
         # 3. still short of tol: follow the barrier path down to tol, polish again
@@ -568,7 +569,7 @@ def _gap_from_gradient(gradient: np.ndarray, rewards: np.ndarray) -> float:
 
 @partial(jax.jit, static_argnames="function")
 def _endpoint_values(params: jax.Array, function: UtilityFunction) -> tuple[jax.Array, jax.Array]:
-    """U and U' at 0 and 1: all that S and its gradient need at a step vector."""
+    """(U(0), U(1)) and (U'(0), U'(1)) by one forward-mode pass (see :class:`_Endpoints`)."""
     x = jnp.asarray([0.0, 1.0], dtype=params.dtype)
     return jax.jvp(lambda t: function(t, params), (x,), (jnp.ones_like(x),))
 
@@ -657,10 +658,9 @@ def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solu
     k, _ = _best_step_vector(ends, n)
     index = np.arange(n)
     rewards = 0.5 * ((index < k).astype(np.float64) + (index < n - k).astype(np.float64))
-    # U(x) = a + b x, so S(r) = C(n, 2) a + <g, r> with the constant gradient g_i = b (n + 1 - 2i)
-    a, b = ends.u0, ends.u1
-    gradient = (b - a) * (n - 1 - 2.0 * index)
-    objective = n * (n - 1) / 2 * a + float(gradient @ rewards)
+    # U(x) = U(0) + b x, so S(r) = C(n, 2) U(0) + <g, r> with the constant gradient g_i = b (n + 1 - 2i)
+    gradient = ends.du1 * (n - 1 - 2.0 * index)
+    objective = n * (n - 1) / 2 * ends.u0 + float(gradient @ rewards)
     gap = _gap_from_gradient(gradient, rewards)
     converged = bool(np.isfinite(objective) and np.isfinite(gap) and gap <= tol * max(1.0, abs(objective)))
     message = (
@@ -678,7 +678,7 @@ def _best_of_vertices(
     ends = _endpoints(utility)
     k, value = _best_step_vector(ends, n)
     reason = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
-    if np.isfinite(value) and (not finite or value >= objective):
+    if math.isfinite(value) and (not finite or value >= objective):
         rewards = (np.arange(n) < k).astype(np.float64)
         objective = value
         gap = _step_vector_gap(ends, n, k)
