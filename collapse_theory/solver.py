@@ -359,7 +359,11 @@ def solve(
         >>> s.converged and s.certified
         True
     """
-    return solve_batch([(utility, n)], tol=tol, max_iterations=max_iterations)[0]
+    # a group of one, without the batch's grouping: for step-vector answers (convex or
+    # affine U) the call path is the whole cost
+    tol = _validate_tolerance(tol)
+    max_iterations = _validate_iterations(max_iterations)
+    return _solve_group([(parse_utility(utility), check_n(n))], tol, max_iterations)[0]
 
 
 def solve_many(
@@ -432,8 +436,7 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
     if first.affine:  # S is linear: an optimal vertex, symmetrised
         return [_affine_solution(u, n, tol, start) for u, n in members]
     if first.convex:  # the maximum of a convex function over a polytope is at a vertex
-        no_ascent = np.zeros(1)
-        return [_best_of_vertices(u, n, no_ascent, -np.inf, np.inf, 0, False, time.perf_counter() - start) for u, n in members]
+        return [_convex_solution(u, n, start) for u, n in members]
     size = bucket_size(members[0][1] // 2)
     batched = len(members) > 1
     count = len(members)
@@ -619,6 +622,23 @@ def _best_step_vector(ends: _Endpoints, n: int) -> tuple[int, float]:
     return -k, value
 
 
+def _largest_quadratic(length: int, curvature: float, slope: float) -> float:
+    """max over integers x in [0, length] of x (length - x) curvature + x slope (NaN if any value is).
+
+    For finite coefficients the maximum is at an end or, when the parabola opens
+    downwards, at the integers either side of its vertex; an infinite U'(0) makes
+    every interior x infinite, which the middle of the range represents.
+    """
+    points = [0, length]
+    if not (math.isfinite(curvature) and math.isfinite(slope)):
+        points += [length // 2, (length + 1) // 2]
+    elif curvature > 0:
+        vertex = min(max(math.floor((length * curvature + slope) / (2.0 * curvature)), 0), length)
+        points += [vertex, min(vertex + 1, length)]
+    values = [_pair_sum(x * (length - x), curvature) + _pair_sum(x, slope) for x in points]
+    return math.nan if any(map(math.isnan, values)) else max(values)
+
+
 def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
     """The Frank-Wolfe gap at the step vector e_k, from U'(0) and U'(1).
 
@@ -629,21 +649,18 @@ def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
     G_j = j (k - j) U'(0) + j (n - k) U'(1) for j <= k and
     G_{k+t} = G_k + t (n - k - t) U'(0) - t k U'(1). e_k has a single non-zero gap
     (d_k = 1), so the gap is max_j G_j - G_k: the largest of two quadratics over
-    integers, found among the ends, the middle and the integers next to the vertex.
+    integers (:func:`_largest_quadratic`).
     """
-    du0 = ends.du0
-
-    def largest(length: int, slope: float) -> float:  # max over integers x in [0, length] of x (length - x) U'(0) + x slope
-        points = {0, length, length // 2, (length + 1) // 2}
-        if math.isfinite(du0) and math.isfinite(slope) and du0 > 0:
-            vertex = math.floor((length * du0 + slope) / (2.0 * du0))
-            points |= {min(max(vertex + shift, 0), length) for shift in (0, 1)}
-        values = [_pair_sum(x * (length - x), du0) + _pair_sum(x, slope) for x in points]
-        return math.nan if any(map(math.isnan, values)) else max(values)
-
-    above = largest(k, (n - k) * ends.du1) - _pair_sum(k * (n - k), ends.du1)
-    below = largest(n - k, -k * ends.du1)
+    above = _largest_quadratic(k, ends.du0, (n - k) * ends.du1) - _pair_sum(k * (n - k), ends.du1)
+    below = _largest_quadratic(n - k, ends.du0, -k * ends.du1)
     return math.nan if math.isnan(above) or math.isnan(below) else max(above, below)
+
+
+def _step_vector_rewards(n: int, k: int) -> np.ndarray:
+    """e_k: k ones, then n - k zeros."""
+    rewards = np.zeros(n)
+    rewards[:k] = 1.0
+    return rewards
 
 
 def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solution:
@@ -652,17 +669,15 @@ def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solu
     S is also invariant under the reflection r -> 1 - reverse(r), which maps e_k to
     e_{n-k}; the midpoint (e_k + e_{n-k}) / 2 of the two optimal vertices is optimal
     and symmetric. For ``linear`` with odd n this puts the middle reward at 1/2 (the
-    middle reward is not unique there; this is the symmetric choice).
+    middle reward is not unique there; this is the symmetric choice). The gradient of
+    a linear S is constant, so S and the gap at the midpoint are the averages of their
+    values at the two vertices, which the reflection makes equal.
     """
     ends = _endpoints(utility)
-    k, _ = _best_step_vector(ends, n)
-    index = np.arange(n)
-    rewards = 0.5 * ((index < k).astype(np.float64) + (index < n - k).astype(np.float64))
-    # U(x) = U(0) + b x, so S(r) = C(n, 2) U(0) + <g, r> with the constant gradient g_i = b (n + 1 - 2i)
-    gradient = ends.du1 * (n - 1 - 2.0 * index)
-    objective = n * (n - 1) / 2 * ends.u0 + float(gradient @ rewards)
-    gap = _gap_from_gradient(gradient, rewards)
-    converged = bool(np.isfinite(objective) and np.isfinite(gap) and gap <= tol * max(1.0, abs(objective)))
+    k, objective = _best_step_vector(ends, n)
+    rewards = 0.5 * (_step_vector_rewards(n, k) + _step_vector_rewards(n, n - k))
+    gap = _step_vector_gap(ends, n, k)
+    converged = math.isfinite(objective) and math.isfinite(gap) and gap <= tol * max(1.0, abs(objective))
     message = (
         "converged: U is affine, so S is linear and its maximum is a step vector (symmetrised); certified by the Frank-Wolfe gap"
         if converged
@@ -671,22 +686,34 @@ def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solu
     return Solution(utility.spec, n, rewards, objective, gap, 0, converged, True, message, time.perf_counter() - start)
 
 
+_NOT_CERTIFIED = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
+
+
+def _convex_solution(utility: Utility, n: int, start: float) -> Solution:
+    """Convex U: S is convex, so its maximum over the polytope is at a vertex, the best step vector (exact).
+
+    Not certified (the gap bounds nothing for a convex S); ``converged`` says the
+    exact vertex answer is finite.
+    """
+    ends = _endpoints(utility)
+    k, objective = _best_step_vector(ends, n)
+    gap = _step_vector_gap(ends, n, k)
+    message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)"
+    rewards = _step_vector_rewards(n, k)
+    return Solution(
+        utility.spec, n, rewards, objective, gap, 0, math.isfinite(objective), False, message, time.perf_counter() - start
+    )
+
+
 def _best_of_vertices(
     utility: Utility, n: int, rewards: np.ndarray, objective: float, gap: float, iterations: int, finite: bool, seconds: float
 ) -> Solution:
-    """Non-concave U: the better of a local ascent and the best step vector; never certified."""
+    """U neither concave nor convex: the better of a local ascent and the best step vector; never certified."""
     ends = _endpoints(utility)
     k, value = _best_step_vector(ends, n)
-    reason = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
     if math.isfinite(value) and (not finite or value >= objective):
-        rewards = (np.arange(n) < k).astype(np.float64)
-        objective = value
-        gap = _step_vector_gap(ends, n, k)
-        if utility.convex:
-            how, exact = "best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)", True
-        else:
-            how, exact = "best of the n+1 step vectors (a local optimum at best)", False
+        rewards, objective, gap = _step_vector_rewards(n, k), value, _step_vector_gap(ends, n, k)
+        how = "best of the n+1 step vectors (a local optimum at best)"
     else:
-        how, exact = "local ascent from the symmetric start (better than every step vector; a local optimum at best)", False
-    converged = exact and bool(np.isfinite(objective))
-    return Solution(utility.spec, n, rewards, objective, gap, iterations, converged, False, f"{reason}; {how}", seconds)
+        how = "local ascent from the symmetric start (better than every step vector; a local optimum at best)"
+    return Solution(utility.spec, n, rewards, objective, gap, iterations, False, False, f"{_NOT_CERTIFIED}; {how}", seconds)

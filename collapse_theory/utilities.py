@@ -89,7 +89,9 @@ class Utility:
 
     family: str
     parameters: tuple[float, ...]
-    function: UtilityFunction = field(repr=False, compare=False)
+    # compared (by identity): two custom utilities of one name but different functions
+    # must not share solver caches or compiled programs
+    function: UtilityFunction = field(repr=False)
     concave: bool
     convex: bool = False
     singular: bool = False

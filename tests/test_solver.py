@@ -52,7 +52,7 @@ from collapse_theory.solver import (
     solve_family,
     solve_many,
 )
-from collapse_theory.utilities import UtilitySpecError, custom
+from collapse_theory.utilities import Utility, UtilitySpecError, custom
 
 #: Every n from 2 to 40, then 64, 100, 128, 129 and 2000: four padded solver sizes, each one compilation
 #: (``--exhaustive``: every n in 2..2000, which adds 255, 256, 500, 999, 1000 and the rest).
@@ -310,6 +310,19 @@ def test_custom_utility_is_solved_and_certified() -> None:
     same = solve(mixture_utility(0.5, 0.5, 0.0, 0.5, 1.0), 8)
     assert solution.converged and solution.certified and solution.utility == "log-plus-sqrt"
     np.testing.assert_allclose(solution.rewards, same.rewards, rtol=0, atol=1e-10)
+
+
+def test_custom_utilities_of_one_name_are_kept_apart() -> None:
+    """Two custom utilities with one name but different functions get their own answers (no shared cache entry).
+
+    Both are convex, so each optimum is the step vector e_{n/2} with S = (n/2)^2 U(1):
+    4 U(1) at n = 4, that is 20 for 5x^2 and 4 for x^2, whichever is solved first.
+    """
+    steep = Utility("quadratic", (), lambda x, p: 5.0 * x**2, concave=False, convex=True)
+    plain = Utility("quadratic", (), lambda x, p: x**2, concave=False, convex=True)
+    assert steep != plain
+    assert solve(steep, 4).objective == 20.0
+    assert solve(plain, 4).objective == 4.0
 
 
 def test_results_are_float64_while_global_x64_stays_off() -> None:
