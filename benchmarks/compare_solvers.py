@@ -40,7 +40,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -306,17 +306,36 @@ def reference_rewards(spec: str, n: int, ours: Outcome) -> tuple[np.ndarray, str
     return ours.rewards, "collapse_theory certified solve" if ours.extra.get("certified") else "collapse_theory (not certified)"
 
 
-def score(outcome: Outcome, spec: str, reference: np.ndarray) -> None:
+class Reference(NamedTuple):
+    """What every row at one (utility, n) is judged against."""
+
+    ours: Outcome  # our solve at this (utility, n), the denominator of the speed-ups
+    rewards: np.ndarray
+    name: str
+    objective: float  # S(rewards)
+
+
+def order_restored(rewards: np.ndarray) -> np.ndarray:
+    """Rewards clipped to [0, 1] and made non-increasing (a running minimum).
+
+    No reward moves by more than the constraint violation, so a solver whose answer
+    breaches the order by a rounding error is scored at a feasible point, where S is
+    defined (S(r) = NaN for ``power:G`` at r_i < r_j), instead of failing on it.
+    """
+    return np.minimum.accumulate(np.clip(rewards, 0.0, 1.0))
+
+
+def score(outcome: Outcome, spec: str, reference: Reference) -> None:
     """Fill in the reward error, objective gap and constraint violation of an outcome."""
     from collapse_theory.solver import objective_value
 
-    if outcome.rewards is None or outcome.rewards.shape != reference.shape:
+    if outcome.rewards is None or outcome.rewards.shape != reference.rewards.shape:
         return
     r = outcome.rewards
-    outcome.error = float(np.max(np.abs(r - reference)))
+    outcome.error = float(np.max(np.abs(r - reference.rewards)))
     outcome.violation = float(max(0.0, r[0] - 1.0, -r[-1], float(np.max(r[1:] - r[:-1])) if len(r) > 1 else 0.0))
     with np.errstate(all="ignore"):
-        outcome.objective_gap = objective_value(spec, reference) - objective_value(spec, r)
+        outcome.objective_gap = reference.objective - objective_value(spec, order_restored(r))
 
 
 def solved(outcome: Outcome, reference_objective: float) -> bool:
@@ -350,30 +369,31 @@ def benchmark(
     out_of_race: dict[tuple[str, str], str] = {}
     for spec in utilities:
         for n in [*ns, *ours_only_ns]:
-            ours, context = measure_ours(spec, n)
-            rows.append(_row(spec, n, ours, *context))
+            reference = measure_ours(spec, n)
+            rows.append(_row(spec, n, reference.ours, reference))
             for tool in peers if n in ns else ():
                 if (spec, tool) in out_of_race:
                     outcome = Outcome(tool, "skipped", message=out_of_race[(spec, tool)])
                 else:
                     outcome = run_peer(tool, spec, n, time_limit, memory_gib)
-                    score(outcome, spec, context[1])
+                    score(outcome, spec, reference)
                     if outcome.status in ("timeout", "error", "failed"):
                         out_of_race[(spec, tool)] = f"{outcome.status} at n={n}"
-                rows.append(_row(spec, n, outcome, *context))
+                rows.append(_row(spec, n, outcome, reference))
         for tool in peers if refine else ():
             rows += refine_largest_solved(spec, tool, rows, time_limit, memory_gib)
     return rows
 
 
-def measure_ours(spec: str, n: int) -> tuple[Outcome, tuple[Outcome, np.ndarray, str, float]]:
-    """Our solve at (spec, n), scored, and what a peer row at this n is judged against."""
+def measure_ours(spec: str, n: int) -> Reference:
+    """Our solve at (spec, n), scored, in the reference every row at this n is judged against."""
     from collapse_theory.solver import objective_value
 
     ours = run_ours(spec, n)
-    reference, reference_name = reference_rewards(spec, n, ours)
+    rewards, name = reference_rewards(spec, n, ours)
+    reference = Reference(ours, rewards, name, objective_value(spec, rewards))
     score(ours, spec, reference)
-    return ours, (ours, reference, reference_name, objective_value(spec, reference))
+    return reference
 
 
 def refine_largest_solved(
@@ -399,12 +419,13 @@ def refine_largest_solved(
         if high - low <= 1:
             break
         n = (low + high) // 2
-        ours, context = measure_ours(spec, n)
+        reference = measure_ours(spec, n)
+        ours = reference.ours
         outcome = run_peer(tool, spec, n, time_limit, memory_gib)
-        score(outcome, spec, context[1])
+        score(outcome, spec, reference)
         prefix = f"bisection for the largest n {tool} solves; "
         ours.message, outcome.message = prefix + ours.message, prefix + outcome.message
-        new_rows += [_row(spec, n, ours, *context, refined=True), _row(spec, n, outcome, *context, refined=True)]
+        new_rows += [_row(spec, n, ours, reference, refined=True), _row(spec, n, outcome, reference, refined=True)]
         if new_rows[-1]["solved"]:
             low = n
         elif outcome.status == "timeout":
@@ -414,22 +435,13 @@ def refine_largest_solved(
     return new_rows
 
 
-def _row(
-    spec: str,
-    n: int,
-    outcome: Outcome,
-    ours: Outcome,
-    reference: np.ndarray,
-    reference_name: str,
-    reference_objective: float,
-    refined: bool = False,
-) -> dict[str, Any]:
+def _row(spec: str, n: int, outcome: Outcome, reference: Reference, refined: bool = False) -> dict[str, Any]:
     """One table row; printed as progress."""
     first_call = f" (first call {outcome.compile_seconds:.1f} s)" if outcome.tool == "collapse_theory" else ""
-    progress = f"{spec:>14} n={n:<6} {outcome.tool:<18} {outcome.seconds:9.3f} s{first_call}  {outcome.status:<10}"
+    progress = f"{spec:>14} n={n:<6} {outcome.tool:<18} {outcome.seconds:9.3g} s{first_call}  {outcome.status:<10}"
     print(f"{progress} err {outcome.error:.2e}  {outcome.message}", flush=True)
-    row_solved = solved(outcome, reference_objective)
-    row = {"utility": spec, "n": n, "outcome": outcome, "reference": reference_name, "ours": ours, "solved": row_solved}
+    row_solved = solved(outcome, reference.objective)
+    row = {"utility": spec, "n": n, "outcome": outcome, "reference": reference.name, "ours": reference.ours, "solved": row_solved}
     return row | {"refined": refined}
 
 
@@ -439,7 +451,7 @@ def targets(utilities: Sequence[str]) -> list[dict[str, Any]]:
     for spec in utilities:
         outcome = run_ours(spec, TARGET_N)
         found.append({"utility": spec, "outcome": outcome})
-        print(f"target n={TARGET_N} {spec:>14}: {outcome.seconds:.3f} s (first call {outcome.compile_seconds:.1f} s)", flush=True)
+        print(f"target n={TARGET_N} {spec:>14}: {outcome.seconds:.3g} s (first call {outcome.compile_seconds:.1f} s)", flush=True)
     return found
 
 
@@ -448,6 +460,11 @@ def targets(utilities: Sequence[str]) -> list[dict[str, Any]]:
 
 def _number(value: float, spec: str = ".2e") -> str:
     return "-" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def _seconds(value: float) -> str:
+    """Three significant figures: a peer's milliseconds and our microseconds both stay readable."""
+    return _number(value, ".3g")
 
 
 def _times(ratio: float) -> str:
@@ -473,7 +490,8 @@ def render(rows: list[dict[str, Any]], target_rows: list[dict[str, Any]], settin
         "with an error or an inaccurate answer).",
         "`x ours` = peer time / our time at the same (utility, n), measured in this run.",
         "Error = max abs reward error vs the reference (Gauss-Lobatto for log, our certified solve otherwise);",
-        "objective gap = S(reference) - S(rewards); violation = worst breach of 1 >= r_1 >= ... >= r_n >= 0.",
+        "objective gap = S(reference) - S(rewards), S taken at the rewards clipped to [0, 1] and put in order (no reward",
+        "moves by more than the violation); violation = worst breach of 1 >= r_1 >= ... >= r_n >= 0.",
         f"A tool *solves* a problem when it reports success, breaches no constraint by more than {SOLVED_VIOLATION:g} and "
         f"|objective gap| <= {SOLVED_GAP:g} * max(1, |S|).",
         "",
@@ -484,7 +502,7 @@ def render(rows: list[dict[str, Any]], target_rows: list[dict[str, Any]], settin
     rows = sorted(rows, key=lambda row: (order[row["utility"]], row["n"]))  # bisection rows in place (a stable sort)
     for row in rows:
         o: Outcome = row["outcome"]
-        seconds = _number(o.seconds, ".3f")
+        seconds = _seconds(o.seconds)
         if o.tool == "collapse_theory":
             seconds += f" ({o.compile_seconds:.1f})"
         note = o.message.replace("|", "/")[:120]
@@ -513,7 +531,9 @@ def render(rows: list[dict[str, Any]], target_rows: list[dict[str, Any]], settin
                 o, ours = best["outcome"], best["ours"]
                 speed_up = _times(o.seconds / ours.seconds)
                 where = f"{best['n']} (bisection)" if best["refined"] else str(best["n"])
-                lines.append(f"| {spec} | {tool} | {where} | {o.seconds:.3f} | {ours.seconds:.4f} | {speed_up} | {failure} |")
+                lines.append(
+                    f"| {spec} | {tool} | {where} | {_seconds(o.seconds)} | {_seconds(ours.seconds)} | {speed_up} | {failure} |"
+                )
             else:
                 lines.append(f"| {spec} | {tool} | none | - | - | - | {failure} |")
     if target_rows:
@@ -524,7 +544,7 @@ def render(rows: list[dict[str, Any]], target_rows: list[dict[str, Any]], settin
         ]
         for row in target_rows:
             o = row["outcome"]
-            cells = [row["utility"], f"{o.seconds:.3f}", f"{o.compile_seconds:.1f}", o.status == "ok", o.extra.get("certified")]
+            cells = [row["utility"], _seconds(o.seconds), f"{o.compile_seconds:.1f}", o.status == "ok", o.extra.get("certified")]
             cells.append("yes" if o.seconds < 1.0 else "NO")
             lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     large = [row for row in rows if row["outcome"].tool == "collapse_theory" and row["n"] >= 5000]
@@ -535,7 +555,7 @@ def render(rows: list[dict[str, Any]], target_rows: list[dict[str, Any]], settin
             o = row["outcome"]
             gap = _number(o.extra.get("gap", float("nan")))
             lines.append(
-                f"| {row['utility']} | {row['n']} | {o.seconds:.2f} | {o.compile_seconds:.1f} | {o.status == 'ok'} | {gap} |"
+                f"| {row['utility']} | {row['n']} | {_seconds(o.seconds)} | {o.compile_seconds:.1f} | {o.status == 'ok'} | {gap} |"
             )
     return "\n".join(lines) + "\n"
 

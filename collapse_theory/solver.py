@@ -323,7 +323,7 @@ def _rewards_from_top(y: Any, n: int) -> np.ndarray:
 
 def _validate_tolerance(tol: float) -> float:
     tol = float(tol)
-    if not np.isfinite(tol) or not 0.0 < tol < 1.0:
+    if not (math.isfinite(tol) and 0.0 < tol < 1.0):
         raise SolverInputError(f"tol must be in (0, 1), got {tol!r}")
     return tol
 
@@ -616,10 +616,11 @@ def _best_step_vector(ends: _Endpoints, n: int) -> tuple[int, float]:
     its maximum is at the largest p (k = n // 2) or at p = 0 (k = 0). Where U(0) is not
     finite every e_k with tied pairs shares that value, and only e_1 for n = 2 has none.
     """
-    values = [(_step_vector_objective(ends, n, k), -k) for k in (0, n // 2)]
-    finite = [(value, k) for value, k in values if math.isfinite(value)]
-    value, k = max(finite) if finite else values[0]
-    return -k, value
+    middle = n // 2
+    at_zero, at_middle = _step_vector_objective(ends, n, 0), _step_vector_objective(ends, n, middle)
+    if math.isfinite(at_middle) and not (math.isfinite(at_zero) and at_zero >= at_middle):
+        return middle, at_middle
+    return 0, at_zero
 
 
 def _largest_quadratic(length: int, curvature: float, slope: float) -> float:

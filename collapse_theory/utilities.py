@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -319,6 +320,12 @@ def parse_utility(spec: str | Utility) -> Utility:
         return spec
     if not isinstance(spec, str):
         raise UtilitySpecError(f"utility spec must be a string, got {type(spec).__name__}; {_valid_forms_message()}")
+    return _parse_spec(spec)
+
+
+@lru_cache(maxsize=512)
+def _parse_spec(spec: str) -> Utility:
+    """parse_utility for strings; a Utility is immutable, so one spec maps to one shared object."""
     text = spec.strip()
     family, sep, argument = text.partition(":")
     if family in _ZERO_PARAMETER:
