@@ -29,7 +29,9 @@ unique, this is the symmetric choice.
 found exactly by comparing the n + 1 of them and symmetrised. Otherwise the
 solver works on the symmetric top half (``_interior_point``):
 
-1. a start: the closed-form limit law's quantiles, or for m = n // 2 > 64 the
+1. a start: the closed-form limit law's quantiles (the Beta laws, and for
+   ``exp:B`` the law with atoms of ``design.exp_limit_law``, whose atom starts as
+   exact ties and which certifies in 1 to 4 Newton steps), or for m = n // 2 > 64 the
    solution at n // 4 (itself solved the same way) interpolated at matching
    quantile levels;
 2. a projected Newton method on the gaps between consecutive rewards, from a
@@ -255,7 +257,7 @@ COARSE_LEVEL = 64
 
 
 def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
-    """Top-half start from the continuous closed-form limit law, if there is one."""
+    """Top-half start from the closed-form limit law, if there is one (a polish-ready guess)."""
     if not (_is_builtin(utility) and utility.concave):
         return None
     quantiles = _cached_quantiles(utility.spec, n)
@@ -267,20 +269,41 @@ def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
     # freezing a scipy.stats law costs milliseconds, more than a small solve
     from collapse_theory.limits import limit  # limits builds on this module
 
-    law = limit(spec)
-    if law is None or law.dist.name not in ("beta", "uniform"):
-        return None
-    quantiles = law.ppf((np.arange(n // 2) + 0.5) / n)
+    levels = (np.arange(n // 2) + 0.5) / n
+    utility = parse_utility(spec)
+    if utility.family == "exp":
+        # the law of design.exp_limit_law: atoms 1/(2+B) at 0 and 1, density B/(2+B) between;
+        # the levels inside the atom start as exact ties at the top (U'(0) is finite, so they tie)
+        beta = utility.parameters[0]
+        quantiles = np.maximum(0.0, levels - 1.0 / (2.0 + beta)) * (2.0 + beta) / beta
+    else:
+        law = limit(spec)
+        if law is None or law.dist.name not in ("beta", "uniform"):
+            return None
+        quantiles = law.ppf(levels)
     # stretched so that y_1 = 0 (r_1 = 1, optimal for every increasing U) with y = 1/2 fixed
     quantiles = 0.5 * (quantiles - quantiles[0]) / (0.5 - quantiles[0])
-    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) > 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
+    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) >= 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
     return quantiles if usable else None
 
 
-def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarray:
-    """A strictly feasible symmetric start: the closed-form quantiles if given, else evenly spaced rewards."""
+def _quantile_start(size: int, quantiles: np.ndarray) -> np.ndarray:
+    """The closed-form quantiles as a top half padded to ``size`` (ties allowed: only polished)."""
     y = np.full(size, 0.25)
-    y[: n // 2] = (np.arange(n // 2) + 0.5) / n if quantiles is None else quantiles
+    y[: len(quantiles)] = quantiles
+    return y
+
+
+def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarray:
+    """A strictly feasible symmetric start for the barrier path: evenly spaced rewards, or their
+    midpoint with the closed-form quantiles where given.
+
+    The midpoint is strictly increasing with y_1 > 0 even where the quantiles tie or
+    start at 0 (the log-barrier is infinite there).
+    """
+    y = np.full(size, 0.25)
+    evenly_spaced = (np.arange(n // 2) + 0.5) / n
+    y[: n // 2] = evenly_spaced if quantiles is None else 0.5 * (evenly_spaced + quantiles)
     return y
 
 
@@ -304,13 +327,13 @@ def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple
     from_coarse = [n // 2 > COARSE_LEVEL and q is None for (_, n), q in zip(members, quantiles, strict=True)]
     coarse_needed = [(u, max(2, n // 4)) for (u, n), needed in zip(members, from_coarse, strict=True) if needed]
     coarse = iter(solve_batch(coarse_needed, tol=tol) if coarse_needed else [])
-    for (utility, n), q, needed in zip(members, quantiles, from_coarse, strict=True):
+    for (_, n), q, needed in zip(members, quantiles, from_coarse, strict=True):
         if needed:
             starts.append(_interpolated_start(next(coarse), n, size))
             good.append(True)
         else:
-            starts.append(_interior_start(n, size, q))
-            good.append(utility.singular and q is not None)
+            starts.append(_interior_start(n, size, None) if q is None else _quantile_start(size, q))
+            good.append(q is not None)
     return np.stack(starts), np.array(good)
 
 

@@ -93,3 +93,30 @@ def test_step_vector_formulas_match_autodiff(name: str) -> None:
             assert _step_vector_gap(ends, n, k) == pytest.approx(certificate_gap(utility, rewards), rel=1e-12, abs=1e-11)
         best = int(np.argmax(values))
         assert _best_step_vector(ends, n) == (best, pytest.approx(values[best], rel=1e-13, abs=1e-13))
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0, 30.0])
+def test_exp_start_is_its_limit_law_and_needs_few_newton_steps(beta: float) -> None:
+    """exp:B starts from the quantiles of its closed-form law (design.exp_limit_law), ties included.
+
+    That law is so close to the finite-n optimum that the polish certifies it in a few
+    Newton steps (from evenly spaced rewards a barrier path took 20 to 30); the barrier's
+    own start stays strictly inside the order constraints even though the quantiles tie.
+    """
+    from collapse_theory.design import exp_limit_law
+    from collapse_theory.solver import _closed_form_quantiles, _interior_start
+    from collapse_theory.utilities import parse_utility
+
+    utility = parse_utility(f"exp:{beta}")
+    for n in (16, 49, 200, 1000):
+        quantiles = _closed_form_quantiles(utility, n)
+        assert quantiles is not None
+        levels = (np.arange(n // 2) + 0.5) / n
+        law = np.asarray(exp_limit_law(beta).ppf(levels))
+        stretched = 0.5 * (law - law[0]) / (0.5 - law[0])  # y_1 = 0: r_1 = 1
+        np.testing.assert_allclose(quantiles, stretched, rtol=0, atol=1e-12)
+        barrier_start = _interior_start(n, n // 2, quantiles)
+        assert barrier_start[0] > 0 and np.all(np.diff(barrier_start) > 0) and barrier_start[-1] < 0.5
+        solution = solve(utility, n)
+        assert solution.converged and solution.certified
+        assert solution.iterations <= 5
