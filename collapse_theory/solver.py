@@ -444,7 +444,7 @@ def solve_batch(
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, (utility, n) in enumerate(parsed):
         function_key = utility.family if _is_builtin(utility) else id(utility.function)
-        key = (function_key, utility.concave, len(utility.parameters), bucket_size(n // 2))
+        key = (function_key, utility.concave, utility.convex, len(utility.parameters), bucket_size(n // 2))
         groups.setdefault(key, []).append(index)
     results: list[Solution | None] = [None] * len(parsed)
     for indices in groups.values():

@@ -49,6 +49,7 @@ from collapse_theory.solver import (
     objective_value,
     reward_gradient,
     solve,
+    solve_batch,
     solve_family,
     solve_many,
 )
@@ -323,6 +324,25 @@ def test_custom_utilities_of_one_name_are_kept_apart() -> None:
     assert steep != plain
     assert solve(steep, 4).objective == 20.0
     assert solve(plain, 4).objective == 4.0
+
+
+def test_batch_keeps_convex_and_other_utilities_of_one_function_apart() -> None:
+    """A batch groups problems by their compiled function; the convex flag must split groups too.
+
+    Declared convex, x^2 gets the exact vertex answer (converged, S = 4 at n = 4); the same
+    function declared neither convex nor concave gets the local-ascent treatment (never
+    converged), even when both share a batch.
+    """
+
+    def quadratic(x: jax.Array, p: jax.Array) -> jax.Array:
+        return x**2
+
+    convex = Utility("quadratic", (), quadratic, concave=False, convex=True)
+    unknown = Utility("quadratic-unknown", (), quadratic, concave=False)
+    together = solve_batch([(convex, 4), (unknown, 4)])
+    assert together[0].converged and together[0].objective == 4.0
+    assert "exact for convex U" in together[0].message
+    assert not together[1].converged and "exact for convex U" not in together[1].message
 
 
 def test_results_are_float64_while_global_x64_stays_off() -> None:
