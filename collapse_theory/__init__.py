@@ -12,8 +12,8 @@ Example:
     >>> solution = ct.solve("log", 8)
     >>> [round(float(r), 3) for r in solution.rewards]
     [1.0, 0.936, 0.796, 0.605, 0.395, 0.204, 0.064, 0.0]
-    >>> ct.limit("log").args
-    (0.5, 0.5)
+    >>> ct.limit("log").describe()
+    'Beta(0.5, 0.5) (arcsine)'
 """
 
 from collapse_theory.distances import Distances, distance
@@ -34,12 +34,12 @@ __version__ = "0.1.0"
 
 # Heavier parts load on first use, so `import collapse_theory` stays quick.
 _LAZY = {
-    "convergence": "collapse_theory.asymptotics",
-    "numerical_limit": "collapse_theory.asymptotics",
-    "explore": "collapse_theory.explore",
+    "convergence": "collapse_theory.convergence_studies",
+    "numerical_limit": "collapse_theory.numerical_laws",
+    "explore": "collapse_theory.exploration",
     "design_for_limit": "collapse_theory.design",
     "design_for_rewards": "collapse_theory.design",
-    "reproduce": "collapse_theory.reproduce",
+    "reproduce": "collapse_theory.reproduction",
 }
 
 

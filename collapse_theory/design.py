@@ -9,7 +9,7 @@
 
 are positive multiples of ``power:G`` (0 < G < 1), ``log`` (G = 0), ``neg-power:-G``
 (G < 0) and ``linear`` (G = 1), plus constants, so they have the same optimal rewards
-(the family is defined in :mod:`collapse_theory.asymptotics` and re-exported here). In one
+(the family is one record of :mod:`collapse_theory.families`, ``box-cox:G`` as a spec). In one
 family the limit law reads :math:`\\text{Beta}(a, a)` with :math:`a = (1 - G)/2` for
 -1 < G < 1 (Song, Cai, Lee, Su, arXiv 2305.17608, Section 3.2), uniform for G <= -1
 (Hardin and Saff), and two atoms at 0 and 1 for G = 1. All members share one JAX
@@ -52,11 +52,14 @@ import scipy.stats
 
 from collapse_theory._jaxopt import implicit_root
 from collapse_theory._precision import float64
-from collapse_theory.asymptotics import Atom, NumericalLimit, box_cox, exponent_spec, law_distance, limit_beta_parameter
-from collapse_theory.distances import distance
+from collapse_theory._results import as_dict
+from collapse_theory.distances import distance, law_distance
+from collapse_theory.families import FAMILIES
+from collapse_theory.families import box_cox_beta_parameter as limit_beta_parameter
+from collapse_theory.laws import Law, as_law, beta_law, exp_law, uniform_law
 from collapse_theory.limits import describe_limit, limit
 from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve, solve_family, solve_many
-from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
+from collapse_theory.utilities import Utility, UtilityFunction, box_cox, member, parse_utility
 
 __all__ = [
     "FAMILY_BOUNDS",
@@ -66,6 +69,7 @@ __all__ = [
     "SweepPoint",
     "beta_parameter_sweep",
     "box_cox",
+    "box_cox_exponent",
     "design_for_limit",
     "design_for_rewards",
     "exp_limit_law",
@@ -78,14 +82,41 @@ __all__ = [
 ]
 
 #: Families that :func:`design_for_rewards` and :func:`reward_sensitivity` accept, with the
-#: parameter interval searched and the starting parameter.
+#: parameter interval searched and the starting parameter (read from the family records).
 FAMILY_BOUNDS: dict[str, tuple[float, float, float]] = {
-    "box-cox": (-20.0, 1.0, 0.0),
-    "power": (1e-6, 1.0 - 1e-6, 0.5),
-    "neg-power": (1e-6, 20.0, 1.0),
-    "exp": (1e-3, 1e3, 1.0),
-    "log-sigmoid": (1e-3, 1e3, 4.0),
+    family.name: family.design_bounds for family in FAMILIES.values() if family.design_bounds is not None
 }
+
+
+def exponent_spec(exponent: float) -> str:
+    """The built-in spec with the same optimum as ``box_cox(exponent)``.
+
+    Example:
+        >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
+        ['power:0.5', 'log', 'neg-power:1', 'linear']
+    """
+    exponent = float(exponent)
+    if exponent == 1.0:
+        return "linear"
+    if exponent == 0.0:
+        return "log"
+    number = format(abs(exponent), ".10g")
+    return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
+
+
+def box_cox_exponent(utility: Utility | str) -> float | None:
+    """G with ``box_cox(G)`` equivalent to a built-in ``log``/``power``/``neg-power``/``linear``, else None.
+
+    Read from the utility's family record, so a custom utility is never mistaken for one.
+
+    Example:
+        >>> box_cox_exponent("neg-power:2"), box_cox_exponent("log"), box_cox_exponent("exp:1")
+        (-2.0, 0.0, None)
+    """
+    record = parse_utility(utility).family_record
+    if record is None or record.box_cox_exponent is None:
+        return None
+    return float(record.box_cox_exponent(parse_utility(utility).parameters))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,10 +131,7 @@ def family_utility(family: str, parameter: float) -> Utility:
         >>> family_utility("neg-power", 2).spec
         'neg-power:2'
     """
-    if family == "box-cox":
-        return box_cox(parameter)
-    family_function(family)  # validates the family name with the list of valid forms
-    return parse_utility(f"{family}:{float(parameter)!r}")
+    return member(family, parameter)
 
 
 def moment_beta_parameter(rewards: Sequence[float] | np.ndarray) -> float:
@@ -159,16 +187,23 @@ class FamilySweep:
 def _sweep_point(parameter: float, spec: str, solution: Any) -> SweepPoint:
     law = limit(spec)
     beta_a = None
-    if law is not None and law.dist.name == "beta" and law.args[0] == law.args[1]:
-        beta_a = float(law.args[0])
-    elif law is not None and law.dist.name == "uniform":
+    if law is not None and law.kind == "beta" and law.parameters["a"] == law.parameters["b"]:
+        beta_a = float(law.parameters["a"])
+    elif law is not None and law.kind == "uniform":
         beta_a = 1.0
-    elif law is not None and law.dist.name == "bernoulli":
+    elif law is not None and law.kind == "two-point":
         beta_a = 0.0
     ks = None if law is None else distance(solution.rewards, law).kolmogorov_smirnov
     rewards = np.asarray(solution.rewards, dtype=np.float64)
     return SweepPoint(
-        float(parameter), spec, rewards, bool(solution.converged), describe_limit(law), beta_a, moment_beta_parameter(rewards), ks
+        parameter=float(parameter),
+        utility=spec,
+        rewards=rewards,
+        converged=bool(solution.converged),
+        limit=describe_limit(law),
+        limit_beta_parameter=beta_a,
+        fitted_beta_parameter=moment_beta_parameter(rewards),
+        kolmogorov_smirnov=ks,
     )
 
 
@@ -195,7 +230,7 @@ def beta_parameter_sweep(exponents: Sequence[float], n: int, *, tol: float = DEF
     specs = [exponent_spec(u.parameters[0]) for u in members]
     solutions = solve_many(specs, n, tol=tol)
     points = tuple(_sweep_point(u.parameters[0], spec, s) for u, spec, s in zip(members, specs, solutions, strict=True))
-    return FamilySweep("box-cox", n, points, time.perf_counter() - start)
+    return FamilySweep(family="box-cox", n=n, points=points, seconds=time.perf_counter() - start)
 
 
 def family_sweep(family: str, parameters: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> FamilySweep:
@@ -213,7 +248,7 @@ def family_sweep(family: str, parameters: Sequence[float], n: int, *, tol: float
         raise ValueError("a sweep needs at least one parameter")
     solutions = solve_family(family, [float(p) for p in parameters], check_n(n), tol=tol)
     points = tuple(_sweep_point(p, s.utility, s) for p, s in zip(parameters, solutions, strict=True))
-    return FamilySweep(family, check_n(n), points, time.perf_counter() - start)
+    return FamilySweep(family=family, n=check_n(n), points=points, seconds=time.perf_counter() - start)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +323,12 @@ def reward_sensitivity(family: str, parameter: float, n: int, *, tol: float = 1e
     free_index = np.flatnonzero(free)
     if free_index.size == 0:
         return RewardSensitivity(
-            utility.spec, family, float(parameter), np.where(free[block], 0.0, values[block]), np.zeros(n), 0
+            utility=utility.spec,
+            family=family,
+            parameter=float(parameter),
+            rewards=np.where(free[block], 0.0, values[block]),
+            derivative=np.zeros(n),
+            blocks=0,
         )
     with float64():
         new_rewards, derivative = _implicit_rewards(
@@ -300,7 +340,14 @@ def reward_sensitivity(family: str, parameter: float, n: int, *, tol: float = 1e
             function=utility.function,
         )
         new_rewards, derivative = np.asarray(new_rewards), np.asarray(derivative)
-    return RewardSensitivity(utility.spec, family, float(parameter), new_rewards, derivative, int(free_index.size))
+    return RewardSensitivity(
+        utility=utility.spec,
+        family=family,
+        parameter=float(parameter),
+        rewards=new_rewards,
+        derivative=derivative,
+        blocks=int(free_index.size),
+    )
 
 
 def _block_objective(
@@ -369,82 +416,40 @@ class Design:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "target": self.target,
-            "family": self.family,
-            "parameter": self.parameter,
-            "utility": self.utility,
-            "reachable": self.reachable,
-            "residual": self.residual,
-            "n": self.n,
-            "method": self.method,
-            "message": self.message,
-        }
+        """JSON-ready fields (strict: an infinite residual is null)."""
+        return as_dict(self)
 
 
-def exp_limit_law(beta: float) -> NumericalLimit:
-    """The limit law of ``exp:B``: atoms 1/(2+B) at 0 and at 1, density B/(2+B) on (0, 1).
-
-    The potential of this law under the kernel exp(-B|x - y|) is the constant 2/(2+B) on
-    [0, 1] (the kernel is the Green's function of -d^2/dx^2 + B^2, and the atoms cancel
-    the boundary terms), so it satisfies the Euler-Lagrange condition of maximising
-    E[1 - exp(-B|X - X'|)]; the kernel is positive definite, so it is the unique maximiser.
-    Returned as a :class:`~collapse_theory.asymptotics.NumericalLimit` (exact: linear CDF).
+def exp_limit_law(beta: float) -> Law:
+    """The limit law of ``exp:B`` (:func:`collapse_theory.laws.exp_law`; ``limit("exp:B")`` returns it too).
 
     Example:
         >>> law = exp_limit_law(2.0)
         >>> float(law.cdf(0.0)), float(law.cdf(0.5)), round(law.variance, 6)
         (0.25, 0.5, 0.166667)
     """
-    beta = float(beta)
-    if not (math.isfinite(beta) and beta > 0.0):
-        raise ValueError(f"exp:B needs B > 0, got {beta!r}")
-    atom = 1.0 / (2.0 + beta)
-    density = beta / (2.0 + beta)
-    variance = 2.0 * atom * 0.25 + density / 12.0
-    return NumericalLimit(
-        f"exp:{beta:g}",
-        (Atom(0.0, atom), Atom(1.0, atom)),
-        np.array([0.0, 0.5]),
-        np.array([0.0, density / 2.0]),
-        None,
-        0.5,
-        variance,
-        math.nan,
-        0.0,
-        True,
-        0.0,
-        "closed form",
-        0.0,
-    )
+    return exp_law(beta)
 
 
 def _describe_target(target: Any) -> str:
-    if isinstance(target, NumericalLimit):
-        return f"numerical limit of {target.utility}"
-    if hasattr(target, "dist") and hasattr(target.dist, "name") and hasattr(target, "args"):
-        return describe_limit(target)
-    return type(target).__name__
+    try:
+        return as_law(target).describe()
+    except TypeError:
+        return type(target).__name__
 
 
 def _symmetric_beta(target: Any) -> tuple[float, float] | None:
-    """(a, b) if the target is a scipy Beta or Uniform(0, 1) law, else None."""
-    name = getattr(getattr(target, "dist", None), "name", None)
-    if name == "beta" and len(target.args) == 2 and not target.kwds:
-        return float(target.args[0]), float(target.args[1])
-    if name == "uniform" and tuple(target.args) in ((), (0.0, 1.0), (0, 1)) and not target.kwds:
+    """(a, b) if the target is a Beta or Uniform(0, 1) law, else None."""
+    law = as_law(target)
+    if law.kind == "beta":
+        return float(law.parameters["a"]), float(law.parameters["b"])
+    if law.kind == "uniform":
         return 1.0, 1.0
     return None
 
 
 def _is_two_point(target: Any) -> bool:
-    name = getattr(getattr(target, "dist", None), "name", None)
-    return name == "bernoulli" and abs(float(target.args[0]) - 0.5) < 1e-15
-
-
-def _box_cox_law(exponent: float) -> Any:
-    return limit(exponent_spec(exponent))
+    return as_law(target).kind == "two-point"
 
 
 def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float = 1e-3) -> Design:
@@ -453,7 +458,7 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
     ``box-cox`` (power, log, neg-power, linear): closed form for Beta(a, a) (G = 1 - 2a for
     a < 1, ``neg-power:1`` for a = 1, ``linear`` for two atoms of mass 1/2), and a
     one-dimensional fit of G minimising the KS distance for any other target (a scipy law,
-    a :class:`~collapse_theory.asymptotics.NumericalLimit`). ``exp``: closed form from the
+    a :class:`~collapse_theory.numerical_laws.NumericalLimit`). ``exp``: closed form from the
     atom at 0 (B = 1/p - 2), then the KS of the whole law decides.
 
     Unreachable targets are reported with ``reachable=False`` and the closest member:
@@ -476,7 +481,17 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
     if family != "box-cox":
         raise ValueError(f"limit design supports the families box-cox and exp, got {family!r}")
     if _is_two_point(target):
-        return Design(described, family, 1.0, "linear", True, 0.0, None, "closed form", "two atoms of mass 1/2: U = x")
+        return Design(
+            target=described,
+            family=family,
+            parameter=1.0,
+            utility="linear",
+            reachable=True,
+            residual=0.0,
+            n=None,
+            method="closed form",
+            message="two atoms of mass 1/2: U = x",
+        )
     ab = _symmetric_beta(target)
     if ab is not None:
         a, b = ab
@@ -489,22 +504,32 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
                 f"(closest member shown)",
             )
         if a > 1.0:
-            residual = law_distance(target, scipy.stats.uniform())
+            residual = law_distance(target, uniform_law())
             return Design(
-                described,
-                family,
-                -1.0,
-                "neg-power:1",
-                False,
-                residual,
-                None,
-                "closed form",
-                f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
+                target=described,
+                family=family,
+                parameter=-1.0,
+                utility="neg-power:1",
+                reachable=False,
+                residual=residual,
+                n=None,
+                method="closed form",
+                message=f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
                 "(neg-power:G with G >= 1 gives the uniform law, the closest)",
             )
         exponent = 1.0 - 2.0 * a
         message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
-        return Design(described, family, exponent, exponent_spec(exponent), True, 0.0, None, "closed form", message)
+        return Design(
+            target=described,
+            family=family,
+            parameter=exponent,
+            utility=exponent_spec(exponent),
+            reachable=True,
+            residual=0.0,
+            n=None,
+            method="closed form",
+            message=message,
+        )
     best = _fit_box_cox_limit(target)
     if best.residual <= tolerance:
         return best
@@ -517,43 +542,53 @@ def _fit_box_cox_limit(target: Any) -> Design:
     """Minimise KS(target, Beta(a, a)) over a in (0, 1] (G = 1 - 2a), bounded Brent."""
 
     def mismatch(a: float) -> float:
-        return law_distance(target, scipy.stats.beta(a, a))
+        return law_distance(target, beta_law(a, a))
 
     result = scipy.optimize.minimize_scalar(mismatch, bounds=(1e-3, 1.0), method="bounded", options={"xatol": 1e-6})
     a = float(result.x)
     exponent = 1.0 - 2.0 * a
     return Design(
-        _describe_target(target),
-        "box-cox",
-        exponent,
-        exponent_spec(exponent),
-        True,
-        float(result.fun),
-        None,
-        "fit: KS to Beta((1-G)/2, (1-G)/2), bounded Brent",
-        "fitted",
+        target=_describe_target(target),
+        family="box-cox",
+        parameter=exponent,
+        utility=exponent_spec(exponent),
+        reachable=True,
+        residual=float(result.fun),
+        n=None,
+        method="fit: KS to Beta((1-G)/2, (1-G)/2), bounded Brent",
+        message="fitted",
     )
 
 
 def _design_exp_limit(target: Any, described: str, tolerance: float) -> Design:
-    atom = float(np.asarray(target.cdf(0.0)))
+    atom = float(np.asarray(as_law(target).cdf(0.0)))
     if not 0.0 < atom < 0.5:
         return Design(
-            described,
-            "exp",
-            None,
-            None,
-            False,
-            math.inf,
-            None,
-            "closed form",
-            f"exp:B limits have atoms 1/(2+B) in (0, 1/2) at 0 and 1; the target's mass at 0 is {atom:.3g}",
+            target=described,
+            family="exp",
+            parameter=None,
+            utility=None,
+            reachable=False,
+            residual=math.inf,
+            n=None,
+            method="closed form",
+            message=f"exp:B limits have atoms 1/(2+B) in (0, 1/2) at 0 and 1; the target's mass at 0 is {atom:.3g}",
         )
     beta = 1.0 / atom - 2.0
     residual = law_distance(target, exp_limit_law(beta))
     reachable = residual <= tolerance
     message = "atoms 1/(2+B) at 0 and 1 with a uniform density" if reachable else f"KS {residual:.3g} > tolerance {tolerance:g}"
-    return Design(described, "exp", beta, f"exp:{beta:.10g}", reachable, residual, None, "closed form", message)
+    return Design(
+        target=described,
+        family="exp",
+        parameter=beta,
+        utility=f"exp:{beta:.10g}",
+        reachable=reachable,
+        residual=residual,
+        n=None,
+        method="closed form",
+        message=message,
+    )
 
 
 def design_for_rewards(
@@ -594,6 +629,9 @@ def design_for_rewards(
         sensitivity = reward_sensitivity(family, value, n)
         return sensitivity.rewards - t, sensitivity.derivative
 
+    # Gauss-Newton by hand, on one scalar parameter with a box and a log scale: jaxopt's
+    # GaussNewton / LevenbergMarquardt have no bounds and would differentiate the solver
+    # by unrolling instead of by the implicit derivative reward_sensitivity already gives.
     residual, jacobian = residual_and_jacobian(theta)
     cost = float(residual @ residual)
     method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
@@ -630,4 +668,14 @@ def design_for_rewards(
         message = f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
     else:
         message = f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
-    return Design(f"{n} target rewards", family, float(theta), spec, reachable, rms, n, method, message)
+    return Design(
+        target=f"{n} target rewards",
+        family=family,
+        parameter=float(theta),
+        utility=spec,
+        reachable=reachable,
+        residual=rms,
+        n=n,
+        method=method,
+        message=message,
+    )

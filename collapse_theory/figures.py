@@ -1,7 +1,7 @@
 """The reproduction's figures: one function per figure, each returning a matplotlib Figure.
 
 Every function takes plain results (the JSON-ready dictionaries that
-:mod:`collapse_theory.reproduce` computes and caches) and draws; none computes.
+:mod:`collapse_theory.reproduction` computes and caches) and draws; none computes.
 Colours are fixed per utility family and per kind of prompt, so a utility looks
 the same in every figure.
 """
@@ -19,23 +19,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-#: One colour per utility family, used in every figure.
-FAMILY_COLOURS = {
-    "linear": "#1b9e77",
-    "power": "#d95f02",
-    "log": "#7570b3",
-    "neg-power": "#e7298a",
-    "log-sigmoid": "#66a61e",
-    "exp": "#e6ab02",
-    "square": "#a6761d",
-}
+from collapse_theory.families import FAMILIES
+from collapse_theory.utilities import parse_utility
+
+#: One colour per utility family, used in every figure (read from the family records).
+FAMILY_COLOURS = {family.name: family.colour for family in FAMILIES.values()}
 #: One colour per kind of prompt.
 KIND_COLOURS = {"open": "#1f77b4", "closed": "#d62728"}
 
 
 def family_colour(spec: str) -> str:
-    """The colour of a utility spec's family (grey for custom utilities)."""
-    return FAMILY_COLOURS.get(spec.split(":")[0], "#555555")
+    """The colour of a utility spec's family (grey for custom utilities and unknown specs)."""
+    try:
+        record = parse_utility(spec).family_record
+    except ValueError:
+        return "#555555"
+    return "#555555" if record is None else record.colour
 
 
 def _kind_colour(kind: str, index: int) -> Any:

@@ -4,21 +4,9 @@ As n grows, the empirical distribution of the optimal rewards of
 :math:`\\max \\sum_{i<j} U(r_i - r_j)` converges to the law of X maximising
 :math:`E\\, U(|X - X'|)` over laws on [0, 1] (X, X' independent); Song, Cai, Lee, Su,
 "Reward Collapse in Aligning Large Language Models", arXiv 2305.17608, Theorem 3
-and Section 3.2. Known closed forms:
-
-===================  =====================================  ==========================================
-utility              limit law                              reference
-===================  =====================================  ==========================================
-``log``              arcsine = Beta(1/2, 1/2)               Fekete points of an interval (Stieltjes
-                                                            1885; Fejer 1932): the finite-n optimum is
-                                                            the Gauss-Lobatto-Legendre nodes
-``power:G``          Beta((1-G)/2, (1-G)/2), 0 < G < 1      Bjorck (1956), maximising E|X-Y|^G
-``neg-power:G``      Beta((1+G)/2, (1+G)/2), 0 < G < 1      Riesz equilibrium measure of [0, 1]
-                     uniform on [0, 1], G >= 1              Hardin and Saff (2004, 2005):
-                                                            hypersingular Riesz energy
-``linear``           two-point, mass 1/2 at 0 and at 1      S is linear: a step vector is optimal
-``square``           two-point, mass 1/2 at 0 and at 1      convex U: maximum at a step vector
-===================  =====================================  ==========================================
+and Section 3.2. The closed forms, with their references, are the ``law`` of each family
+record in :mod:`collapse_theory.families`; :func:`limit` reads them from there, as one
+:class:`~collapse_theory.laws.Law` type.
 """
 
 from __future__ import annotations
@@ -27,82 +15,73 @@ from typing import Any
 
 import numpy as np
 import scipy.special
-import scipy.stats
 
-from collapse_theory.solver import check_n
+from collapse_theory.laws import Law, as_law
 from collapse_theory.utilities import Utility, parse_utility
 
-Distribution = Any  # a scipy.stats frozen distribution (rv_continuous_frozen or rv_discrete_frozen)
+__all__ = ["Distribution", "describe_limit", "gauss_lobatto_rewards", "limit", "limit_parameters"]
+
+#: Kept for older annotations: every limit is now a :class:`~collapse_theory.laws.Law`.
+Distribution = Law
 
 
-def limit(utility: Utility | str) -> Distribution | None:
+def limit(utility: Utility | str) -> Law | None:
     """The closed-form n -> infinity law of the optimal rewards, or None if unknown.
 
-    Returns a frozen :mod:`scipy.stats` distribution on [0, 1]:
+    Read from the utility's family record (:mod:`collapse_theory.families`), never from
+    its name: a custom utility has no closed form, whatever it is called.
 
-    * ``log`` -> ``beta(1/2, 1/2)`` (the arcsine law; Fekete points / Gauss-Lobatto),
-    * ``power:G`` -> ``beta((1-G)/2, (1-G)/2)`` (Bjorck 1956),
-    * ``neg-power:G`` -> ``beta((1+G)/2, (1+G)/2)`` for G < 1 (Riesz equilibrium
-      measure), ``uniform(0, 1)`` for G >= 1 (Hardin and Saff 2004),
-    * ``linear``, ``square`` -> ``bernoulli(1/2)`` (two points, mass 1/2 at 0 and 1),
-    * anything else (``log-sigmoid:B``, ``exp:B``, custom) -> None; see
-      :func:`collapse_theory.asymptotics.numerical_limit`.
+    * ``log`` -> Beta(1/2, 1/2) (the arcsine law; Fekete points / Gauss-Lobatto),
+    * ``power:G`` -> Beta((1-G)/2, (1-G)/2) (Bjorck 1956),
+    * ``neg-power:G`` -> Beta((1+G)/2, (1+G)/2) for G < 1 (Riesz equilibrium
+      measure), Uniform(0, 1) for G >= 1 (Hardin and Saff 2004),
+    * ``box-cox:G`` -> the law of the member of the same optimum above,
+    * ``exp:B`` -> atoms 1/(B+2) at 0 and 1, uniform density B/(B+2) between,
+    * ``linear``, ``square`` -> two points, mass 1/2 at 0 and 1,
+    * anything else (``log-sigmoid:B``, custom) -> None; see
+      :func:`collapse_theory.numerical_laws.numerical_limit`.
 
     Reference: Song, Cai, Lee, Su, arXiv 2305.17608, Theorem 3 and Section 3.2.
 
     Example:
-        >>> limit("log").args
-        (0.5, 0.5)
-        >>> limit("neg-power:2").dist.name
+        >>> limit("log").parameters
+        {'a': 0.5, 'b': 0.5}
+        >>> limit("neg-power:2").kind
         'uniform'
-        >>> limit("exp:1") is None
+        >>> limit("exp:1").atoms[0].mass
+        0.3333333333333333
+        >>> limit("log-sigmoid:4") is None
         True
     """
     utility = parse_utility(utility)
-    family = utility.family
-    if family == "log":
-        return scipy.stats.beta(0.5, 0.5)
-    if family == "power":
-        a = (1.0 - utility.parameters[0]) / 2.0
-        return scipy.stats.beta(a, a)
-    if family == "neg-power":
-        gamma = utility.parameters[0]
-        if gamma >= 1.0:
-            return scipy.stats.uniform(0.0, 1.0)
-        a = (1.0 + gamma) / 2.0
-        return scipy.stats.beta(a, a)
-    if family in ("linear", "square"):
-        return scipy.stats.bernoulli(0.5)
-    return None
+    record = utility.family_record
+    return None if record is None else record.limit_law(utility.parameters)
 
 
-def describe_limit(distribution: Distribution | None) -> str:
+def describe_limit(law: Any) -> str:
     """A one-line human description of a limit law, e.g. ``"Beta(0.25, 0.25)"``."""
-    if distribution is None:
+    if law is None:
         return "no closed form known"
-    name = distribution.dist.name
-    if name == "beta":
-        a, b = distribution.args
-        label = f"Beta({a:g}, {b:g})"
-        return label + " (arcsine)" if a == b == 0.5 else label
-    if name == "uniform":
-        return "Uniform(0, 1)"
-    if name == "bernoulli":
-        return "two-point: mass 1/2 at 0 and 1/2 at 1"
-    return f"{name}{distribution.args}"
+    return as_law(law).describe()
 
 
-def limit_parameters(distribution: Distribution | None) -> dict[str, Any]:
-    """The law's name and parameters as a JSON-ready dict."""
-    if distribution is None:
+def limit_parameters(law: Any) -> dict[str, Any]:
+    """The law's name and parameters as a JSON-ready dict (the ``limit`` command's ``law`` fields)."""
+    if law is None:
         return {"law": None}
-    name = distribution.dist.name
-    if name == "beta":
-        a, b = distribution.args
-        return {"law": "beta", "a": float(a), "b": float(b)}
-    if name == "uniform":
+    law = as_law(law)
+    if law.kind == "beta":
+        return {"law": "beta", "a": law.parameters["a"], "b": law.parameters["b"]}
+    if law.kind == "uniform":
         return {"law": "uniform", "low": 0.0, "high": 1.0}
-    return {"law": "two-point", "atoms": [0.0, 1.0], "masses": [0.5, 0.5]}
+    if law.kind == "two-point":
+        return {"law": "two-point", "atoms": [0.0, 1.0], "masses": [0.5, 0.5]}
+    return {
+        "law": law.kind,
+        "atoms": [atom.location for atom in law.atoms],
+        "masses": [atom.mass for atom in law.atoms],
+        "continuous_mass": law.continuous_mass,
+    }
 
 
 def gauss_lobatto_rewards(n: int) -> np.ndarray:
@@ -120,6 +99,8 @@ def gauss_lobatto_rewards(n: int) -> np.ndarray:
         >>> np.round(gauss_lobatto_rewards(4), 6).tolist()
         [1.0, 0.723607, 0.276393, 0.0]
     """
+    from collapse_theory.solver import check_n  # the oracle validates n as the solver does
+
     n = check_n(n)
     interior = scipy.special.roots_jacobi(n - 2, 1.0, 1.0)[0] if n > 2 else np.empty(0)
     nodes = np.concatenate([[-1.0], np.sort(interior), [1.0]])

@@ -280,7 +280,7 @@ def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
         quantiles = np.maximum(0.0, levels - 1.0 / (2.0 + beta)) * (2.0 + beta) / beta
     else:
         law = limit(spec)
-        if law is None or law.dist.name not in ("beta", "uniform"):
+        if law is None or law.kind not in ("beta", "uniform"):
             return None
         quantiles = law.ppf(levels)
     # stretched so that y_1 = 0 (r_1 = 1, optimal for every increasing U) with y = 1/2 fixed

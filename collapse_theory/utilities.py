@@ -21,7 +21,10 @@ Built-in specs::
     neg-power:G     U(x) = -x^(-G),        G > 0
     log-sigmoid:B   U(x) = log sigmoid(Bx), B > 0  (Bradley-Terry on bounded rewards)
     exp:B           U(x) = 1 - exp(-Bx),   B > 0
+    box-cox:G       U(x) = (x^G - 1)/G,    G <= 1  (log x at G = 0)
     square          U(x) = x^2             (convex: a contrast case)
+
+Each family is one record of :data:`collapse_theory.families.FAMILIES`.
 
 Example:
     >>> u = parse_utility("power:0.5")
@@ -33,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,25 +43,18 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.custom_derivatives import SymbolicZero
+
+from collapse_theory.families import FAMILIES, Family, UtilityFunction, power_law, valid_forms
 
 Array = Any
-UtilityFunction = Callable[[Array, Array], Array]
 
 #: Default threshold below which :meth:`Utility.extended` replaces U by its tangent.
 #: Small enough that the n = 8 optima of the built-in utilities (smallest gap 0.064
 #: for ``log``) are untouched, large enough that slopes stay moderate in training.
 DEFAULT_EXTENSION_EPS = 0.05
 
-VALID_FORMS = (
-    "linear",
-    "power:G (0<G<1)",
-    "log",
-    "neg-power:G (G>0)",
-    "log-sigmoid:B (B>0)",
-    "exp:B (B>0)",
-    "square",
-)
+#: The spec forms with their ranges, read from the family registry.
+VALID_FORMS = tuple(family.form() for family in FAMILIES.values())
 
 
 class UtilitySpecError(ValueError):
@@ -67,7 +62,7 @@ class UtilitySpecError(ValueError):
 
 
 def _valid_forms_message() -> str:
-    return "valid forms: " + ", ".join(VALID_FORMS)
+    return valid_forms()
 
 
 @dataclass(frozen=True)
@@ -86,6 +81,8 @@ class Utility:
         singular: U(0+) = -inf or U'(0+) = inf, so optimal rewards never tie.
         defined_everywhere: ``function`` is finite, continuous and increasing on
             the whole real line (then it is its own extended version).
+        family_record: the :class:`~collapse_theory.families.Family` of a built-in
+            utility, None for a custom one.
     """
 
     family: str
@@ -97,6 +94,9 @@ class Utility:
     convex: bool = False
     singular: bool = False
     defined_everywhere: bool = False
+    #: the built-in family's record, or None for a custom utility: every layer dispatches on
+    #: it (by identity), never on the name, which a custom utility may share
+    family_record: Family | None = field(default=None, repr=False)
 
     @property
     def affine(self) -> bool:
@@ -160,105 +160,92 @@ def _format_number(value: float) -> str:
     return format(float(value), "g") if float(value) != int(value) else str(int(value))
 
 
-# --- the built-in families (each U valid on x > 0) ---------------------------------
+# --- constructors of the built-in families (the records live in collapse_theory.families) ---
 
 
-def _linear(x: Array, p: Array) -> Array:
-    return x
+def _member(family: Family, parameters: tuple[float, ...] = ()) -> Utility:
+    """The utility of ``family`` with ``parameters`` (checked against the record's range)."""
+    concave, convex, singular = family.flags(parameters)
+    return Utility(
+        family.name,
+        parameters,
+        family.function,
+        concave=concave,
+        convex=convex,
+        singular=singular,
+        defined_everywhere=family.defined_everywhere,
+        family_record=family,
+    )
 
 
-@jax.custom_jvp
-def power_law(x: Array, exponent: Array) -> jax.Array:
-    """:math:`x^a` whose derivatives reuse the value: :math:`d x^a / dx = a\\, x^a / x`.
+def member(family: Family | str, parameter: float | None = None) -> Utility:
+    """The member of a built-in family, by record or name, with its parameter checked.
 
-    ``x ** a`` differentiates to ``a * x ** (a - 1)``, a second power per element and a
-    third for U''. The solver evaluates U, U' and U'' on every pair in each Newton
-    step, where the powers dominate: this rule makes that one power per element
-    (about 2.5x faster) and keeps the value exact. At x = 0 the first derivative is
-    the limit :math:`a \\cdot 0^{a-1}`.
+    Example:
+        >>> member("neg-power", 2).spec
+        'neg-power:2'
     """
-    return jnp.power(x, exponent)
+    record = family if isinstance(family, Family) else _record(family)
+    if record.parameter is None:
+        if parameter is not None:
+            raise UtilitySpecError(f"utility {record.name!r} takes no parameter; {_valid_forms_message()}")
+        return _member(record)
+    if parameter is None:
+        raise UtilitySpecError(f"utility {record.name!r} needs a parameter ({record.parameter.range_text()})")
+    return _member(record, (_check_parameter(record, parameter),))
 
 
-def _power_law_jvp(primals: tuple[Array, Array], tangents: tuple[Any, Any]) -> tuple[jax.Array, jax.Array]:
-    x, exponent = primals
-    dx, d_exponent = tangents
-    value = power_law(x, exponent)
-    terms = []
-    safe_x = jnp.where(x == 0, 1.0, x)  # no 0/0 or log 0, in this rule or in its derivatives
-    if not isinstance(dx, SymbolicZero):
-        # the limit a 0^(a-1) is piecewise constant in a (its derivative 0 almost everywhere)
-        at_zero = jax.lax.stop_gradient(exponent * jnp.power(jnp.zeros_like(exponent), exponent - 1.0))
-        terms.append(jnp.where(x == 0, at_zero, exponent * value / safe_x) * dx)
-    if not isinstance(d_exponent, SymbolicZero):
-        terms.append(value * jnp.log(safe_x) * d_exponent)  # 0 at x = 0, as for jnp.power
-    return value, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(value)
-
-
-power_law.defjvp(_power_law_jvp, symbolic_zeros=True)
-
-
-def _power(x: Array, p: Array) -> Array:
-    return power_law(x, p[0])
-
-
-def _log(x: Array, p: Array) -> Array:
-    return jnp.log(x)
-
-
-def _neg_power(x: Array, p: Array) -> Array:
-    return -power_law(x, -p[0])
-
-
-def _log_sigmoid(x: Array, p: Array) -> Array:
-    return jax.nn.log_sigmoid(p[0] * x)
-
-
-def _exp(x: Array, p: Array) -> Array:
-    return -jnp.expm1(-p[0] * x)
-
-
-def _square(x: Array, p: Array) -> Array:
-    return x * x
+def _record(name: str) -> Family:
+    if name not in FAMILIES:
+        raise UtilitySpecError(f"unknown utility family {name!r}; {_valid_forms_message()}")
+    return FAMILIES[name]
 
 
 def linear() -> Utility:
     """U(x) = x. The ranking objective is linear; the optimum puts the top half at 1."""
-    return Utility("linear", (), _linear, concave=True, convex=True, defined_everywhere=True)
+    return member("linear")
 
 
 def power(gamma: float) -> Utility:
     """U(x) = x^G for 0 < G < 1 (concave, U'(0+) = inf)."""
-    gamma = _check_parameter("power", gamma, lower=0.0, upper=1.0)
-    return Utility("power", (gamma,), _power, concave=True, singular=True)
+    return member("power", gamma)
 
 
 def log() -> Utility:
     """U(x) = log x (concave, U(0+) = -inf); optimum: the Gauss-Lobatto nodes."""
-    return Utility("log", (), _log, concave=True, singular=True)
+    return member("log")
 
 
 def neg_power(gamma: float) -> Utility:
     """U(x) = -x^(-G) for G > 0 (concave, U(0+) = -inf)."""
-    gamma = _check_parameter("neg-power", gamma, lower=0.0)
-    return Utility("neg-power", (gamma,), _neg_power, concave=True, singular=True)
+    return member("neg-power", gamma)
 
 
 def log_sigmoid(beta: float) -> Utility:
     """U(x) = log sigmoid(Bx), the Bradley-Terry log-likelihood on bounded rewards."""
-    beta = _check_parameter("log-sigmoid", beta, lower=0.0)
-    return Utility("log-sigmoid", (beta,), _log_sigmoid, concave=True, defined_everywhere=True)
+    return member("log-sigmoid", beta)
 
 
 def exp(beta: float) -> Utility:
     """U(x) = 1 - exp(-Bx) for B > 0 (concave, bounded, finite slope at 0)."""
-    beta = _check_parameter("exp", beta, lower=0.0)
-    return Utility("exp", (beta,), _exp, concave=True, defined_everywhere=True)
+    return member("exp", beta)
 
 
 def square() -> Utility:
     """U(x) = x^2: convex, the contrast case (optimum: a step vector)."""
-    return Utility("square", (), _square, concave=False, convex=True)
+    return member("square")
+
+
+def box_cox(exponent: float) -> Utility:
+    """U_G(x) = (x^G - 1)/G (log x at G = 0) for G <= 1: power, log, neg-power and linear in one.
+
+    Example:
+        >>> round(float(box_cox(0.5)(4.0)), 12)       # (4^0.5 - 1) / 0.5
+        2.0
+        >>> box_cox(0.0).spec
+        'box-cox:0'
+    """
+    return member("box-cox", exponent)
 
 
 def custom(
@@ -286,24 +273,15 @@ def custom(
     return Utility(name, (), lambda x, p: function(x), concave=concave, singular=singular)
 
 
-_ZERO_PARAMETER = {"linear": linear, "log": log, "square": square}
-_ONE_PARAMETER: dict[str, Callable[[float], Utility]] = {
-    "power": power,
-    "neg-power": neg_power,
-    "log-sigmoid": log_sigmoid,
-    "exp": exp,
-}
-_RANGES = {"power": "0<G<1", "neg-power": "G>0", "log-sigmoid": "B>0", "exp": "B>0"}
-
-
-def _check_parameter(family: str, value: float, lower: float, upper: float | None = None) -> float:
+def _check_parameter(family: Family, value: object) -> float:
+    assert family.parameter is not None
     try:
-        value = float(value)
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise UtilitySpecError(f"{family}: parameter must be a number ({_RANGES[family]})") from None
-    if not math.isfinite(value) or value <= lower or (upper is not None and value >= upper):
-        raise UtilitySpecError(f"{family}: parameter {value:g} out of range ({_RANGES[family]})")
-    return value
+        raise UtilitySpecError(f"{family.name}: parameter must be a number ({family.parameter.range_text()})") from None
+    if not family.parameter.contains(number):
+        raise UtilitySpecError(f"{family.name}: parameter {number:g} out of range ({family.parameter.range_text()})")
+    return number
 
 
 def parse_utility(spec: str | Utility) -> Utility:
@@ -325,50 +303,63 @@ def parse_utility(spec: str | Utility) -> Utility:
 
 @lru_cache(maxsize=512)
 def _parse_spec(spec: str) -> Utility:
-    """parse_utility for strings; a Utility is immutable, so one spec maps to one shared object."""
+    """parse_utility for strings; a Utility is immutable, so one spec maps to one shared object.
+
+    The rule for spelling: surrounding whitespace is ignored and family names are
+    case-insensitive (``" LOG "`` is ``log``); nothing else is forgiven.
+    """
     text = spec.strip()
-    family, sep, argument = text.partition(":")
-    if family in _ZERO_PARAMETER:
+    name, sep, argument = text.partition(":")
+    name = name.strip().lower()
+    if name not in FAMILIES:
+        raise UtilitySpecError(f"unknown utility {text!r}; {_valid_forms_message()}")
+    family = FAMILIES[name]
+    if family.parameter is None:
         if sep:
-            raise UtilitySpecError(f"utility {family!r} takes no parameter (got {text!r}); {_valid_forms_message()}")
-        return _ZERO_PARAMETER[family]()
-    if family in _ONE_PARAMETER:
-        if not sep or not argument.strip():
-            raise UtilitySpecError(
-                f"utility {family!r} needs a parameter, e.g. {family}:{_example(family)}; {_valid_forms_message()}"
-            )
-        try:
-            value = float(argument)
-        except ValueError:
-            raise UtilitySpecError(
-                f"utility {text!r}: parameter {argument!r} is not a number; {_valid_forms_message()}"
-            ) from None
-        try:
-            return _ONE_PARAMETER[family](value)
-        except UtilitySpecError as error:
-            raise UtilitySpecError(f"utility {text!r}: {error}; {_valid_forms_message()}") from None
-    raise UtilitySpecError(f"unknown utility {text!r}; {_valid_forms_message()}")
-
-
-def _example(family: str) -> str:
-    return {"power": "0.5", "neg-power": "1", "log-sigmoid": "4", "exp": "1"}[family]
+            raise UtilitySpecError(f"utility {name!r} takes no parameter (got {text!r}); {_valid_forms_message()}")
+        return _member(family)
+    if not sep or not argument.strip():
+        raise UtilitySpecError(
+            f"utility {name!r} needs a parameter, e.g. {name}:{_format_number(family.parameter.example)}; "
+            f"{_valid_forms_message()}"
+        )
+    try:
+        value = float(argument)
+    except ValueError:
+        raise UtilitySpecError(f"utility {text!r}: parameter {argument!r} is not a number; {_valid_forms_message()}") from None
+    try:
+        return _member(family, (_check_parameter(family, value),))
+    except UtilitySpecError as error:
+        raise UtilitySpecError(f"utility {text!r}: {error}; {_valid_forms_message()}") from None
 
 
 def family_function(family: str) -> UtilityFunction:
     """The elementwise ``function(x, parameters)`` of a built-in family (for batching)."""
-    table: dict[str, UtilityFunction] = {
-        "linear": _linear,
-        "power": _power,
-        "log": _log,
-        "neg-power": _neg_power,
-        "log-sigmoid": _log_sigmoid,
-        "exp": _exp,
-        "square": _square,
-    }
-    if family not in table:
-        raise UtilitySpecError(f"unknown utility family {family!r}; {_valid_forms_message()}")
-    return table[family]
+    return _record(family).function
 
 
 #: The default set of utilities shown by ``collapse-theory solve`` and the benchmarks.
 DEFAULT_SPECS = ("linear", "power:0.5", "log", "neg-power:1", "log-sigmoid:4", "exp:1", "square")
+
+__all__ = [
+    "DEFAULT_EXTENSION_EPS",
+    "DEFAULT_SPECS",
+    "VALID_FORMS",
+    "Utility",
+    "UtilityFunction",
+    "UtilitySpecError",
+    "box_cox",
+    "custom",
+    "exp",
+    "extended_value",
+    "family_function",
+    "linear",
+    "log",
+    "log_sigmoid",
+    "member",
+    "neg_power",
+    "parse_utility",
+    "power",
+    "power_law",
+    "square",
+]

@@ -66,7 +66,7 @@ def test_beta_parameter_of_the_limit_is_one_minus_g_over_two_across_the_families
     # oracle: limits.limit (Bjorck; Fekete/Gauss-Lobatto; Riesz; Hardin-Saff) for the built-in specs
     for point in sweep.points:
         law = limit(point.utility)
-        expected = 1.0 if law.dist.name == "uniform" else law.args[0]
+        expected = 1.0 if law.kind == "uniform" else law.parameters["a"]
         assert point.limit_beta_parameter == pytest.approx(expected, abs=1e-15)
         assert limit_beta_parameter(point.parameter) == pytest.approx(expected, abs=1e-15)
     fitted = [p.fitted_beta_parameter for p in sweep.points]
@@ -128,7 +128,7 @@ def test_closed_form_design_inverts_the_limit_laws(a, spec):
     assert design.reachable and design.method == "closed form"
     assert design.utility == spec
     law = limit(design.utility)
-    assert law.mean() == pytest.approx(0.5) and law.var() == pytest.approx(scipy.stats.beta(a, a).var())
+    assert law.mean == pytest.approx(0.5) and law.variance == pytest.approx(scipy.stats.beta(a, a).var())
 
 
 def test_two_point_target_designs_linear():

@@ -14,7 +14,7 @@ import pytest
 import scipy.stats
 
 from collapse_theory.cli import main
-from collapse_theory.explore import exploration_figure, explore, fit_beta, load_utility, shape_on_grid
+from collapse_theory.exploration import exploration_figure, explore, fit_beta, load_utility, shape_on_grid
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

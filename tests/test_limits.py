@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.stats
 from helpers import gradient, numpy_utility, solved
 
 from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit, limit_parameters
 from collapse_theory.solver import SolverInputError
+from collapse_theory.utilities import custom
 
 #: Growing sizes in two padded solver sizes (n // 2 <= 16 and <= 64); odd, so that the two-point
 #: law is never matched exactly (at even n the step vector *is* the two-point law: KS = 0).
@@ -42,16 +44,18 @@ def ks_to_limit(spec: str, n: int) -> float:
 
 @pytest.mark.parametrize("spec", CLOSED_FORMS)
 def test_limit_is_the_documented_law(spec: str) -> None:
-    """limit(spec) is the scipy.stats law of the issue: Beta((1 -+ G)/2, same), uniform or two-point."""
+    """limit(spec) is the law of the issue: Beta((1 -+ G)/2, same), uniform or two-point."""
     name, a = CLOSED_FORMS[spec]
     law = limit(spec)
-    assert law is not None and law.dist.name == name
+    kind = {"bernoulli": "two-point"}.get(name, name)
+    assert law is not None and law.kind == kind
     if name == "beta":
-        assert law.args == pytest.approx((a, a), abs=1e-15)
+        assert (law.parameters["a"], law.parameters["b"]) == pytest.approx((a, a), abs=1e-15)
+        assert law.variance == pytest.approx(scipy.stats.beta(a, a).var(), abs=1e-15)
     if name == "bernoulli":
         assert law.pmf([0, 1]) == pytest.approx([0.5, 0.5], abs=1e-15)
     if name == "uniform":
-        assert (law.support(), law.mean()) == ((0.0, 1.0), 0.5)
+        assert (law.support, law.mean) == ((0.0, 1.0), 0.5)
 
 
 @pytest.mark.parametrize("spec", CLOSED_FORMS)
@@ -91,9 +95,26 @@ def test_claimed_limit_is_the_nearest_candidate(spec: str) -> None:
             )
 
 
-@pytest.mark.parametrize("spec", ["exp:1", "exp:4", "log-sigmoid:1", "log-sigmoid:4"])
-def test_no_closed_form_for_exp_and_log_sigmoid(spec: str) -> None:
-    """exp:B and log-sigmoid:B have no known closed-form limit: limit() is None, described as such."""
+@pytest.mark.parametrize("beta", [1.0, 4.0])
+def test_limit_of_exp_is_its_closed_form_with_atoms(beta: float) -> None:
+    """exp:B: atoms 1/(B+2) at 0 and 1 and a uniform density B/(B+2) between (docs/theory.md)."""
+    law = limit(f"exp:{beta:g}")
+    assert law is not None and law.kind == "atoms and uniform"
+    atom = 1.0 / (beta + 2.0)
+    assert [(a.location, a.mass) for a in law.atoms] == [(0.0, atom), (1.0, atom)]
+    x = np.linspace(0.1, 0.9, 9)
+    assert law.cdf(x) == pytest.approx(atom + beta / (beta + 2.0) * x, abs=1e-15)
+    assert law.variance == pytest.approx(atom / 2.0 + beta / (beta + 2.0) / 12.0, abs=1e-15)
+
+
+def test_a_custom_utility_named_like_a_family_has_no_closed_form() -> None:
+    """Dispatch is by the family record: custom(f, "log") is not log, whatever its name."""
+    assert limit(custom(lambda x: x**0.3, "log", concave=True)) is None
+
+
+@pytest.mark.parametrize("spec", ["log-sigmoid:1", "log-sigmoid:4"])
+def test_no_closed_form_for_log_sigmoid(spec: str) -> None:
+    """log-sigmoid:B has no known closed-form limit: limit() is None, described as such."""
     assert limit(spec) is None
     assert describe_limit(None) == "no closed form known"
     assert limit_parameters(None) == {"law": None}

@@ -10,7 +10,7 @@ import pytest
 
 from collapse_theory import figures
 from collapse_theory.cli import main
-from collapse_theory.reproduce import FIGURES, reproduce
+from collapse_theory.reproduction import FIGURES, reproduce
 
 
 @pytest.fixture(scope="module")

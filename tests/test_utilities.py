@@ -58,7 +58,6 @@ def test_default_specs_are_built_ins() -> None:
 
 INVALID_SPECS = {
     "unknown name": "quadratic",
-    "unknown name, wrong case": "Log",
     "empty": "",
     "missing parameter": "power",
     "missing parameter after colon": "neg-power:",
@@ -273,3 +272,20 @@ def test_custom_utility_rejects_non_callables() -> None:
     """custom() needs a callable U(x)."""
     with pytest.raises(UtilitySpecError):
         custom(3.0, "three")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["log", "LOG", " log ", "Log"])
+def test_spelling_rule_ignores_case_and_surrounding_whitespace(text):
+    """One rule for every spelling: ' log' and 'LOG' are both log (before, one passed and one failed)."""
+    assert parse_utility(text) == parse_utility("log")
+
+
+def test_box_cox_is_a_family_spec_with_the_optimum_of_its_member():
+    """box-cox:G, one registry record, parses; its limit is that of power/log/neg-power at the same G."""
+    from collapse_theory.limits import limit
+
+    assert parse_utility("box-cox:-0.5").family_record is not None
+    assert limit("box-cox:-0.5").describe() == limit("neg-power:0.5").describe()
+    assert limit("box-cox:0").describe() == "Beta(0.5, 0.5) (arcsine)"
+    with pytest.raises(UtilitySpecError, match="G<=1"):
+        parse_utility("box-cox:2")

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from collapse_theory.asymptotics import ConvergenceStudy, Rate, convergence_many
 from collapse_theory.commands.solve import completions, utility_spec
+from collapse_theory.convergence_studies import ConvergenceStudy, Rate, convergence_many
 from collapse_theory.limits import limit
 from collapse_theory.solver import DEFAULT_TOLERANCE
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from collapse_theory._io import atomic_savefig
 from collapse_theory.commands.solve import completions, utility_spec
-from collapse_theory.explore import Exploration, exploration_figure, explore, load_utility
+from collapse_theory.exploration import Exploration, exploration_figure, explore, load_utility
 from collapse_theory.utilities import Utility
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")

@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 def run_reproduce(arguments: argparse.Namespace) -> int:
     """Run the reproduction; exit 0 when every claim passes, 1 otherwise."""
-    from collapse_theory.reproduce import reproduce
+    from collapse_theory.reproduction import reproduce
 
     result = reproduce(arguments.out, quick=arguments.quick, seed=arguments.seed, stream=sys.stderr)
     for claim in result.claims:

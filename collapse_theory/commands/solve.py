@@ -113,5 +113,5 @@ def run_limit(arguments: argparse.Namespace) -> int:
     if law is None:
         print("  (try `collapse-theory explore` for the numerical limit law)")
     else:
-        print(f"  mean {law.mean():.6g}, variance {law.var():.6g}")
+        print(f"  mean {law.mean:.6g}, variance {law.variance:.6g}")
     return 0

@@ -3,7 +3,7 @@
 :func:`explore` gathers what one wants to know about a utility nobody has solved: is it
 concave (so the solver's answers are certified) and singular at 0 (so rewards never tie
 and the limit has no atoms), its n -> infinity law (closed form from
-:func:`collapse_theory.limits.limit`, else :func:`collapse_theory.asymptotics.numerical_limit`),
+:func:`collapse_theory.limits.limit`, else :func:`collapse_theory.numerical_laws.numerical_limit`),
 the atoms of that law, the Beta(a, b) law closest to it in Kolmogorov-Smirnov distance,
 and the certified optimum at a small n. :func:`exploration_figure` draws it.
 :func:`load_utility` imports a user's Python file by path (``path.py:function``) to
@@ -14,7 +14,7 @@ Example:
     >>> [(atom.location, round(atom.mass, 4)) for atom in summary.atoms]
     [(0.0, 0.25), (1.0, 0.25)]
     >>> summary.closed_form, summary.concave, summary.singular
-    (False, True, False)
+    (True, True, False)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,13 @@ import scipy.stats
 from matplotlib.figure import Figure
 
 from collapse_theory._precision import float64
-from collapse_theory.asymptotics import Atom, NumericalLimit, is_hypersingular, is_singular_at_zero, law_distance, numerical_limit
-from collapse_theory.limits import describe_limit, limit
+from collapse_theory._results import as_dict
+from collapse_theory.distances import law_distance, law_wasserstein
+from collapse_theory.laws import Atom, Law, as_law, beta_law
+from collapse_theory.limits import limit
+from collapse_theory.numerical_laws import NumericalLimit, is_hypersingular, is_singular_at_zero, numerical_limit
 from collapse_theory.solver import Solution, check_n, solve
-from collapse_theory.utilities import Utility, UtilitySpecError, custom, family_function, parse_utility
+from collapse_theory.utilities import Utility, custom, parse_utility
 
 #: Points of (0, 1] where a custom utility's concavity and monotonicity are checked.
 CHECK_POINTS = np.unique(np.concatenate([np.geomspace(1e-8, 1.0, 400), np.linspace(1e-3, 1.0, 400)]))
@@ -76,7 +79,7 @@ class Exploration:
         hypersingular: U ~ -x^(-G) with G >= 1: the limit is uniform (Hardin and Saff).
         closed_form: the limit law is a closed form of :func:`collapse_theory.limits.limit`.
         law: a description of the limit law.
-        limit: the law itself (a frozen scipy law or a NumericalLimit).
+        limit: the law itself (a :class:`~collapse_theory.laws.Law`, closed form or numerical).
         atoms: its point masses.
         mean: E X under the limit law.
         variance: Var X under the limit law.
@@ -92,37 +95,21 @@ class Exploration:
     hypersingular: bool
     closed_form: bool
     law: str
-    limit: Any
+    limit: Law = field(metadata={"json": False})
     atoms: tuple[Atom, ...]
     mean: float
     variance: float
     error_estimate: float
     beta_fit: BetaFit
-    solution: Solution
+    solution: Solution = field(metadata={"json": False})
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``collapse-theory explore --format json``."""
-        return {
-            "utility": self.utility,
-            "concave": self.concave,
-            "increasing": self.increasing,
-            "singular": self.singular,
-            "hypersingular": self.hypersingular,
-            "closed_form": self.closed_form,
-            "law": self.law,
-            "atoms": [{"location": a.location, "mass": a.mass} for a in self.atoms],
-            "mean": self.mean,
-            "variance": self.variance,
-            "error_estimate": self.error_estimate,
-            "beta_fit": {
-                "a": self.beta_fit.a,
-                "b": self.beta_fit.b,
-                "kolmogorov_smirnov": self.beta_fit.kolmogorov_smirnov,
-                "wasserstein": self.beta_fit.wasserstein,
-                "criterion": self.beta_fit.criterion,
-            },
-            "solution": self.solution.as_dict(),
-        }
+        """The JSON contract of ``collapse-theory explore --format json``.
+
+        ``limit_law`` is the law in the structure every command shares
+        (:meth:`collapse_theory.laws.Law.as_dict`).
+        """
+        return {**as_dict(self), "limit_law": self.limit.as_dict(), "solution": self.solution.as_dict()}
 
 
 def _derivatives(utility: Utility, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,17 +204,6 @@ def load_utility(reference: str) -> Utility:
     return custom(candidate, name, concave=concave, singular=is_singular_at_zero(trial))
 
 
-def _wasserstein(first: Any, second: Any, grid: np.ndarray) -> float:
-    """int_0^1 |F_1 - F_2| by the trapezoidal rule on ``grid`` (atoms' both sides included)."""
-    points: list[np.ndarray] = [np.asarray(grid, dtype=np.float64), np.array([0.0, 1.0])]
-    for law in (first, second):
-        for atom in _atoms_of_law(law):
-            points.append(np.array([atom.location, np.nextafter(atom.location, -np.inf)]))
-    x = np.unique(np.clip(np.concatenate(points), 0.0, 1.0))
-    gap = np.abs(np.asarray(first.cdf(x), dtype=float) - np.asarray(second.cdf(x), dtype=float))
-    return float(np.sum(np.diff(x) * (gap[1:] + gap[:-1]) / 2.0))
-
-
 def fit_beta(law: Any) -> BetaFit:
     """The Beta(a, b) closest to ``law``: in KS distance, or in Wasserstein-1 if the law has atoms.
 
@@ -235,31 +211,30 @@ def fit_beta(law: Any) -> BetaFit:
     law of a concave utility) is fitted with a = b by bounded Brent on log a; any other by
     Nelder-Mead on (log a, log b) from the method-of-moments fit. The search evaluates the
     distance on a grid of 2,600 points; the reported KS uses the full grid of
-    :func:`~collapse_theory.asymptotics.law_distance`. a and b stay in [1e-3, 1e3].
+    :func:`~collapse_theory.distances.law_distance`. a and b stay in [1e-3, 1e3].
 
     Example:
         >>> fit = fit_beta(scipy.stats.beta(0.5, 0.5))
         >>> fit.a, fit.b, fit.kolmogorov_smirnov
         (0.5, 0.5, 0.0)
     """
-    name = getattr(getattr(law, "dist", None), "name", None)
-    if name == "beta" and not getattr(law, "kwds", {}):
-        a, b = (float(v) for v in law.args)
-        return BetaFit(a, b, 0.0, 0.0, "exact")
-    if name == "uniform" and tuple(law.args) in ((), (0.0, 1.0), (0, 1)) and not law.kwds:
-        return BetaFit(1.0, 1.0, 0.0, 0.0, "exact")
-    mean = float(np.asarray(law.mean() if callable(getattr(law, "mean", None)) else law.mean))
-    variance = float(np.asarray(law.var() if callable(getattr(law, "var", None)) else law.variance))
+    law = as_law(law)
+    if law.kind == "beta":
+        return BetaFit(a=law.parameters["a"], b=law.parameters["b"], kolmogorov_smirnov=0.0, wasserstein=0.0, criterion="exact")
+    if law.kind == "uniform":
+        return BetaFit(a=1.0, b=1.0, kolmogorov_smirnov=0.0, wasserstein=0.0, criterion="exact")
+    mean = float(law.mean)
+    variance = float(law.variance)
     common = mean * (1.0 - mean) / variance - 1.0 if variance > 0.0 else 1.0
     start = np.log(np.clip([mean * common, (1.0 - mean) * common], 1e-3, 1e3))
     bound = math.log(1e3)
-    criterion = "wasserstein" if _atoms_of_law(law) else "kolmogorov-smirnov"
+    criterion = "wasserstein" if law.atoms else "kolmogorov-smirnov"
 
     def mismatch(log_ab: np.ndarray) -> float:
         a, b = np.exp(np.clip(log_ab, -bound, bound))
-        candidate = scipy.stats.beta(a, b)
+        candidate = beta_law(a, b)
         if criterion == "wasserstein":
-            return _wasserstein(law, candidate, _FIT_GRID)
+            return law_wasserstein(law, candidate, _FIT_GRID)
         return law_distance(law, candidate, grid=_FIT_GRID, dense=False)
 
     if abs(mean - 0.5) <= 1e-9:
@@ -275,22 +250,20 @@ def fit_beta(law: Any) -> BetaFit:
     if mismatch(start) < mismatch(best):
         best = start
     a, b = np.exp(np.clip(best, -bound, bound))
-    fitted = scipy.stats.beta(a, b)
+    fitted = beta_law(a, b)
     dense = np.unique(np.concatenate([_FIT_GRID, np.linspace(0.0, 1.0, 20001)]))
-    return BetaFit(float(a), float(b), law_distance(law, fitted), _wasserstein(law, fitted, dense), criterion)
+    return BetaFit(
+        a=float(a),
+        b=float(b),
+        kolmogorov_smirnov=law_distance(law, fitted),
+        wasserstein=law_wasserstein(law, fitted, dense),
+        criterion=criterion,
+    )
 
 
 _FIT_GRID = np.unique(
     np.concatenate([np.geomspace(1e-12, 0.5, 800), 1.0 - np.geomspace(1e-12, 0.5, 800), np.linspace(0.0, 1.0, 1001)])
 )
-
-
-def _atoms_of_law(law: Any) -> tuple[Atom, ...]:
-    if isinstance(law, NumericalLimit):
-        return law.atoms
-    if hasattr(law.dist, "pmf"):
-        return tuple(Atom(float(x), float(law.pmf(x))) for x in (0.0, 1.0) if law.pmf(x) > 0)
-    return ()
 
 
 def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> Exploration:
@@ -300,7 +273,7 @@ def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> 
         utility: a spec, a :class:`~collapse_theory.utilities.Utility`, or a custom one
             from :func:`load_utility`.
         n: the number of completions of the finite-n optimum (small: it is shown in full).
-        cells: mesh cells for :func:`~collapse_theory.asymptotics.numerical_limit`
+        cells: mesh cells for :func:`~collapse_theory.numerical_laws.numerical_limit`
             (default: its default).
 
     Example:
@@ -313,40 +286,33 @@ def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> 
     concave, increasing = shape_on_grid(utility)
     singular = is_singular_at_zero(utility)
     hypersingular = is_hypersingular(utility)
-    closed = limit(utility) if _is_built_in(utility) else None
+    closed = limit(utility)  # None for custom utilities, whatever their name
+    law: Law
     if closed is not None:
-        law: Any = closed
-        description = describe_limit(closed)
-        mean, variance, error = float(closed.mean()), float(closed.var()), 0.0
+        law = closed
+        description = closed.describe()
+        mean, variance, error = closed.mean, closed.variance, 0.0
     else:
         numerical = numerical_limit(utility) if cells is None else numerical_limit(utility, cells=cells)
         law = numerical
         description = _describe_numerical(numerical)
         mean, variance, error = numerical.mean, numerical.variance, numerical.error_estimate
     return Exploration(
-        utility.spec,
-        concave,
-        increasing,
-        singular,
-        hypersingular,
-        closed is not None,
-        description,
-        law,
-        _atoms_of_law(law),
-        mean,
-        variance,
-        error,
-        fit_beta(law),
-        solve(utility, n),
+        utility=utility.spec,
+        concave=concave,
+        increasing=increasing,
+        singular=singular,
+        hypersingular=hypersingular,
+        closed_form=closed is not None,
+        law=description,
+        limit=law,
+        atoms=law.atoms,
+        mean=mean,
+        variance=variance,
+        error_estimate=error,
+        beta_fit=fit_beta(law),
+        solution=solve(utility, n),
     )
-
-
-def _is_built_in(utility: Utility) -> bool:
-    """A built-in family's own function (a custom utility may carry any name, even "log")."""
-    try:
-        return utility.function is family_function(utility.family)
-    except UtilitySpecError:
-        return False
 
 
 def _describe_numerical(law: NumericalLimit) -> str:
@@ -398,9 +364,7 @@ def exploration_figure(exploration: Exploration) -> Figure:
     fit = exploration.beta_fit
     right.plot(
         x,
-        np.minimum(
-            scipy.stats.beta(fit.a, fit.b).pdf(x), 4.0 * max(1.0, float(np.nanmedian(density)) if density is not None else 1.0)
-        ),
+        np.minimum(beta_law(fit.a, fit.b).pdf(x), 4.0 * max(1.0, float(np.nanmedian(density)) if density is not None else 1.0)),
         "--",
         label=f"Beta({fit.a:.3g}, {fit.b:.3g}): KS {fit.kolmogorov_smirnov:.2g}, W1 {fit.wasserstein:.2g}",
     )
@@ -410,9 +374,7 @@ def exploration_figure(exploration: Exploration) -> Figure:
     return figure
 
 
-def _density(law: Any, x: np.ndarray) -> np.ndarray | None:
-    if isinstance(law, NumericalLimit):
-        return np.asarray(law.pdf(x), dtype=float)
-    if hasattr(law.dist, "pdf") and not hasattr(law.dist, "pmf"):
-        return np.asarray(law.pdf(x), dtype=float)
-    return None
+def _density(law: Law, x: np.ndarray) -> np.ndarray | None:
+    if law.continuous_mass <= 0.0:
+        return None
+    return np.asarray(law.pdf(x), dtype=float)

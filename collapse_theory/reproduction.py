@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from collapse_theory._io import atomic_savefig, atomic_write_json, atomic_write_text
+from collapse_theory.laws import Law
 
 #: The figures, by file stem, in the order they are made.
 FIGURES = ("reward_curves", "training_snapshots", "limit_laws", "convergence", "family_map", "numerical_limits")
@@ -151,30 +152,30 @@ def _gauss_lobatto(settings: Settings) -> dict[str, Any]:
     return {"max_abs_error": errors, "certified": certified}
 
 
-def _law_on_grid(law: Any, grid: np.ndarray) -> dict[str, Any]:
-    """Density on a grid and atoms, for a scipy law or a numerical limit."""
-    if hasattr(law, "dist") and law.dist.name == "bernoulli":
-        return {"grid": [], "density": [], "atoms": [[0.0, 0.5], [1.0, 0.5]]}
-    if hasattr(law, "atoms"):  # a NumericalLimit
-        atoms = [[a.location, a.mass] for a in law.atoms]
-        return {"grid": law.grid, "density": law.density, "atoms": atoms, "atom_mass": float(sum(a.mass for a in law.atoms))}
-    return {"grid": grid, "density": law.pdf(grid), "atoms": []}
+def _law_on_grid(law: Law, grid: np.ndarray) -> dict[str, Any]:
+    """The continuous part's density on a grid (a numerical law's own mesh) and the atoms."""
+    grid = getattr(law, "grid", grid)
+    continuous = law.continuous_mass > 0.0
+    return {
+        "grid": grid if continuous else [],
+        "density": law.pdf(grid) if continuous else [],
+        "atoms": [[atom.location, atom.mass] for atom in law.atoms],
+        "atom_mass": float(sum(atom.mass for atom in law.atoms)),
+    }
 
 
 def _limit_laws(settings: Settings) -> dict[str, Any]:
-    from collapse_theory.asymptotics import numerical_limit
     from collapse_theory.distances import distance
     from collapse_theory.limits import describe_limit, limit
+    from collapse_theory.numerical_laws import numerical_limit
     from collapse_theory.solver import solve_many
 
     grid = np.linspace(0.0025, 0.9975, 400)
     items = []
     for solution in solve_many(LIMIT_UTILITIES, settings.limit_n):
-        law = limit(solution.utility)
-        name = describe_limit(law)
-        if law is None:
-            law = numerical_limit(solution.utility)
-            name = "numerical limit"
+        closed = limit(solution.utility)
+        law: Law = numerical_limit(solution.utility) if closed is None else closed
+        name = "numerical limit" if closed is None else describe_limit(closed)
         items.append(
             {
                 "spec": solution.utility,
@@ -191,7 +192,7 @@ def _limit_laws(settings: Settings) -> dict[str, Any]:
 
 
 def _convergence(settings: Settings) -> list[dict[str, Any]]:
-    from collapse_theory.asymptotics import convergence_many
+    from collapse_theory.convergence_studies import convergence_many
 
     studies = []
     for study in convergence_many(CONVERGENCE_UTILITIES, settings.convergence_ns):
@@ -234,7 +235,7 @@ def _family_map(settings: Settings) -> dict[str, Any]:
 
 
 def _numerical_limits(settings: Settings) -> list[dict[str, Any]]:
-    from collapse_theory.asymptotics import numerical_limit
+    from collapse_theory.numerical_laws import numerical_limit
 
     items = []
     for spec in NUMERICAL_UTILITIES:
@@ -244,8 +245,9 @@ def _numerical_limits(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _numerical_cross_check(settings: Settings) -> dict[str, float]:
-    from collapse_theory.asymptotics import law_distance, numerical_limit
+    from collapse_theory.distances import law_distance
     from collapse_theory.limits import limit
+    from collapse_theory.numerical_laws import numerical_limit
 
     return {spec: law_distance(numerical_limit(spec), limit(spec)) for spec in ("log", "power:0.5", "neg-power:0.5", "linear")}
 

@@ -1,13 +1,6 @@
-"""The n -> infinity behaviour of optimal rewards: convergence studies and the limit law of any utility.
+"""The n -> infinity law of the optimal rewards of any utility, by energy maximisation.
 
-**Convergence studies.** :func:`convergence` solves the finite-n problem for several n
-(one compiled, batched call per n through :func:`collapse_theory.solver.solve_many`)
-and measures how fast the empirical law of the optimal rewards approaches the
-closed-form limit of :func:`collapse_theory.limits.limit`, in Kolmogorov-Smirnov and
-Wasserstein-1 distance, with the rate fitted as the slope of log(distance) against
-log(n) (:func:`scipy.stats.linregress`, with its standard error).
-
-**The limit law of any utility.** As n grows the empirical law of the optimal rewards
+As n grows the empirical law of the optimal rewards
 converges to a maximiser of the energy
 
 .. math::
@@ -45,6 +38,9 @@ AMS 2004; Adv. Math. 2005; lower-order terms of U do not change it, Borodachov, 
 and Saff, Trans. AMS 2008). :func:`numerical_limit` detects the singularity from the
 decay of U at 0 and returns that uniform law, with ``method="hypersingular"``.
 
+The result, :class:`NumericalLimit`, is a :class:`~collapse_theory.laws.Law` like the
+closed forms.
+
 Example:
     >>> lim = numerical_limit("exp:2")
     >>> [(atom.location, round(atom.mass, 4)) for atom in lim.atoms]
@@ -59,7 +55,6 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -70,314 +65,15 @@ import numpy as np
 import scipy.interpolate
 import scipy.linalg
 import scipy.optimize
-import scipy.stats
 
 from collapse_theory._precision import float64
-from collapse_theory.distances import distance
-from collapse_theory.limits import Distribution, describe_limit, limit
-from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve_many
-from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
+from collapse_theory.distances import law_distance
+from collapse_theory.laws import Atom, Law
+from collapse_theory.utilities import Utility, UtilityFunction, parse_utility
+
+__all__ = ["Atom", "NumericalLimit", "is_hypersingular", "is_singular_at_zero", "numerical_limit"]
 
 Array = Any
-
-# ---------------------------------------------------------------------------------------------
-# the Box-Cox family: power, log and neg-power as one family of closed-form limits
-# ---------------------------------------------------------------------------------------------
-
-
-def _box_cox(x: Array, parameters: Array) -> Array:
-    # (x^G - 1)/G = L * (e^(G L) - 1)/(G L) with L = log x; near G L = 0 the series
-    # 1 + G L/2 + (G L)^2/6 keeps value and d/dG exact (log x at G = 0, d/dG = L^2/2)
-    exponent = parameters[0]
-    log_x = jnp.log(x)
-    product = exponent * log_x
-    small = jnp.abs(product) < 1e-5
-    safe = jnp.where(small, 1.0, product)  # keeps the unused branch (and its gradient) finite
-    relative = jnp.where(small, 1.0 + product / 2.0 + product * product / 6.0, jnp.expm1(safe) / safe)
-    return log_x * relative
-
-
-def box_cox(exponent: float) -> Utility:
-    """U_G(x) = (x^G - 1)/G (log x at G = 0) for G <= 1: power, log, neg-power and linear in one.
-
-    Example:
-        >>> with float64():
-        ...     value = float(box_cox(0.5)(4.0))
-        >>> round(value, 12)       # (4^0.5 - 1) / 0.5
-        2.0
-        >>> box_cox(0.0).spec
-        'box-cox:0'
-    """
-    exponent = float(exponent)
-    if not math.isfinite(exponent) or exponent > 1.0:
-        raise ValueError(f"box-cox exponent must be a finite number <= 1 (convex above), got {exponent!r}")
-    singular = exponent < 1.0
-    return Utility("box-cox", (exponent,), _box_cox, concave=True, singular=singular, defined_everywhere=False)
-
-
-def exponent_spec(exponent: float) -> str:
-    """The built-in spec with the same optimum as ``box_cox(exponent)``.
-
-    Example:
-        >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
-        ['power:0.5', 'log', 'neg-power:1', 'linear']
-    """
-    exponent = float(exponent)
-    if exponent == 1.0:
-        return "linear"
-    if exponent == 0.0:
-        return "log"
-    number = format(abs(exponent), ".10g")
-    return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
-
-
-def limit_beta_parameter(exponent: float) -> float:
-    """a of the Beta(a, a) limit of ``box_cox(G)``: (1 - G)/2 on (-1, 1), 1 for G <= -1, 0 at G = 1.
-
-    (a = 0 stands for the two-point law, the limit of Beta(a, a) as a -> 0.)
-
-    Example:
-        >>> [limit_beta_parameter(g) for g in (0.5, 0.0, -0.5, -2.0)]
-        [0.25, 0.5, 0.75, 1.0]
-    """
-    exponent = float(exponent)
-    if exponent <= -1.0:
-        return 1.0
-    return (1.0 - exponent) / 2.0
-
-
-def box_cox_exponent(utility: Utility | str) -> float | None:
-    """G with ``box_cox(G)`` equivalent to a built-in ``log``/``power``/``neg-power``/``linear``, else None.
-
-    Example:
-        >>> box_cox_exponent("neg-power:2"), box_cox_exponent("log"), box_cox_exponent("exp:1")
-        (-2.0, 0.0, None)
-    """
-    utility = parse_utility(utility)
-    if utility.family not in _BOX_COX_MEMBERS or utility.function is not family_function(utility.family):
-        return None
-    if utility.family == "log":
-        return 0.0
-    if utility.family == "linear":
-        return 1.0
-    sign = 1.0 if utility.family == "power" else -1.0
-    return sign * utility.parameters[0]
-
-
-_BOX_COX_MEMBERS = ("log", "power", "neg-power", "linear")
-
-
-# ---------------------------------------------------------------------------------------------
-# convergence studies
-# ---------------------------------------------------------------------------------------------
-
-#: Rewards within this distance of an atom of the limit law count as sitting on it when the
-#: Kolmogorov-Smirnov distance is measured: KS is discontinuous at atoms, and a reward that
-#: the solver leaves 1e-12 below 1 would otherwise cost the atom's whole mass.
-ATOM_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class ConvergencePoint:
-    """The distance of the finite-n optimal rewards to the limit law at one n.
-
-    Attributes:
-        n: number of ranked completions.
-        kolmogorov_smirnov: sup_x |F_n(x) - F(x)|.
-        wasserstein: the Wasserstein-1 distance, integral of |F_n - F|.
-        seconds: solver time per utility at this n (compilation included).
-        converged: the solver's certificate met its tolerance.
-    """
-
-    n: int
-    kolmogorov_smirnov: float
-    wasserstein: float
-    seconds: float
-    converged: bool
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A fitted power law distance ~ C n^slope (least squares on log-log axes).
-
-    Attributes:
-        slope: the fitted exponent (negative when the distance shrinks).
-        standard_error: the standard error of the slope (0 when fitted on two points).
-        points: how many n entered the fit (those with a positive distance).
-    """
-
-    slope: float
-    standard_error: float
-    points: int
-
-
-@dataclass(frozen=True)
-class ConvergenceStudy:
-    """How fast the optimal rewards approach the closed-form limit law.
-
-    Attributes:
-        utility: the utility's spec string.
-        law: a description of the limit law, e.g. ``"Beta(0.5, 0.5) (arcsine)"``.
-        points: one :class:`ConvergencePoint` per n, in increasing n.
-        kolmogorov_smirnov_rate: the fitted rate of the KS distance, or None (fewer than
-            two positive distances).
-        wasserstein_rate: the fitted rate of the Wasserstein-1 distance, or None.
-    """
-
-    utility: str
-    law: str
-    points: tuple[ConvergencePoint, ...]
-    kolmogorov_smirnov_rate: Rate | None
-    wasserstein_rate: Rate | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``collapse-theory converge --format json``."""
-
-        def rate(value: Rate | None) -> dict[str, Any] | None:
-            return (
-                None if value is None else {"slope": value.slope, "standard_error": value.standard_error, "points": value.points}
-            )
-
-        return {
-            "utility": self.utility,
-            "law": self.law,
-            "points": [
-                {
-                    "n": p.n,
-                    "kolmogorov_smirnov": p.kolmogorov_smirnov,
-                    "wasserstein": p.wasserstein,
-                    "seconds": p.seconds,
-                    "converged": p.converged,
-                }
-                for p in self.points
-            ],
-            "kolmogorov_smirnov_rate": rate(self.kolmogorov_smirnov_rate),
-            "wasserstein_rate": rate(self.wasserstein_rate),
-        }
-
-
-def fit_rate(ns: Sequence[int], distances: Sequence[float]) -> Rate | None:
-    """The slope of log(distance) against log(n), with its standard error.
-
-    .. math::
-
-        \\log d_n = \\log C + \\text{slope} \\cdot \\log n + \\varepsilon_n
-
-    fitted by least squares (:func:`scipy.stats.linregress`). Distances that are exactly 0
-    (for example ``linear`` at even n, where the optimum is the limit law itself) carry no
-    rate and are left out; with fewer than two points left the rate is None.
-
-    Example:
-        >>> rate = fit_rate([10, 100, 1000], [0.1, 0.01, 0.001])
-        >>> round(rate.slope, 12), rate.points
-        (-1.0, 3)
-    """
-    pairs = [(float(n), float(d)) for n, d in zip(ns, distances, strict=True) if d > 0 and math.isfinite(d)]
-    if len({n for n, _ in pairs}) < 2:
-        return None
-    x = np.log([n for n, _ in pairs])
-    y = np.log([d for _, d in pairs])
-    if len(pairs) == 2:
-        return Rate(float((y[1] - y[0]) / (x[1] - x[0])), 0.0, 2)
-    result = scipy.stats.linregress(x, y)
-    return Rate(float(result.slope), float(result.stderr), len(pairs))
-
-
-def _snap_to_atoms(rewards: np.ndarray, law: Distribution, atom_tolerance: float) -> np.ndarray:
-    if not hasattr(law.dist, "pmf"):
-        return rewards
-    snapped = rewards.copy()
-    for atom in (0.0, 1.0):
-        if law.pmf(atom) > 0:
-            snapped[np.abs(snapped - atom) <= atom_tolerance] = atom
-    return snapped
-
-
-def convergence_many(
-    utilities: Sequence[Utility | str],
-    ns: Sequence[int],
-    *,
-    tol: float = DEFAULT_TOLERANCE,
-    atom_tolerance: float = ATOM_TOLERANCE,
-) -> list[ConvergenceStudy]:
-    """:func:`convergence` for several utilities, sharing one batched solve per n.
-
-    Every utility must have a closed-form limit (:func:`collapse_theory.limits.limit`);
-    for the others use :func:`numerical_limit`.
-
-    Example:
-        >>> studies = convergence_many(["log", "power:0.5"], [8, 16])
-        >>> [round(s.kolmogorov_smirnov_rate.slope, 2) for s in studies]
-        [-1.0, -1.0]
-    """
-    parsed = [parse_utility(u) for u in utilities]
-    if not parsed:
-        raise ValueError("convergence needs at least one utility")
-    laws = [limit(u) for u in parsed]
-    for utility, law in zip(parsed, laws, strict=True):
-        if law is None:
-            raise ValueError(f"{utility.spec} has no closed-form limit; use numerical_limit (or `collapse-theory explore`)")
-    checked = sorted({check_n(n) for n in ns})
-    if not checked:
-        raise ValueError("convergence needs at least one n")
-    # the built-in families share one compiled solver (a run-time switch), so each n is
-    # one compilation for all of them
-    batched = parsed
-    per_utility: list[list[ConvergencePoint]] = [[] for _ in parsed]
-    for n in checked:
-        for index, solution in enumerate(solve_many(batched, n, tol=tol)):
-            rewards = _snap_to_atoms(np.asarray(solution.rewards, dtype=np.float64), laws[index], atom_tolerance)
-            measured = distance(rewards, laws[index])
-            per_utility[index].append(
-                ConvergencePoint(n, measured.kolmogorov_smirnov, measured.wasserstein, solution.seconds, solution.converged)
-            )
-    studies = []
-    for utility, law, points in zip(parsed, laws, per_utility, strict=True):
-        ns_used = [p.n for p in points]
-        studies.append(
-            ConvergenceStudy(
-                utility.spec,
-                describe_limit(law),
-                tuple(points),
-                fit_rate(ns_used, [p.kolmogorov_smirnov for p in points]),
-                fit_rate(ns_used, [p.wasserstein for p in points]),
-            )
-        )
-    return studies
-
-
-def convergence(
-    utility: Utility | str,
-    ns: Sequence[int],
-    *,
-    tol: float = DEFAULT_TOLERANCE,
-    atom_tolerance: float = ATOM_TOLERANCE,
-) -> ConvergenceStudy:
-    """Distances of the finite-n optimal rewards to the closed-form limit, and their rate.
-
-    For each n, the certified optimum of :math:`\\max \\sum_{i<j} U(r_i - r_j)` is compared
-    with the limit law of :func:`collapse_theory.limits.limit` (Song, Cai, Lee, Su,
-    arXiv 2305.17608, Theorem 3) in Kolmogorov-Smirnov and Wasserstein-1 distance, and the
-    rates are fitted by :func:`fit_rate`. Measured rates are listed in ``docs/theory.md``.
-
-    Args:
-        utility: a utility with a closed-form limit (``log``, ``power:G``, ``neg-power:G``,
-            ``linear``, ``square``).
-        ns: the numbers of completions (each an integer >= 2; duplicates are dropped).
-        tol: the solver's relative certificate tolerance.
-        atom_tolerance: rewards this close to an atom of the law count as on it.
-
-    Example:
-        >>> study = convergence("log", [8, 16, 32])
-        >>> [round(p.kolmogorov_smirnov * p.n, 3) for p in study.points]   # KS = 1/n
-        [1.0, 1.0, 1.0]
-    """
-    return convergence_many([utility], ns, tol=tol, atom_tolerance=atom_tolerance)[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# the numerical limit law
-# ---------------------------------------------------------------------------------------------
 
 #: Cells of the default mesh on [0, 1/2] (the other half is its mirror image).
 DEFAULT_CELLS = 240
@@ -389,39 +85,14 @@ SMALLEST_CELL = 1e-14
 ATOM_THRESHOLD = 1e-6
 
 
-@dataclass(frozen=True)
-class Atom:
-    """A point mass of a limit law."""
-
-    location: float
-    mass: float
-
-
-class _AtomMasses:
-    """The atoms of a :class:`NumericalLimit` seen as ``law.dist.pmf`` (what distances use)."""
-
-    name = "numerical"
-
-    def __init__(self, atoms: tuple[Atom, ...]) -> None:
-        self._atoms = atoms
-
-    def pmf(self, points: Any) -> np.ndarray:
-        points = np.asarray(points, dtype=np.float64)
-        masses = np.zeros(points.shape)
-        for atom in self._atoms:
-            masses = masses + np.where(points == atom.location, atom.mass, 0.0)
-        return masses
-
-
-@dataclass(frozen=True)
-class NumericalLimit:
+@dataclass(frozen=True, eq=False)
+class NumericalLimit(Law):
     """The n -> infinity law of the optimal rewards, computed numerically.
 
-    A law on [0, 1], symmetric about 1/2, made of point masses (:attr:`atoms`) and a
-    continuous part with a density. It behaves like a frozen :mod:`scipy.stats` law where
-    the library needs one: :meth:`cdf`, :meth:`ppf`, :meth:`pdf` (the continuous part's
-    density) and ``dist.pmf`` (the atoms), so :func:`collapse_theory.distances.distance`
-    accepts it.
+    A :class:`~collapse_theory.laws.Law` on [0, 1], symmetric about 1/2, made of point
+    masses (:attr:`atoms`) and a continuous part with a density: :meth:`cdf`,
+    :meth:`ppf`, :meth:`pdf` (the continuous part's density), :meth:`pmf` (the atoms), as
+    for the closed forms.
 
     The continuous part is stored on [0, 1/2] (the other half is its mirror image, which
     also keeps x = 1 - 1e-14 resolvable: float64 cannot hold such points near 1): a
@@ -462,15 +133,6 @@ class NumericalLimit:
     error_estimate: float
     method: str
     seconds: float
-
-    @property
-    def dist(self) -> _AtomMasses:
-        """The atoms as ``pmf``, mimicking ``frozen.dist`` of :mod:`scipy.stats`."""
-        return _AtomMasses(self.atoms)
-
-    def pmf(self, x: Any) -> np.ndarray:
-        """The mass of the atom at x (0 where there is none)."""
-        return self.dist.pmf(x)
 
     @property
     def continuous_mass(self) -> float:
@@ -534,22 +196,25 @@ class NumericalLimit:
         inside = (points >= 0.0) & (points <= 1.0)
         return np.where(inside, np.maximum(values, 0.0), 0.0)
 
-    def ppf(self, q: Any) -> np.ndarray:
-        """The quantile function inf{x : F(x) >= q} for q in [0, 1] (bisection on F)."""
-        levels = np.asarray(q, dtype=np.float64)
-        low = np.zeros(levels.shape)
-        high = np.ones(levels.shape)
-        # 64 halvings of [0, 1] reach the spacing of float64 numbers near 1
-        for _ in range(64):
-            middle = 0.5 * (low + high)
-            above = self.cdf(middle) >= levels
-            high = np.where(above, middle, high)
-            low = np.where(above, low, middle)
-        return np.where(levels <= 0.0, 0.0, high)
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """``"numerical"``: computed, not a closed form."""
+        return "numerical"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The computation's settings and certificate (JSON-ready)."""
+        return {"utility": self.utility, "method": self.method, "endpoint_exponent": self.endpoint_exponent}
+
+    def describe(self) -> str:
+        """E.g. ``'numerical limit of exp:2 (atoms 0.25 at 0 and 1)'``."""
+        atoms = ", ".join(f"{a.mass:.3g} at {a.location:g}" for a in self.atoms)
+        return f"numerical limit of {self.utility}" + (f" (atoms {atoms})" if atoms else "")
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (atoms, moments, energy, certificate, error estimate)."""
         return {
+            "kind": self.kind,
             "utility": self.utility,
             "method": self.method,
             "atoms": [{"location": a.location, "mass": a.mass} for a in self.atoms],
@@ -710,8 +375,9 @@ def is_hypersingular(utility: Utility | str) -> bool:
         (True, False, False)
     """
     utility = parse_utility(utility)
-    if utility.family == "neg-power":
-        return utility.parameters[0] >= 1.0
+    record = utility.family_record
+    if record is not None and record.hypersingular is not None:
+        return record.hypersingular(utility.parameters)
     near, far = _utility_values(utility, np.array([1e-100, 1e-50]))
     if np.isneginf(near):
         return True
@@ -800,6 +466,12 @@ def _crossover(matrix: np.ndarray, weights: np.ndarray, tol: float) -> _Discrete
 
 def _maximise_energy(matrix: np.ndarray, start: np.ndarray, tol: float, max_iterations: int = 200) -> _DiscreteOptimum:
     """max w^T K w over the simplex, by a primal log-barrier Newton method with a crossover.
+
+    Not the solver's interior-point code (:mod:`collapse_theory._interior_point`): that one
+    works on ordered rewards, whose Hessian is a weighted graph Laplacian built from U''
+    pair by pair; this is a dense quadratic over a simplex with one equality constraint,
+    whose barrier system is bordered, and whose optimum is found exactly by the crossover.
+    Sharing the code would mean a generic QP layer neither problem needs.
 
     Newton steps are taken in affine-scaled variables w = diag(w_k) v, where the barrier
     Hessian is mu * I, which keeps the system well conditioned when masses span many
@@ -923,6 +595,28 @@ def is_singular_at_zero(utility: Utility | str) -> bool:
     return not (math.isfinite(value) and math.isfinite(slope))
 
 
+#: Points of (0, 1] where a utility is checked to be non-decreasing.
+_MONOTONE_CHECK = np.unique(np.concatenate([np.geomspace(1e-12, 1.0, 400), np.linspace(1e-3, 1.0, 400)]))
+
+
+def _check_non_decreasing(utility: Utility) -> None:
+    """Refuse a U that decreases on (0, 1]: the energy's concavity (Polya) and so the certificate need it.
+
+    For a decreasing U the maximiser of E U(|X - X'|) is a point mass (all rewards tied),
+    which the symmetric discretisation cannot represent; the limit is then not a law this
+    method computes, and a certificate would lie.
+    """
+    values = _utility_values(utility, _MONOTONE_CHECK)
+    finite = np.isfinite(values)
+    steps = np.diff(values[finite])
+    scale = max(float(np.max(np.abs(values[finite]))) if finite.any() else 1.0, np.finfo(float).tiny)
+    if np.any(steps < -1e-9 * scale):
+        raise ValueError(
+            f"utility {utility.spec} decreases on (0, 1]; the limit law of the optimal rewards is computed "
+            "for non-decreasing U only (a decreasing U ties every reward)"
+        )
+
+
 def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) -> NumericalLimit:
     with_atoms = not is_singular_at_zero(utility)
     # laws of non-singular utilities have bounded densities: a uniform mesh of half as
@@ -940,80 +634,38 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) ->
     optimum = _maximise_energy(matrix, start, tol)
     atoms, continuous = _law_from_weights(nodes, optimum, with_atoms)
     return NumericalLimit(
-        utility.spec,
-        atoms,
-        nodes,
-        continuous,
-        None if with_atoms else _endpoint_exponent(nodes, continuous),
-        0.5,
-        _variance(atoms, nodes, continuous),
-        optimum.energy,
-        optimum.gap,
-        utility.concave,
-        math.nan,
-        "discretised energy",
-        0.0,
+        utility=utility.spec,
+        atoms=atoms,
+        half_grid=nodes,
+        half_continuous_cdf=continuous,
+        endpoint_exponent=None if with_atoms else _endpoint_exponent(nodes, continuous),
+        mean=0.5,
+        variance=_variance(atoms, nodes, continuous),
+        energy=optimum.energy,
+        certificate_gap=optimum.gap,
+        certified=utility.concave,
+        error_estimate=math.nan,
+        method="discretised energy",
+        seconds=0.0,
     )
-
-
-def law_distance(first: Any, second: Any, grid: np.ndarray | None = None, *, dense: bool = True) -> float:
-    """Kolmogorov-Smirnov distance sup_x |F_1(x) - F_2(x)| between two laws on [0, 1].
-
-    Evaluated at ``grid`` (if given), both laws' mesh nodes and cell midpoints (when they
-    have a mesh), their atoms (both sides of each jump) and, with ``dense``, a log-spaced
-    plus uniform grid of 20,000 points that resolves the neighbourhoods of 0 and 1 down
-    to 1e-16.
-
-    Example:
-        >>> import scipy.stats
-        >>> round(law_distance(scipy.stats.uniform(), scipy.stats.beta(1, 1)), 12)
-        0.0
-    """
-    points = []
-    if dense:
-        near = np.geomspace(1e-16, 0.5, 5000)
-        points += [near, 1.0 - near, np.linspace(0.0, 1.0, 10001)]
-    for law in (first, second):
-        if isinstance(law, NumericalLimit) and dense:
-            points.append(law.grid)
-            points.append(0.5 * (law.grid[1:] + law.grid[:-1]))
-        for atom in _atoms_of(law):
-            points.append(np.array([atom, np.nextafter(atom, -np.inf)]))
-    if grid is not None:
-        points.append(np.asarray(grid, dtype=np.float64))
-    if not points:
-        raise ValueError("law_distance needs evaluation points: pass a grid or dense=True")
-    x = np.unique(np.clip(np.concatenate(points), 0.0, 1.0))
-    left = np.nextafter(x, -np.inf)
-    at = np.abs(np.asarray(first.cdf(x)) - np.asarray(second.cdf(x)))
-    before = np.abs(np.asarray(first.cdf(left)) - np.asarray(second.cdf(left)))
-    return float(max(at.max(), before.max()))
-
-
-def _atoms_of(law: Any) -> list[float]:
-    if isinstance(law, NumericalLimit):
-        return [a.location for a in law.atoms]
-    if hasattr(law, "dist") and hasattr(law.dist, "pmf"):
-        return [float(x) for x in (0.0, 1.0) if law.pmf(x) > 0]
-    return []
 
 
 def _hypersingular_limit(utility: Utility, seconds: float) -> NumericalLimit:
     nodes = np.linspace(0.0, 0.5, DEFAULT_CELLS + 1)
     return NumericalLimit(
-        utility.spec,
-        (),
-        nodes,
-        nodes.copy(),
-        None,
-        0.5,
-        1.0 / 12.0,
-        -math.inf,
-        0.0,
-        utility.concave,
-        0.0,
-        "hypersingular",
-        seconds,
+        utility=utility.spec,
+        atoms=(),
+        half_grid=nodes,
+        half_continuous_cdf=nodes.copy(),
+        endpoint_exponent=None,
+        mean=0.5,
+        variance=1.0 / 12.0,
+        energy=-math.inf,
+        certificate_gap=0.0,
+        certified=utility.concave,
+        error_estimate=0.0,
+        method="hypersingular",
+        seconds=seconds,
     )
 
 
@@ -1045,7 +697,8 @@ def numerical_limit(
 
     Args:
         utility: a :class:`Utility` or spec; for the certificate to be a bound, U must be
-            concave and non-decreasing on (0, 1].
+            concave and non-decreasing on (0, 1] (a decreasing U is refused with a
+            ``ValueError``).
         cells: cells on [0, 1/2] of the fine mesh.
         tol: relative tolerance on the Frank-Wolfe gap of the discretised problem.
 
@@ -1064,6 +717,7 @@ def numerical_limit(
         raise ValueError(f"numerical_limit needs at least 12 cells, got {cells}")
     if not 0.0 < tol < 1.0:
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    _check_non_decreasing(utility)
     if is_hypersingular(utility):
         return _hypersingular_limit(utility, time.perf_counter() - start)
     fine = _solve_on_mesh(utility, cells, SMALLEST_CELL, tol)
