@@ -38,8 +38,8 @@ class ConvergencePoint:
 
     Attributes:
         n: number of ranked completions.
-        kolmogorov_smirnov: sup_x |F_n(x) - F(x)|.
-        wasserstein: the Wasserstein-1 distance, integral of |F_n - F|.
+        kolmogorov_smirnov: :math:`\\sup_x |F_n(x) - F(x)|`.
+        wasserstein: the Wasserstein-1 distance, :math:`\\int |F_n - F|`.
         seconds: solver time per utility at this n (compilation included).
         converged: the solver's certificate met its tolerance.
     """

@@ -106,7 +106,7 @@ def distance(rewards: Any, law: Any) -> Distances:
 
 
 def law_distance(first: Any, second: Any, grid: np.ndarray | None = None, *, dense: bool = True) -> float:
-    """Kolmogorov-Smirnov distance sup_x |F_1(x) - F_2(x)| between two laws on [0, 1].
+    """Kolmogorov-Smirnov distance :math:`\\sup_x |F_1(x) - F_2(x)|` between two laws on [0, 1].
 
     Evaluated at ``grid`` (if given), both laws' mesh nodes and cell midpoints (when they
     have a ``grid``, as numerical laws do), their atoms (both sides of each jump) and, with
@@ -142,7 +142,7 @@ def law_distance(first: Any, second: Any, grid: np.ndarray | None = None, *, den
 
 
 def law_wasserstein(first: Any, second: Any, grid: np.ndarray) -> float:
-    """Wasserstein-1 distance int_0^1 |F_1 - F_2| dx between two laws, by the trapezoidal rule on ``grid``.
+    """Wasserstein-1 distance :math:`\\int_0^1 |F_1 - F_2|\\, dx` between two laws, by the trapezoidal rule on ``grid``.
 
     Both sides of every atom are added to the grid, so jumps are integrated exactly.
 

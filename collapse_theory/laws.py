@@ -271,10 +271,10 @@ def two_point_law() -> ClosedFormLaw:
 def exp_law(beta: float) -> ClosedFormLaw:
     """The limit law of ``exp:B``: atoms 1/(B+2) at 0 and at 1, uniform density B/(B+2) between.
 
-    The potential of this law under the kernel exp(-B|x - y|) is the constant 2/(2+B) on
+    The potential of this law under the kernel :math:`e^{-B|x - y|}` is the constant 2/(2+B) on
     [0, 1] (the kernel is the Green's function of -d^2/dx^2 + B^2, and the atoms cancel
     the boundary terms), so it satisfies the Euler-Lagrange condition of maximising
-    E[1 - exp(-B|X - X'|)]; the kernel is positive definite, so it is the unique
+    :math:`E[1 - e^{-B|X - X'|}]`; the kernel is positive definite, so it is the unique
     maximiser (docs/theory.md).
 
     Example:

@@ -19,8 +19,8 @@ piecewise-linear density of X - X', computed by tanh-sinh quadrature for cells t
 touch (it integrates the singularity of U at 0 to full precision) and by Gauss-Legendre
 quadrature for cells far apart (U is analytic there).
 
-For U concave and non-decreasing on (0, 1], z -> U(|z|) is conditionally negative
-definite (Polya's criterion: U(1) - U(|z|) extended beyond 1 is convex and decreasing,
+For U concave and non-decreasing on (0, 1], :math:`z \\mapsto U(|z|)` is conditionally negative
+definite (Polya's criterion: :math:`U(1) - U(|z|)` extended beyond 1 is convex and decreasing,
 hence a positive definite function), so I is concave on probability measures and so is
 w^T K w on the simplex. The discretised problem is solved by a primal log-barrier
 Newton method; its Frank-Wolfe gap ``2 (max_i (Kw)_i - w^T K w)`` certifies the discrete
@@ -30,7 +30,7 @@ and for concave I the symmetrised optimum is optimal) halves the unknowns.
 
 **Hypersingular utilities.** When U(x) falls like -x^(-G) with G >= 1 (``neg-power:G``,
 G >= 1, or a custom U with that singularity), every probability measure has infinite
-energy (the integral of |x - y|^(-G) diverges on the diagonal), so there is nothing to
+energy (the integral of :math:`|x - y|^{-G}` diverges on the diagonal), so there is nothing to
 maximise. The limit of the finite-n optima is then known instead from the theory of
 hypersingular Riesz energies: the normalised counting measures of optimal n-point
 configurations converge to the uniform law, whatever G >= 1 (Hardin and Saff, Notices
@@ -109,7 +109,7 @@ class NumericalLimit(Law):
         endpoint_exponent: a of the first cell's power law, or None (uniform first cell).
         mean: E X (1/2: the law is symmetric).
         variance: Var X.
-        energy: the maximised E U(|X - X'|) of the discretised law (-inf when hypersingular).
+        energy: the maximised :math:`E\\, U(|X - X'|)` of the discretised law (-inf when hypersingular).
         certificate_gap: the Frank-Wolfe gap of the discretised problem (an upper bound on
             its suboptimality when ``certified``).
         certified: U is concave, so the energy is concave and the gap is a bound.

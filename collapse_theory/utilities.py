@@ -94,8 +94,8 @@ class Utility:
     convex: bool = False
     singular: bool = False
     defined_everywhere: bool = False
-    #: the built-in family's record, or None for a custom utility: every layer dispatches on
-    #: it (by identity), never on the name, which a custom utility may share
+    # the built-in family's record, or None for a custom utility: every layer dispatches on
+    # it (by identity), never on the name, which a custom utility may share
     family_record: Family | None = field(default=None, repr=False)
 
     @property
