@@ -16,7 +16,9 @@ Example:
     'Beta(0.5, 0.5) (arcsine)'
 """
 
-from collapse_theory.distances import Distances, distance
+from collapse_theory.distances import Distances, distance, law_distance
+from collapse_theory.families import FAMILIES, Family
+from collapse_theory.laws import Atom, Law
 from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit
 from collapse_theory.solver import (
     Solution,
@@ -32,11 +34,15 @@ from collapse_theory.utilities import Utility, UtilitySpecError, custom, parse_u
 
 __version__ = "0.1.0"
 
-# Heavier parts load on first use, so `import collapse_theory` stays quick.
+# Heavier parts load on first use, so `import collapse_theory` stays quick. No module of the
+# package shares a name with a function exported here, so importing a module never replaces
+# one of these names by a module object.
 _LAZY = {
+    "NumericalLimit": "collapse_theory.numerical_laws",
     "convergence": "collapse_theory.convergence_studies",
     "numerical_limit": "collapse_theory.numerical_laws",
     "explore": "collapse_theory.exploration",
+    "Exploration": "collapse_theory.exploration",
     "design_for_limit": "collapse_theory.design",
     "design_for_rewards": "collapse_theory.design",
     "reproduce": "collapse_theory.reproduction",
@@ -52,7 +58,13 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "FAMILIES",
+    "Atom",
     "Distances",
+    "Exploration",
+    "Family",
+    "Law",
+    "NumericalLimit",
     "Solution",
     "SolverInputError",
     "Utility",
@@ -67,6 +79,7 @@ __all__ = [
     "distance",
     "explore",
     "gauss_lobatto_rewards",
+    "law_distance",
     "limit",
     "numerical_limit",
     "objective_value",

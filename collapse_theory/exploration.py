@@ -42,6 +42,8 @@ from collapse_theory.numerical_laws import NumericalLimit, is_hypersingular, is_
 from collapse_theory.solver import Solution, check_n, solve
 from collapse_theory.utilities import Utility, custom, parse_utility
 
+__all__ = ["BetaFit", "Exploration", "exploration_figure", "explore", "fit_beta", "load_utility", "shape_on_grid"]
+
 #: Points of (0, 1] where a custom utility's concavity and monotonicity are checked.
 CHECK_POINTS = np.unique(np.concatenate([np.geomspace(1e-8, 1.0, 400), np.linspace(1e-3, 1.0, 400)]))
 

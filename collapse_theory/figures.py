@@ -22,6 +22,18 @@ from matplotlib.figure import Figure
 from collapse_theory.families import FAMILIES
 from collapse_theory.utilities import parse_utility
 
+__all__ = [
+    "FAMILY_COLOURS",
+    "KIND_COLOURS",
+    "convergence",
+    "family_colour",
+    "family_map",
+    "limit_laws",
+    "numerical_limits",
+    "reward_curves",
+    "training_snapshots",
+]
+
 #: One colour per utility family, used in every figure (read from the family records).
 FAMILY_COLOURS = {family.name: family.colour for family in FAMILIES.values()}
 #: One colour per kind of prompt.

@@ -32,6 +32,8 @@ import numpy as np
 from collapse_theory._io import atomic_savefig, atomic_write_json, atomic_write_text
 from collapse_theory.laws import Law
 
+__all__ = ["Claim", "Reproduction", "Settings", "reproduce"]
+
 #: The figures, by file stem, in the order they are made.
 FIGURES = ("reward_curves", "training_snapshots", "limit_laws", "convergence", "family_map", "numerical_limits")
 
