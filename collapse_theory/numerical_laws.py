@@ -54,9 +54,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -66,10 +65,12 @@ import scipy.interpolate
 import scipy.linalg
 import scipy.optimize
 
+from collapse_theory._energy_quadrature import energy_matrix, mesh, utility_values
 from collapse_theory._precision import float64
+from collapse_theory._simplex_energy import DiscreteOptimum, maximise_energy
 from collapse_theory.distances import law_distance
 from collapse_theory.laws import Atom, Law
-from collapse_theory.utilities import Utility, UtilityFunction, parse_utility
+from collapse_theory.utilities import Utility, parse_utility
 
 __all__ = ["Atom", "NumericalLimit", "is_hypersingular", "is_singular_at_zero", "numerical_limit"]
 
@@ -237,133 +238,6 @@ def _continuous_part(grid: bytes, cdf: bytes) -> scipy.interpolate.PchipInterpol
     return scipy.interpolate.PchipInterpolator(np.frombuffer(grid), np.frombuffer(cdf))
 
 
-# --- quadrature rules on [0, 1] ----------------------------------------------------------------
-
-
-def _tanh_sinh(step: float = 1.0 / 8.0, left: float = -5.5, right: float = 3.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes u, 1 - u and weights of the tanh-sinh rule on [0, 1] (Takahasi and Mori 1974).
-
-    The range is lopsided on purpose: integrable singularities of U sit at u = 0, and
-    the rule reaches u ~ 1e-167 there, enough for |U| ~ u^(-G) with G up to 0.9.
-    """
-    t = np.arange(math.ceil(left / step), math.floor(right / step) + 1) * step
-    exponent = np.pi * np.sinh(t)
-    u = 1.0 / (1.0 + np.exp(-exponent))
-    v = 1.0 / (1.0 + np.exp(exponent))  # 1 - u without cancellation
-    weights = step * np.pi * np.cosh(t) * u * v
-    return u, v, weights
-
-
-def _gauss_legendre(points: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    nodes, weights = np.polynomial.legendre.leggauss(points)
-    u = (nodes + 1.0) / 2.0
-    return u, 1.0 - u, weights / 2.0
-
-
-_NEAR_RULE = _tanh_sinh()
-_FAR_RULE = _gauss_legendre()
-#: A piece [p, p + L] is integrated by Gauss-Legendre when p >= FAR * L: the singularity of
-#: U at 0 is then outside a Bernstein ellipse with rho ~ 10, so 8 points reach ~1e-16.
-_FAR = 2.0
-#: Pieces per compiled quadrature call.
-_CHUNK = 1 << 14
-
-
-@partial(jax.jit, static_argnames=("function",))
-def _moments(
-    start: jax.Array, length: jax.Array, params: jax.Array, u: jax.Array, v: jax.Array, w: jax.Array, *, function: UtilityFunction
-) -> jax.Array:
-    """[int U, int u U, int (1-u) U] over u in [0, 1] of U(start + length * u)."""
-    z = start[:, None] + length[:, None] * u[None, :]
-    values = function(jnp.where(length[:, None] > 0, z, 1.0), params)
-    values = jnp.where(length[:, None] > 0, values, 0.0)
-    return jnp.stack([values @ w, values @ (w * u), values @ (w * v)], axis=1)
-
-
-def _integrals(utility: Utility, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """The three moments of U on the pieces [start, start + length], each by its rule."""
-    out = np.zeros((start.size, 3))
-    far = start >= _FAR * length
-    with float64():
-        params = utility.parameter_array
-        for mask, rule in ((far, _FAR_RULE), (~far, _NEAR_RULE)):
-            count = int(np.count_nonzero(mask))
-            if count == 0:
-                continue
-            # fixed-size chunks: one compiled shape per rule and utility, whatever the mesh
-            chunk = _CHUNK
-            starts = np.zeros(-(-count // chunk) * chunk)
-            lengths = np.zeros(starts.size)
-            starts[:count] = start[mask]
-            lengths[:count] = length[mask]
-            u, v, w = (jnp.asarray(a) for a in rule)
-            values = [
-                np.asarray(
-                    _moments(
-                        jnp.asarray(starts[i : i + chunk]),
-                        jnp.asarray(lengths[i : i + chunk]),
-                        params,
-                        u,
-                        v,
-                        w,
-                        function=utility.function,
-                    )
-                )
-                for i in range(0, starts.size, chunk)
-            ]
-            out[mask] = np.concatenate(values)[:count]
-    return out
-
-
-def _mesh(cells: int, smallest: float | None) -> np.ndarray:
-    """Nodes on [0, 1/2]: 0, geometric cells growing from ``smallest``, then uniform cells.
-
-    With ``smallest=None`` the mesh is uniform (utilities with a finite slope at 0, whose
-    laws have bounded densities and possibly atoms).
-    """
-    if smallest is None:
-        return np.linspace(0.0, 0.5, cells + 1)
-    uniform = max(cells // 3, 2)
-    geometric = max(cells - uniform - 1, 1)
-    spacing = 0.5 / uniform
-    # the geometric ratio is chosen so that the last geometric cell is as wide as a uniform one
-    log_ratio = scipy.optimize.brentq(
-        lambda q: math.log(smallest) + geometric * q + math.log(-math.expm1(-q)) - math.log(spacing), 1e-12, 50.0
-    )
-    graded = smallest * np.exp(log_ratio * np.arange(geometric + 1))
-    junction = graded[-1]
-    count = max(1, round((0.5 - junction) / spacing))
-    return np.concatenate([[0.0], graded, np.linspace(junction, 0.5, count + 1)[1:]])
-
-
-def _cell_pair_energies(
-    utility: Utility, gap: np.ndarray, h_left: np.ndarray, h_right: np.ndarray, same: np.ndarray
-) -> np.ndarray:
-    """Averages of U(|x - y|) over x, y uniform on two cells of widths h_left, h_right.
-
-    The cells are equal (``same``) or disjoint, ``gap`` apart. The difference of the two
-    points has a trapezoidal density: rising on [g, g + m], flat on [g + m, g + M], falling
-    on [g + M, g + m + M] (m, M the smaller and larger width), so the average is three
-    one-dimensional integrals. For equal cells it is 2 int_0^1 (1 - s) U(h s) ds. Widths
-    are passed, not endpoints, so that cells of width 1e-14 next to 1 keep their size.
-    """
-    z0 = np.where(same, 0.0, gap)
-    small = np.minimum(h_left, h_right)
-    large = np.maximum(h_left, h_right)
-    rising = _integrals(utility, z0, small)
-    flat = _integrals(utility, z0 + small, large - small)
-    falling = _integrals(utility, z0 + large, small)
-    # divide by the larger width first: small / large <= 1 cannot underflow
-    ratio = small / large
-    disjoint = ratio * (rising[:, 1] + falling[:, 2]) + (1.0 - ratio) * flat[:, 0]
-    return np.where(same, 2.0 * rising[:, 2], disjoint)
-
-
-def _utility_values(utility: Utility, x: np.ndarray) -> np.ndarray:
-    with float64():
-        return np.asarray(utility.function(jnp.asarray(x, dtype=jnp.float64), utility.parameter_array))
-
-
 def is_hypersingular(utility: Utility | str) -> bool:
     """Whether U(x) -> -inf at least as fast as -1/x, so every law has energy -inf.
 
@@ -378,7 +252,7 @@ def is_hypersingular(utility: Utility | str) -> bool:
     record = utility.family_record
     if record is not None and record.hypersingular is not None:
         return record.hypersingular(utility.parameters)
-    near, far = _utility_values(utility, np.array([1e-100, 1e-50]))
+    near, far = utility_values(utility, np.array([1e-100, 1e-50]))
     if np.isneginf(near):
         return True
     if not (np.isfinite(near) and np.isfinite(far)) or near >= 0.0 or far >= 0.0:
@@ -387,149 +261,7 @@ def is_hypersingular(utility: Utility | str) -> bool:
     return -exponent >= 1.0 - 1e-6  # |U| ~ x^(-G) with G >= 1
 
 
-def _energy_matrix(utility: Utility, nodes: np.ndarray, with_atoms: bool) -> np.ndarray:
-    """K of the symmetric basis: cells then (optionally) atoms, each paired with its mirror.
-
-    Basis measure k is half of its piece on [0, 1/2] and half of the mirror piece, so
-    K_kl = (c(k, l) + c(k, mirror l)) / 2 with c the averaged U of the two pieces.
-    """
-    half = nodes.size - 1
-    a, b = nodes[:-1], nodes[1:]
-    widths = np.diff(nodes)
-    row = np.repeat(np.arange(half), half)
-    col = np.tile(np.arange(half), half)
-    # same side: the gap between the cells (left one first); mirror side: 1 - b_k - b_l
-    same_side = _cell_pair_energies(
-        utility, np.where(row <= col, a[col] - b[row], a[row] - b[col]), widths[row], widths[col], row == col
-    ).reshape(half, half)
-    mirror_side = _cell_pair_energies(
-        utility, np.maximum((1.0 - b[row]) - b[col], 0.0), widths[row], widths[col], np.zeros(row.size, dtype=bool)
-    ).reshape(half, half)
-    cells = 0.5 * (same_side + mirror_side)
-    if not with_atoms:
-        return cells
-    t = np.repeat(nodes, half)  # atoms at every node t of [0, 1/2], each with its mirror 1 - t
-    cell = np.tile(np.arange(half), nodes.size)
-    near_start = np.where(t <= a[cell], a[cell] - t, t - b[cell])
-    far_start = (1.0 - b[cell]) - t
-    atom_cell = 0.5 * (
-        _integrals(utility, near_start, widths[cell])[:, 0] + _integrals(utility, far_start, widths[cell])[:, 0]
-    ).reshape(nodes.size, half)
-    near = _utility_values(utility, np.abs(nodes[:, None] - nodes[None, :]))
-    across = _utility_values(utility, 1.0 - nodes[:, None] - nodes[None, :])
-    atom_atom = 0.5 * (near + across)
-    return np.block([[cells, atom_cell.T], [atom_cell, atom_atom]])
-
-
-@dataclass(frozen=True)
-class _DiscreteOptimum:
-    weights: np.ndarray
-    energy: float
-    gap: float
-
-
-def _crossover(matrix: np.ndarray, weights: np.ndarray, tol: float) -> _DiscreteOptimum | None:
-    """The exact discrete optimum on the support the barrier path points to, if it checks out.
-
-    On the central path w_i (lambda - P_i) ~ mu / 2 for every i (P = K w): the support is
-    where the mass exceeds that slack. There the optimality conditions are linear,
-    K_SS w_S = lambda 1, sum w_S = 1; the answer is accepted only if it is non-negative and
-    no potential off the support exceeds lambda (the discrete Euler-Lagrange condition).
-    """
-    potential = matrix @ weights
-    slack = np.maximum(potential.max() - potential, 0.0)
-    support = np.flatnonzero(weights > slack)
-    size = support.size
-    system = np.zeros((size + 1, size + 1))
-    system[:size, :size] = matrix[np.ix_(support, support)]
-    system[:size, size] = -1.0
-    system[size, :size] = 1.0
-    right = np.zeros(size + 1)
-    right[size] = 1.0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            solution = scipy.linalg.solve(system, right, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    if not np.all(np.isfinite(solution)) or np.any(solution[:size] < 0.0):
-        return None
-    candidate = np.zeros_like(weights)
-    candidate[support] = solution[:size]
-    potential = matrix @ candidate
-    energy = float(candidate @ potential)
-    gap = float(2.0 * (potential.max() - energy))
-    if gap > tol * max(1.0, abs(energy)):
-        return None
-    return _DiscreteOptimum(candidate, energy, gap)
-
-
-def _maximise_energy(matrix: np.ndarray, start: np.ndarray, tol: float, max_iterations: int = 200) -> _DiscreteOptimum:
-    """max w^T K w over the simplex, by a primal log-barrier Newton method with a crossover.
-
-    Not the solver's interior-point code (:mod:`collapse_theory._interior_point`): that one
-    works on ordered rewards, whose Hessian is a weighted graph Laplacian built from U''
-    pair by pair; this is a dense quadratic over a simplex with one equality constraint,
-    whose barrier system is bordered, and whose optimum is found exactly by the crossover.
-    Sharing the code would mean a generic QP layer neither problem needs.
-
-    Newton steps are taken in affine-scaled variables w = diag(w_k) v, where the barrier
-    Hessian is mu * I, which keeps the system well conditioned when masses span many
-    orders of magnitude; the step solves the bordered system of the constraint sum w = 1.
-    Once the path is close, :func:`_crossover` solves the optimality conditions on the
-    support exactly (an interior-point method with an active-set finish, as in
-    commercial QP solvers), which saves the long tail of barrier steps.
-    """
-    weights = start / start.sum()
-    size = weights.size
-    potential = matrix @ weights
-    energy = float(weights @ potential)
-    scale = max(1.0, abs(energy))
-    mu = max(float(2.0 * (potential.max() - energy)), 1e-3 * scale) / size
-    system = np.zeros((size + 1, size + 1))
-
-    def barrier(w: np.ndarray) -> float:
-        return float(w @ (matrix @ w) + mu * np.sum(np.log(w)))
-
-    for _ in range(max_iterations):
-        potential = matrix @ weights
-        energy = float(weights @ potential)
-        gap = float(2.0 * (potential.max() - energy))
-        if gap <= tol * max(1.0, abs(energy)) and mu <= 1e-3 * tol * scale / size:
-            break
-        gradient = weights * (2.0 * potential) + mu  # D (2 K w + mu / w)
-        system[:size, :size] = 2.0 * matrix * weights[:, None] * weights[None, :]
-        system[np.diag_indices(size)] -= mu
-        system[:size, size] = weights
-        system[size, :size] = weights
-        system[size, size] = 0.0
-        with warnings.catch_warnings():
-            # inactive masses shrink towards 0, and with them their scaled rows: the system is
-            # nearly singular in those rows by design; the -mu I term keeps it solvable
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            solution = scipy.linalg.solve(system, np.concatenate([-gradient, [0.0]]), assume_a="sym", check_finite=False)
-        step = weights * solution[:size]
-        decrement = float(-(solution[:size] @ (system[:size, :size] @ solution[:size])))
-        shrinking = step < 0
-        alpha = min(1.0, 0.99 * float(np.min(-weights[shrinking] / step[shrinking]))) if np.any(shrinking) else 1.0
-        current = barrier(weights)
-        while alpha > 1e-14 and not barrier(weights + alpha * step) >= current - 1e-15 * abs(current):
-            alpha *= 0.5
-        if alpha > 1e-14:
-            weights = weights + alpha * step
-            weights = weights / weights.sum()
-        if decrement <= 0.1 * mu * size or alpha <= 1e-14:
-            if mu <= 1e-6 * scale / size:
-                exact = _crossover(matrix, weights, tol)
-                if exact is not None:
-                    return exact
-            mu = max(0.1 * mu, 1e-4 * tol * scale / size)
-    potential = matrix @ weights
-    energy = float(weights @ potential)
-    return _DiscreteOptimum(weights, energy, float(2.0 * (potential.max() - energy)))
-
-
-def _law_from_weights(nodes: np.ndarray, optimum: _DiscreteOptimum, with_atoms: bool) -> tuple[tuple[Atom, ...], np.ndarray]:
+def _law_from_weights(nodes: np.ndarray, optimum: DiscreteOptimum, with_atoms: bool) -> tuple[tuple[Atom, ...], np.ndarray]:
     """Atoms (on all of [0, 1]) and the continuous cumulative mass on the half mesh."""
     half = nodes.size - 1
     cell_mass = optimum.weights[:half] / 2.0  # each basis measure puts half on each side
@@ -606,7 +338,7 @@ def _check_non_decreasing(utility: Utility) -> None:
     which the symmetric discretisation cannot represent; the limit is then not a law this
     method computes, and a certificate would lie.
     """
-    values = _utility_values(utility, _MONOTONE_CHECK)
+    values = utility_values(utility, _MONOTONE_CHECK)
     finite = np.isfinite(values)
     steps = np.diff(values[finite])
     scale = max(float(np.max(np.abs(values[finite]))) if finite.any() else 1.0, np.finfo(float).tiny)
@@ -621,8 +353,8 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) ->
     with_atoms = not is_singular_at_zero(utility)
     # laws of non-singular utilities have bounded densities: a uniform mesh of half as
     # many cells suffices, and leaves room for an atom candidate at every node
-    nodes = _mesh(max(cells // 2, 6), None) if with_atoms else _mesh(cells, smallest)
-    matrix = _energy_matrix(utility, nodes, with_atoms)
+    nodes = mesh(max(cells // 2, 6), None) if with_atoms else mesh(cells, smallest)
+    matrix = energy_matrix(utility, nodes, with_atoms)
     if not np.all(np.isfinite(matrix)):
         raise ValueError(
             f"utility {utility.spec}: the cell energies are not finite (is U integrable near 0 and finite on (0, 1]?)"
@@ -631,7 +363,7 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float) ->
     start = np.diff(nodes)
     if with_atoms:
         start = np.concatenate([start, np.full(nodes.size, 1e-3 / nodes.size)])
-    optimum = _maximise_energy(matrix, start, tol)
+    optimum = maximise_energy(matrix, start, tol)
     atoms, continuous = _law_from_weights(nodes, optimum, with_atoms)
     return NumericalLimit(
         utility=utility.spec,
