@@ -38,28 +38,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 import scipy.stats
 
-from collapse_theory._jaxopt import implicit_root
-from collapse_theory._precision import float64
 from collapse_theory._results import as_dict
-from collapse_theory.distances import distance, law_distance
+from collapse_theory.distances import law_distance
 from collapse_theory.families import FAMILIES
 from collapse_theory.families import box_cox_beta_parameter as limit_beta_parameter
+from collapse_theory.family_sweeps import (
+    FamilySweep,
+    SweepPoint,
+    beta_parameter_sweep,
+    box_cox_exponent,
+    exponent_spec,
+    family_sweep,
+    family_utility,
+    moment_beta_parameter,
+)
 from collapse_theory.laws import Law, as_law, beta_law, exp_law, uniform_law
-from collapse_theory.limits import describe_limit, limit
-from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve, solve_family, solve_many
-from collapse_theory.utilities import Utility, UtilityFunction, box_cox, member, parse_utility
+from collapse_theory.reward_sensitivity import RewardSensitivity, reward_sensitivity
+from collapse_theory.utilities import box_cox
 
 __all__ = [
     "FAMILY_BOUNDS",
@@ -86,300 +89,6 @@ __all__ = [
 FAMILY_BOUNDS: dict[str, tuple[float, float, float]] = {
     family.name: family.design_bounds for family in FAMILIES.values() if family.design_bounds is not None
 }
-
-
-def exponent_spec(exponent: float) -> str:
-    """The built-in spec with the same optimum as ``box_cox(exponent)``.
-
-    Example:
-        >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
-        ['power:0.5', 'log', 'neg-power:1', 'linear']
-    """
-    exponent = float(exponent)
-    if exponent == 1.0:
-        return "linear"
-    if exponent == 0.0:
-        return "log"
-    number = format(abs(exponent), ".10g")
-    return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
-
-
-def box_cox_exponent(utility: Utility | str) -> float | None:
-    """G with ``box_cox(G)`` equivalent to a built-in ``log``/``power``/``neg-power``/``linear``, else None.
-
-    Read from the utility's family record, so a custom utility is never mistaken for one.
-
-    Example:
-        >>> box_cox_exponent("neg-power:2"), box_cox_exponent("log"), box_cox_exponent("exp:1")
-        (-2.0, 0.0, None)
-    """
-    record = parse_utility(utility).family_record
-    if record is None or record.box_cox_exponent is None:
-        return None
-    return float(record.box_cox_exponent(parse_utility(utility).parameters))
-
-
-# ---------------------------------------------------------------------------------------------
-# the Box-Cox family
-# ---------------------------------------------------------------------------------------------
-
-
-def family_utility(family: str, parameter: float) -> Utility:
-    """The member of a one-parameter family: ``box-cox`` or a built-in (``power``, ``exp``, ...).
-
-    Example:
-        >>> family_utility("neg-power", 2).spec
-        'neg-power:2'
-    """
-    return member(family, parameter)
-
-
-def moment_beta_parameter(rewards: Sequence[float] | np.ndarray) -> float:
-    """a of the Beta(a, a) with the variance of the rewards' empirical law.
-
-    Var Beta(a, a) = 1 / (4 (2a + 1)), so a = (1/(4 v) - 1)/2; 0 for v >= 1/4 (two atoms).
-
-    Example:
-        >>> round(moment_beta_parameter([0.0, 1.0]), 12)
-        0.0
-    """
-    variance = float(np.var(np.asarray(rewards, dtype=np.float64)))
-    if variance >= 0.25:
-        return 0.0
-    return (1.0 / (4.0 * variance) - 1.0) / 2.0
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One member of a family sweep.
-
-    Attributes:
-        parameter: the family parameter (G for ``box-cox``).
-        utility: the member's spec (the equivalent built-in spec for ``box-cox``).
-        rewards: the certified optimal rewards at n, descending.
-        converged: the solver's certificate met its tolerance.
-        limit: the closed-form limit law, described (or ``"no closed form known"``).
-        limit_beta_parameter: a of a Beta(a, a) limit, None if the limit is not of that form.
-        fitted_beta_parameter: a of the Beta(a, a) with the rewards' variance.
-        kolmogorov_smirnov: KS distance of the rewards to the limit law (None without one).
-    """
-
-    parameter: float
-    utility: str
-    rewards: np.ndarray = field(repr=False)
-    converged: bool
-    limit: str
-    limit_beta_parameter: float | None
-    fitted_beta_parameter: float
-    kolmogorov_smirnov: float | None
-
-
-@dataclass(frozen=True)
-class FamilySweep:
-    """Optimal rewards and limit laws across a family's parameter, at one n."""
-
-    family: str
-    n: int
-    points: tuple[SweepPoint, ...]
-    seconds: float
-
-
-def _sweep_point(parameter: float, spec: str, solution: Any) -> SweepPoint:
-    law = limit(spec)
-    beta_a = None
-    if law is not None and law.kind == "beta" and law.parameters["a"] == law.parameters["b"]:
-        beta_a = float(law.parameters["a"])
-    elif law is not None and law.kind == "uniform":
-        beta_a = 1.0
-    elif law is not None and law.kind == "two-point":
-        beta_a = 0.0
-    ks = None if law is None else distance(solution.rewards, law).kolmogorov_smirnov
-    rewards = np.asarray(solution.rewards, dtype=np.float64)
-    return SweepPoint(
-        parameter=float(parameter),
-        utility=spec,
-        rewards=rewards,
-        converged=bool(solution.converged),
-        limit=describe_limit(law),
-        limit_beta_parameter=beta_a,
-        fitted_beta_parameter=moment_beta_parameter(rewards),
-        kolmogorov_smirnov=ks,
-    )
-
-
-def beta_parameter_sweep(exponents: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> FamilySweep:
-    """The limit's Beta parameter a = (1 - G)/2 across power, log and neg-power, in one compiled call.
-
-    Every exponent G is a member of the Box-Cox family (one JAX function), so
-    :func:`collapse_theory.solver.solve_many` solves them all in a single vmapped call.
-    Each point carries the closed-form a, the moment-fitted a of the finite-n rewards and
-    their KS distance to the limit.
-
-    Example:
-        >>> sweep = beta_parameter_sweep([0.5, 0.0, -0.5], 8)
-        >>> [p.utility for p in sweep.points], [p.limit_beta_parameter for p in sweep.points]
-        (['power:0.5', 'log', 'neg-power:0.5'], [0.25, 0.5, 0.75])
-    """
-    start = time.perf_counter()
-    n = check_n(n)
-    members = [box_cox(g) for g in exponents]
-    if not members:
-        raise ValueError("a sweep needs at least one exponent")
-    # each Box-Cox member has the optimum of a built-in (exponent_spec), and the built-ins
-    # share one compiled solver, so the sweep compiles once per padded size
-    specs = [exponent_spec(u.parameters[0]) for u in members]
-    solutions = solve_many(specs, n, tol=tol)
-    points = tuple(_sweep_point(u.parameters[0], spec, s) for u, spec, s in zip(members, specs, solutions, strict=True))
-    return FamilySweep(family="box-cox", n=n, points=points, seconds=time.perf_counter() - start)
-
-
-def family_sweep(family: str, parameters: Sequence[float], n: int, *, tol: float = DEFAULT_TOLERANCE) -> FamilySweep:
-    """Solve a built-in family over a parameter grid in one compiled call (``solve_family``).
-
-    Example:
-        >>> sweep = family_sweep("power", [0.25, 0.75], 8)
-        >>> [p.limit_beta_parameter for p in sweep.points]
-        [0.375, 0.125]
-    """
-    start = time.perf_counter()
-    if family == "box-cox":
-        return beta_parameter_sweep(parameters, n, tol=tol)
-    if not parameters:
-        raise ValueError("a sweep needs at least one parameter")
-    solutions = solve_family(family, [float(p) for p in parameters], check_n(n), tol=tol)
-    points = tuple(_sweep_point(p, s.utility, s) for p, s in zip(parameters, solutions, strict=True))
-    return FamilySweep(family=family, n=check_n(n), points=points, seconds=time.perf_counter() - start)
-
-
-# ---------------------------------------------------------------------------------------------
-# implicit differentiation of the optimal rewards
-# ---------------------------------------------------------------------------------------------
-
-#: Rewards closer than this are treated as tied (one block moving together).
-TIE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class RewardSensitivity:
-    """Optimal rewards and their derivative with respect to the utility's parameter.
-
-    Attributes:
-        utility: the member's spec.
-        family: the family name.
-        parameter: the parameter value.
-        rewards: the optimal rewards, descending (the solver's, Newton-polished).
-        derivative: d rewards / d parameter.
-        blocks: how many free blocks of tied rewards the optimality conditions had.
-    """
-
-    utility: str
-    family: str
-    parameter: float
-    rewards: np.ndarray
-    derivative: np.ndarray
-    blocks: int
-
-
-def _blocks(rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tie blocks of descending rewards: block index per reward, free-block mask, fixed values.
-
-    Blocks at 1 or at 0 are held by the constraints 1 >= r_1 and r_n >= 0; the others are
-    free and satisfy the stationarity of S restricted to block values.
-    """
-    block = np.concatenate([[0], np.cumsum(np.abs(np.diff(rewards)) > TIE_TOLERANCE)])
-    count = int(block[-1]) + 1
-    values = np.array([rewards[block == b].mean() for b in range(count)])
-    fixed = (np.abs(values - 1.0) <= TIE_TOLERANCE) | (np.abs(values) <= TIE_TOLERANCE)
-    values = np.where(np.abs(values - 1.0) <= TIE_TOLERANCE, 1.0, np.where(np.abs(values) <= TIE_TOLERANCE, 0.0, values))
-    return block, ~fixed, values
-
-
-def reward_sensitivity(family: str, parameter: float, n: int, *, tol: float = 1e-13) -> RewardSensitivity:
-    """d r* / d theta for the optimal rewards of a family member, by implicit differentiation.
-
-    At the optimum, rewards tied at 1 or 0 stay there under a small change of theta (the
-    active constraints do not change, assuming strict complementarity), tied blocks move
-    together, and the free block values v solve the stationarity conditions
-
-    .. math::
-
-        F_b(v, \\theta) = \\sum_{i \\in b} \\frac{\\partial S}{\\partial r_i}(r(v); \\theta) = 0 ,
-
-    so :math:`dv/d\\theta = -(\\partial F/\\partial v)^{-1} \\partial F/\\partial \\theta`
-    (jaxopt's ``custom_root`` through :mod:`collapse_theory._jaxopt`). For singular
-    concave U every reward is its own block with r_1 = 1 and r_n = 0. The certified solution
-    of :func:`collapse_theory.solver.solve` is polished by three Newton steps on F first.
-
-    Example:
-        >>> sens = reward_sensitivity("power", 0.5, 4)
-        >>> [round(float(d), 6) for d in sens.derivative]   # central differences of solve: 0.355405
-        [0.0, 0.355405, -0.355405, 0.0]
-    """
-    utility = family_utility(family, parameter)
-    n = check_n(n)
-    solution = solve(utility, n, tol=tol)
-    rewards = np.asarray(solution.rewards, dtype=np.float64)
-    block, free, values = _blocks(rewards)
-    free_index = np.flatnonzero(free)
-    if free_index.size == 0:
-        return RewardSensitivity(
-            utility=utility.spec,
-            family=family,
-            parameter=float(parameter),
-            rewards=np.where(free[block], 0.0, values[block]),
-            derivative=np.zeros(n),
-            blocks=0,
-        )
-    with float64():
-        new_rewards, derivative = _implicit_rewards(
-            jnp.asarray(values[free_index]),
-            jnp.asarray(float(parameter), dtype=jnp.float64),
-            jnp.asarray(np.where(free[block], 0.0, values[block])),
-            jnp.asarray((block[:, None] == free_index[None, :]).astype(np.float64)),  # n x free blocks
-            jnp.asarray(np.triu(block[:, None] != block[None, :], k=1).astype(np.float64)),  # pairs in different blocks
-            function=utility.function,
-        )
-        new_rewards, derivative = np.asarray(new_rewards), np.asarray(derivative)
-    return RewardSensitivity(
-        utility=utility.spec,
-        family=family,
-        parameter=float(parameter),
-        rewards=new_rewards,
-        derivative=derivative,
-        blocks=int(free_index.size),
-    )
-
-
-def _block_objective(
-    v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, function: UtilityFunction
-) -> jax.Array:
-    """S at the rewards r = base + membership v, over pairs in different blocks (others are constant)."""
-    r = base + membership @ v
-    gaps = r[:, None] - r[None, :]
-    different = pairs > 0.5
-    values = function(jnp.where(different, gaps, 1.0), jnp.reshape(theta, (1,)))
-    return jnp.sum(jnp.where(different, values, 0.0))
-
-
-@partial(jax.jit, static_argnames=("function",))
-def _implicit_rewards(
-    start: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, *, function: UtilityFunction
-) -> tuple[jax.Array, jax.Array]:
-    """Polished rewards and d rewards / d theta (compiled once per utility function and shape)."""
-
-    def optimality(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array) -> jax.Array:
-        return jax.grad(_block_objective)(v, theta, base, membership, pairs, function)
-
-    def polish(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array) -> jax.Array:
-        for _ in range(3):
-            jacobian = jax.jacfwd(optimality)(v, theta, base, membership, pairs)
-            v = v - jnp.linalg.solve(jacobian, optimality(v, theta, base, membership, pairs))
-        return v
-
-    root = implicit_root(optimality, polish)
-    polished = root(start, theta, base, membership, pairs)
-    slope = jax.jacrev(lambda t: root(start, t, base, membership, pairs))(theta)
-    return base + membership @ polished, membership @ slope
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,6 +318,7 @@ def design_for_rewards(
     G -> -inf, the nearest-neighbour regime of neg-power).
 
     Example:
+        >>> from collapse_theory.solver import solve
         >>> target = solve("power:0.3", 6).rewards
         >>> design = design_for_rewards(target)
         >>> design.utility, design.reachable
