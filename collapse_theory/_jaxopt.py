@@ -39,10 +39,12 @@ with warnings.catch_warnings():
     # jaxopt announces on import that it is unmaintained; we know, and keep it behind this wall
     warnings.simplefilter("ignore", DeprecationWarning)
     from jaxopt import linear_solve
-    from jaxopt.implicit_diff import custom_root
+    from jaxopt.implicit_diff import custom_root, root_jvp
 
 
-def implicit_root(optimality: Callable[..., Any], solver: Callable[..., Any]) -> Callable[..., Any]:
+def implicit_root(
+    optimality: Callable[..., Any], solver: Callable[..., Any], *, solve: Callable[..., Any] | None = None
+) -> Callable[..., Any]:
     """``solver(initial, *parameters)`` made differentiable by implicit differentiation.
 
     Args:
@@ -50,9 +52,28 @@ def implicit_root(optimality: Callable[..., Any], solver: Callable[..., Any]) ->
         solver: returns x with ``F(x, *parameters) = 0``; any algorithm (its iterations are
             not differentiated).
 
+        solve: ``solve(matvec, b)`` for the linear system of the implicit derivative
+            (default: a dense LU of the Jacobian that ``matvec`` applies, materialised by
+            autodiff; pass a closed-form solve when that Jacobian is large).
+
     Returns:
         The solver, whose reverse-mode derivative with respect to the parameters is
-        -(dF/dx)^(-1) dF/dparameters at the returned solution (dense LU solve: the
-        systems here are small).
+        -(dF/dx)^(-1) dF/dparameters at the returned solution.
     """
-    return custom_root(optimality, solve=linear_solve.solve_lu)(solver)
+    return custom_root(optimality, solve=linear_solve.solve_lu if solve is None else solve)(solver)
+
+
+def root_tangent(
+    optimality: Callable[..., Any],
+    solution: Any,
+    parameters: tuple[Any, ...],
+    tangents: tuple[Any, ...],
+    solve: Callable[..., Any],
+) -> Any:
+    """Forward-mode implicit derivative of a root: dx = -(dF/dx)^(-1) (dF/dparameters) dparameters.
+
+    One Jacobian-vector product of ``optimality`` in the parameters and one linear solve:
+    the right mode for one scalar parameter and many unknowns, where the reverse mode of
+    :func:`implicit_root` would run one vector-Jacobian product per unknown.
+    """
+    return root_jvp(optimality, solution, parameters, tangents, solve=solve)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_theory._jaxopt import implicit_root
+from collapse_theory._jaxopt import root_tangent
 from collapse_theory._precision import float64
 from collapse_theory.solver import check_n, solve
 from collapse_theory.utilities import UtilityFunction, member
@@ -135,6 +135,25 @@ def _block_objective(
     return jnp.sum(jnp.where(different, values, 0.0))
 
 
+def _block_hessian(
+    v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, function: UtilityFunction
+) -> jax.Array:
+    """The Hessian of :func:`_block_objective` in v, in closed form: M^T (D - W) M.
+
+    The Hessian in r of a sum of U(r_i - r_j) over pairs is a weighted graph Laplacian with
+    weights W_ij = U''(r_i - r_j). Built from U'' on the n x n pairs (O(n^2) memory); forward
+    autodiff of the gradient would push one n x n tangent per free block (O(n^3) memory:
+    hundreds of GB at n = 2000).
+    """
+    r = base + membership @ v
+    gaps = jnp.abs(r[:, None] - r[None, :])  # W is symmetric: the pair (i, j) has gap r_i - r_j >= 0
+    different = (pairs + pairs.T) > 0.5
+    second = jax.vmap(jax.grad(jax.grad(lambda x: function(x, jnp.reshape(theta, (1,))))))
+    weights = jnp.where(different, second(jnp.where(different, gaps, 1.0).ravel()).reshape(gaps.shape), 0.0)
+    laplacian = jnp.diag(weights.sum(axis=1)) - weights
+    return membership.T @ laplacian @ membership
+
+
 @partial(jax.jit, static_argnames=("function",))
 def _implicit_rewards(
     start: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array, *, function: UtilityFunction
@@ -146,11 +165,16 @@ def _implicit_rewards(
 
     def polish(v: jax.Array, theta: jax.Array, base: jax.Array, membership: jax.Array, pairs: jax.Array) -> jax.Array:
         for _ in range(3):
-            jacobian = jax.jacfwd(optimality)(v, theta, base, membership, pairs)
-            v = v - jnp.linalg.solve(jacobian, optimality(v, theta, base, membership, pairs))
+            hessian = _block_hessian(v, theta, base, membership, pairs, function)
+            v = v - jnp.linalg.solve(hessian, optimality(v, theta, base, membership, pairs))
         return v
 
-    root = implicit_root(optimality, polish)
-    polished = root(start, theta, base, membership, pairs)
-    slope = jax.jacrev(lambda t: root(start, t, base, membership, pairs))(theta)
+    polished = polish(start, theta, base, membership, pairs)
+    # Forward mode: one parameter, many rewards. The linear system is solved with the
+    # closed-form Hessian at the solution, never with a Jacobian materialised by autodiff.
+    hessian = _block_hessian(polished, theta, base, membership, pairs, function)
+    tangents = (jnp.ones_like(theta), jnp.zeros_like(base), jnp.zeros_like(membership), jnp.zeros_like(pairs))
+    slope = root_tangent(
+        optimality, polished, (theta, base, membership, pairs), tangents, solve=lambda matvec, b: jnp.linalg.solve(hessian, b)
+    )
     return base + membership @ polished, membership @ slope
