@@ -3,6 +3,12 @@
 Each subcommand lives in its own module under :mod:`collapse_theory.commands`
 and exposes ``register(subparsers)``; this module finds them, parses, and turns
 every input error into one line on stderr and exit code 2 (no traceback).
+
+Input errors are ``ValueError`` (and its subclasses: bad specs, sizes refused by the
+memory check, malformed files) and ``OSError`` (files that cannot be read or
+written). Anything else, ``KeyError`` and ``TypeError`` included, is a bug in this
+package and surfaces as a traceback with exit code 1, so it gets reported instead of
+being mistaken for the user's fault.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from collapse_theory import commands
+from collapse_theory import __version__, commands
 
 PROGRAM = "collapse-theory"
+
+#: The subcommands in the order of the workflow (the order of ``--help``); commands
+#: not listed here follow, by name.
+COMMAND_ORDER = ("solve", "limit", "converge", "explore", "design", "make-data", "train", "reproduce")
 
 
 class CommandLineError(ValueError):
@@ -30,20 +40,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+
+
+def _rank(name: str) -> tuple[int, str]:
+    return (COMMAND_ORDER.index(name), "") if name in COMMAND_ORDER else (len(COMMAND_ORDER), name)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every registered subcommand."""
+    """The full parser with every registered subcommand, listed in workflow order."""
     parser = _Parser(
         prog=PROGRAM,
         description="The numerical theory of reward collapse (Song, Cai, Lee, Su, arXiv 2305.17608).",
     )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
-        module.register(subparsers)
+    for name in _command_modules():
+        importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
+    # argparse lists subcommands in the order they were added, and one module may add
+    # several (train.py adds train, then make-data); its help reads this one list, so it
+    # is put in workflow order here (a private attribute, unchanged since Python 2.7)
+    listed = getattr(subparsers, "_choices_actions", None)
+    if isinstance(listed, list):
+        listed.sort(key=lambda action: _rank(action.dest))
     return parser
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.strerror}: {error.filename}"
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,9 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         return int(arguments.handler(arguments) or 0)
-    except (ValueError, OSError, KeyError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # input errors only; any other exception is a bug
+        print(f"{PROGRAM}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)

@@ -167,14 +167,15 @@ def convergence_many(
             )
     studies = []
     for utility, law, points in zip(parsed, laws, per_utility, strict=True):
-        ns_used = [p.n for p in points]
+        fitted = [p for p in points if p.converged]  # an uncertified solve measures nothing
+        ns_used = [p.n for p in fitted]
         studies.append(
             ConvergenceStudy(
                 utility=utility.spec,
                 law=describe_limit(law),
                 points=tuple(points),
-                kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in points]),
-                wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in points]),
+                kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
+                wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),
             )
         )
     return studies

@@ -16,12 +16,14 @@ seed give identical reports; timings go to ``timings.json``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -79,8 +81,9 @@ class Settings:
         )
 
     def key(self) -> str:
-        """A short hash of the settings (cache entries of other settings are ignored)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """A short hash of the settings and of the code (cache entries of other settings or code are ignored)."""
+        keyed = {"settings": asdict(self), "code": code_version()}
+        return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,39 @@ class Claim:
         return "PASS" if self.passed else "FAIL"
 
 
+@functools.cache
+def code_version() -> str:
+    """The package version and a hash of the library's source files.
+
+    Part of every cache key, so a cache entry written by other code (an edited
+    library, another release) is never read back as if this code had computed it.
+    """
+    from collapse_theory import __version__
+
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes() + b"\0")
+    return f"{__version__}+{digest.hexdigest()[:16]}"
+
+
+def clear_cache(out: str | Path, settings: Settings) -> int:
+    """Remove the cache entries of ``settings`` under ``out/.cache`` (``reproduce --force``); the count removed."""
+    removed = 0
+    for entry in (Path(out) / ".cache").glob(f"*-{settings.key()}.json"):
+        entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 class _Steps:
-    """Runs named steps with progress lines and a JSON cache under OUT/.cache."""
+    """Runs named steps with progress lines and a JSON cache under OUT/.cache.
+
+    An entry is ``{"step": name, "key": settings key, "value": result}``. Since it is
+    only a cache, an entry that cannot be read back whole (truncated, not JSON, not
+    this step's) is discarded with a warning naming the file and the step recomputed.
+    """
 
     def __init__(self, out: Path, settings: Settings, stream: TextIO | None) -> None:
         self.cache = out / ".cache"
@@ -108,18 +142,41 @@ class _Steps:
         self.timings: dict[str, float] = {}
 
     def run(self, name: str, index: int, total: int, compute: Callable[[], Any]) -> Any:
-        path = self.cache / f"{name}-{self.settings.key()}.json"
-        if path.exists():
+        key = self.settings.key()
+        path = self.cache / f"{name}-{key}.json"
+        cached = self._read(path, name, key)
+        if cached is not None:
             self._say(f"[{index}/{total}] {name}: cached")
-            return json.loads(path.read_text())
+            return cached["value"]
         self._say(f"[{index}/{total}] {name} ...")
         start = time.perf_counter()
         # the JSON round trip makes a fresh result identical to a cached one (report determinism)
         value = json.loads(json.dumps(_plain(compute()), sort_keys=True))
         self.timings[name] = round(time.perf_counter() - start, 3)
-        atomic_write_json(path, value)
+        atomic_write_json(path, {"step": name, "key": key, "value": value})
         self._say(f"[{index}/{total}] {name}: done in {self.timings[name]:.1f} s")
         return value
+
+    def _read(self, path: Path, name: str, key: str) -> dict[str, Any] | None:
+        """The cache entry at ``path``, or None when absent or damaged (then removed)."""
+        if not path.exists():
+            return None
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            if not (isinstance(entry, dict) and entry.keys() == {"step", "key", "value"}):
+                raise ValueError("not a cache entry of this version")
+            if entry["step"] != name or entry["key"] != key:
+                raise ValueError(f"an entry of step {entry['step']!r}, key {entry['key']!r}")
+        except (ValueError, OSError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = f"warning: damaged cache entry {path} ({reason}): discarded, recomputing {name}"
+            if self.stream is not None:
+                print(message, file=self.stream, flush=True)
+            else:
+                warnings.warn(message, RuntimeWarning, stacklevel=3)
+            path.unlink(missing_ok=True)
+            return None
+        return entry
 
     def _say(self, line: str) -> None:
         if self.stream is not None:

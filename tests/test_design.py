@@ -28,7 +28,7 @@ from collapse_theory.design import (
 from collapse_theory.limits import limit
 from collapse_theory.solver import solve, solve_many
 
-N = 10  # n // 2 = 5 pads to 8, the size test_asymptotics compiles too
+N = 10  # n // 2 = 5 pads to 8, the size test_convergence_studies compiles too
 #: Finite-difference step and solver tolerance for the derivative checks: truncation
 #: ~ h^2 |r'''| ~ 1e-8 and solver noise ~ 1e-13 / h ~ 1e-9, so 1e-6 is a safe bound.
 STEP = 1e-4
@@ -44,7 +44,7 @@ def central_difference(family: str, parameter: float) -> np.ndarray:
     return (rewards(parameter + STEP) - rewards(parameter - STEP)) / (2 * STEP)
 
 
-#: Four exponents, as in test_asymptotics: the batched solve has the same shape (one compilation).
+#: Four exponents, as in test_convergence_studies: the batched solve has the same shape (one compilation).
 EXPONENTS = (0.5, 0.0, -0.5, -2.0)
 
 

@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from collapse_theory.commands.solve import completions, utility_spec
-from collapse_theory.convergence_studies import ConvergenceStudy, Rate, convergence_many
+from collapse_theory._results import json_value
+from collapse_theory.commands._arguments import completions, utility_spec
+from collapse_theory.convergence_studies import ConvergenceStudy, convergence_many
 from collapse_theory.limits import limit
 from collapse_theory.solver import DEFAULT_TOLERANCE
 
@@ -43,29 +44,50 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run_converge)
 
 
-def _rate_text(rate: Rate | None) -> str:
-    return "-" if rate is None else f"{rate.slope:+.3f} ± {rate.standard_error:.3f}"
+def _rate_text(rate: dict[str, Any] | None) -> str:
+    if rate is None:
+        return "-"
+    error = "-" if rate["standard_error"] is None else f"{rate['standard_error']:.3f}"
+    return f"{rate['slope']:+.3f} ± {error} ({rate['points']} points)"
+
+
+def _study_record(study: ConvergenceStudy) -> dict[str, Any]:
+    """The JSON record of a study; a slope fitted on two points has no standard error (null)."""
+    record = study.as_dict()
+    for key in ("kolmogorov_smirnov_rate", "wasserstein_rate"):
+        rate = record.get(key)
+        # two points fit a line exactly: the residual is 0 by construction, not a
+        # measurement, so the slope's standard error is undefined rather than 0
+        if rate is not None and rate["points"] < 3:
+            rate["standard_error"] = None
+    return record
 
 
 def _print_table(studies: list[ConvergenceStudy]) -> None:
     for study in studies:
+        record = _study_record(study)
         print(f"{study.utility}: limit {study.law}")
         header = f"{'n':>8}{'KS':>14}{'Wasserstein-1':>16}{'time [s]':>10}  status"
         print(header)
         print("-" * len(header))
         for p in study.points:
-            status = "certified" if p.converged else "NOT CONVERGED"
-            print(f"{p.n:>8}{p.kolmogorov_smirnov:>14.4e}{p.wasserstein:>16.4e}{p.seconds:>10.3f}  {status}")
+            # a distance from rewards that are not a certified optimum measures the solver, not the theory
+            if p.converged:
+                distances = f"{p.kolmogorov_smirnov:>14.4e}{p.wasserstein:>16.4e}"
+            else:
+                distances = f"{'-':>14}{'-':>16}"
+            status = "certified" if p.converged else "NOT CONVERGED (distances not shown)"
+            print(f"{p.n:>8}{distances}{p.seconds:>10.3f}  {status}")
         print(
-            f"  rate (log-log slope ± standard error): KS {_rate_text(study.kolmogorov_smirnov_rate)}, "
-            f"Wasserstein-1 {_rate_text(study.wasserstein_rate)}"
+            f"  rate (log-log slope ± standard error): KS {_rate_text(record['kolmogorov_smirnov_rate'])}, "
+            f"Wasserstein-1 {_rate_text(record['wasserstein_rate'])}"
         )
         print()
 
 
 def run_converge(arguments: argparse.Namespace) -> int:
     """Run the convergence study and print the table or the JSON list."""
-    if not (0.0 < arguments.tol < 1.0):
+    if not (0.0 < arguments.tol < 1.0):  # also NaN
         raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
     for spec in arguments.utility:
         if limit(spec) is None:
@@ -74,7 +96,7 @@ def run_converge(arguments: argparse.Namespace) -> int:
             )
     studies = convergence_many(arguments.utility, arguments.n or list(DEFAULT_NS), tol=arguments.tol)
     if arguments.format == "json":
-        print(json.dumps([s.as_dict() for s in studies], indent=1))
+        print(json.dumps(json_value([_study_record(s) for s in studies]), indent=1, allow_nan=False))
     else:
         _print_table(studies)
     failed = [(s.utility, p.n) for s in studies for p in s.points if not p.converged]

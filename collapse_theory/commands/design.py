@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from collapse_theory._results import json_value
 from collapse_theory.design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
 
 TARGET_FORMS = "beta:A (symmetric), beta:A,B, uniform, two-point, rewards:R1,R2,...,Rn"
@@ -77,7 +78,7 @@ def run_design(arguments: argparse.Namespace) -> int:
     else:
         design = design_for_rewards(np.asarray(value), arguments.family, tolerance=arguments.tolerance)
     if arguments.format == "json":
-        print(json.dumps(design.as_dict(), indent=1))
+        print(json.dumps(json_value(design.as_dict()), indent=1, allow_nan=False))
     else:
         where = "n -> infinity" if design.n is None else f"n = {design.n}"
         print(f"target     {design.target} ({where})")

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands.solve import completions, utility_spec
+from collapse_theory._results import json_value
+from collapse_theory.commands._arguments import check_output_file, completions, utility_spec
 from collapse_theory.exploration import Exploration, exploration_figure, explore, load_utility
 from collapse_theory.utilities import Utility
 
@@ -28,7 +29,8 @@ def register(subparsers: Any) -> None:
     source.add_argument(
         "--utility-file",
         metavar="PATH.py:FUNCTION",
-        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0)",
+        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0). "
+        "WARNING: the file is imported, so its Python code runs with your permissions; use only files you trust",
     )
     parser.add_argument("--n", type=completions, default=8, metavar="N", help="completions of the finite-n optimum (default: 8)")
     parser.add_argument("--out", metavar="FILE", help="write the plot here (.png, .pdf or .svg)")
@@ -66,12 +68,14 @@ def _print_summary(summary: Exploration) -> None:
 
 def run_explore(arguments: argparse.Namespace) -> int:
     """Explore the utility, print the summary, write the plot."""
-    if arguments.out is not None and Path(arguments.out).suffix.lower() not in PLOT_FORMATS:
-        raise ValueError(f"--out must end in one of {', '.join(PLOT_FORMATS)}, got {arguments.out!r}")
+    if arguments.out is not None:
+        if Path(arguments.out).suffix.lower() not in PLOT_FORMATS:
+            raise ValueError(f"--out must end in one of {', '.join(PLOT_FORMATS)}, got {arguments.out!r}")
+        check_output_file(arguments.out)  # before the work, which an unwritable plot would throw away
     utility: Utility | str = arguments.utility if arguments.utility is not None else load_utility(arguments.utility_file)
     summary = explore(utility, arguments.n)
     if arguments.format == "json":
-        print(json.dumps(summary.as_dict(), indent=1))
+        print(json.dumps(json_value(summary.as_dict()), indent=1, allow_nan=False))
     else:
         _print_summary(summary)
     if arguments.out is not None:

@@ -1,0 +1,123 @@
+"""Argument types and checks every subcommand shares.
+
+argparse types (``completions``, ``utility_spec``, ``seed``) turn a bad value into
+one line and exit code 2 while the command line is parsed, before any work. The
+output checks (``check_output_file``, ``check_output_directory``) look at the file
+system without writing to it, so a command refuses an output it could never write
+before it computes anything, instead of failing at the end and losing the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from collapse_theory._checks import check_seed
+from collapse_theory.solver import check_n
+from collapse_theory.utilities import parse_utility
+
+
+def completions(text: str) -> int:
+    """argparse type for n: an integer >= 2, with a one-line message otherwise.
+
+    Example:
+        >>> completions("8"), completions("1e3")
+        (8, 1000)
+    """
+    message = f"n must be an integer >= 2, got {text!r}"
+    try:
+        exact = int(text.strip())  # every digit of a long integer
+    except ValueError:
+        try:
+            value = float(text)  # forms like 1e3
+        except ValueError:
+            raise argparse.ArgumentTypeError(message) from None
+        if not value.is_integer():  # also NaN and infinities
+            raise argparse.ArgumentTypeError(message) from None
+        exact = int(value)
+    try:
+        return check_n(exact)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def utility_spec(text: str) -> str:
+    """argparse type for a utility spec: validated, returned in its canonical form.
+
+    Example:
+        >>> utility_spec("power:0.5")
+        'power:0.5'
+    """
+    try:
+        return parse_utility(text).spec
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def seed(text: str) -> int:
+    """argparse type for a seed: an integer in [0, 2**32 - 1] (:func:`collapse_theory._checks.check_seed`).
+
+    Example:
+        >>> seed("7")
+        7
+    """
+    try:
+        return check_seed(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (a relative path ends at the working folder)."""
+    candidate = path
+    while not candidate.exists() and not candidate.is_symlink():
+        parent = candidate.parent
+        if parent == candidate:
+            break
+        candidate = parent
+    return candidate
+
+
+def _check_creatable_folder(folder: Path, option: str, target: Path) -> None:
+    """``folder`` exists as a writable folder, or can be made inside one (``target`` names the output)."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise ValueError(f"{option}: cannot create {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: cannot write in {existing} (permission denied)")
+
+
+def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Refuse an output file that could not be written, without writing anything.
+
+    The target must not be a folder, and its folder must exist as a writable folder
+    or be creatable (every existing ancestor a folder, the nearest one writable).
+    Files are written atomically (a temporary beside the target, then a rename),
+    so only the folder's permissions matter, not the old file's.
+
+    Raises:
+        ValueError: one line naming the option and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise ValueError(f"{option}: the path is empty")
+    if target.is_dir():
+        raise ValueError(f"{option}: {target} is a folder, not a file")
+    _check_creatable_folder(target.parent, option, target)
+    return target
+
+
+def check_output_directory(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Refuse an output folder that could not be created or written, without creating it.
+
+    Raises:
+        ValueError: one line naming the option and the problem.
+    """
+    folder = Path(path)
+    if not str(path).strip():
+        raise ValueError(f"{option}: the path is empty")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option}: {folder} is a file, not a folder")
+    _check_creatable_folder(folder, option, folder)
+    return folder
