@@ -264,7 +264,9 @@ class _Progress:
             stream = sys.stderr
         else:
             from tqdm import tqdm
-        self.bar = tqdm(total=total, initial=initial, disable=not enabled, file=stream, desc="train", unit="step", leave=True, mininterval=0.0)
+        self.bar = tqdm(
+            total=total, initial=initial, disable=not enabled, file=stream, desc="train", unit="step", leave=True, mininterval=0.0
+        )
 
     def update(self, step: int, loss: float, accuracy: float, score: float | None) -> None:
         collapse = "" if score is None else f"  collapse score {score:.4f}"
@@ -338,17 +340,26 @@ def _check_embeddings(dataset: Dataset) -> None:
 
 
 def _check_training_memory(dataset: Dataset, config: TrainingConfig) -> None:
-    """Refuse a width or step count whose run cannot fit in memory, before allocating it."""
+    """Refuse a width or step count whose run cannot fit in memory, before allocating it.
+
+    The size that takes the most memory is checked first, so the message names the flag
+    that made the request too large and the largest value of it that fits.
+    """
     what = f"training on {dataset.prompts} prompts x {dataset.n} completions (d = {dataset.dim})"
     hidden = config.hidden
-    check_memory(what, config.steps, lambda steps: training_memory(dataset, hidden, steps), size_name="steps")
-    widest = max(hidden)
-    check_memory(
-        what,
-        widest,
-        lambda width: training_memory(dataset, [min(w, width) for w in hidden], config.steps),
-        size_name="hidden width",
-    )
+
+    def by_steps() -> None:
+        check_memory(what, config.steps, lambda steps: training_memory(dataset, hidden, steps), size_name="steps")
+
+    def by_width() -> None:
+        def estimate(width: int) -> float:
+            return training_memory(dataset, [min(w, width) for w in hidden], config.steps)
+
+        check_memory(what, max(hidden), estimate, size_name="hidden width")
+
+    model_first = training_memory(dataset, hidden, 0) >= 16 * config.steps
+    for check in (by_width, by_steps) if model_first else (by_steps, by_width):
+        check()
 
 
 class _Setup(NamedTuple):
