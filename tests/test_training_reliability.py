@@ -244,7 +244,7 @@ def test_nonfinite_loss_stops_training_with_an_error_and_no_files(tmp_path: Path
 
 def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Fault injection: the chunk after step 100 returns NaN losses (as a diverging run would).
-    real_chunk = trainer_module._train_chunk
+    real_chunk = trainer_module.train_chunk
 
     def diverging(params, optimizer_state, batch, *, length, **options):  # type: ignore[no-untyped-def]
         new_params, new_state, values = real_chunk(params, optimizer_state, batch, length=length, **options)
@@ -252,7 +252,7 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypat
             values = values * np.nan
         return new_params, new_state, values
 
-    monkeypatch.setattr(trainer_module, "_train_chunk", diverging)
+    monkeypatch.setattr(trainer_module, "train_chunk", diverging)
     data = make_synthetic_dataset(prompts=40, n=4, seed=7)
     out = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match=r"non-finite at step 100; the last good checkpoint \(step 100\)"):

@@ -152,7 +152,10 @@ def register(subparsers: Any) -> None:
     )
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     train_parser.set_defaults(handler=run_train)
+    _register_make_data(subparsers)
 
+
+def _register_make_data(subparsers: Any) -> None:
     data_parser = subparsers.add_parser(
         "make-data",
         help="write the synthetic dataset of open-ended and closed-ended prompts",

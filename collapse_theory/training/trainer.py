@@ -62,9 +62,10 @@ from collapse_theory._checks import check_memory
 from collapse_theory.training.config import DEFAULT_TRAINING_HIDDEN, TrainingConfig, TrainingError, parse_prompt_aware
 from collapse_theory.training.data import Dataset
 from collapse_theory.training.diagnostics import collapse_score, pair_accuracy
-from collapse_theory.training.model import RewardModel, init_reward_model, reward_logits
+from collapse_theory.training.model import RewardModel, init_reward_model
 from collapse_theory.training.run_directory import CHECKPOINT_FORMAT, RunDirectory, hold
-from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility, extended_value, parse_utility
+from collapse_theory.training.steps import Batch, adam_optimizer, evaluate_batch, make_batch, prompt_loss, train_chunk
+from collapse_theory.utilities import Utility, parse_utility
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -150,98 +151,6 @@ class TrainingResult:
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -logits))
-
-
-def prompt_loss(rewards: jax.Array, utility: Utility | str, eps: float = DEFAULT_EXTENSION_EPS) -> jax.Array:
-    """The ranking loss of prompts whose rewards [..., n] are listed best first.
-
-    .. math::
-
-        \\ell = -\\sum_{1 \\le i < j \\le n} U_{ext}(r_i - r_j)
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> round(float(prompt_loss(jnp.array([0.9, 0.5, 0.1]), "linear")), 6)  # -(0.4 + 0.8 + 0.4)
-        -1.6
-    """
-    utility = parse_utility(utility)
-    n = rewards.shape[-1]
-    better, worse = np.triu_indices(n, 1)
-    differences = rewards[..., better] - rewards[..., worse]
-    parameters = jnp.asarray(utility.parameters, dtype=differences.dtype)
-    values = extended_value(utility.function, differences, parameters, eps, utility.defined_everywhere)
-    return -jnp.sum(values, axis=-1)
-
-
-class _Batch(NamedTuple):
-    """A split of the dataset on the devices, padded to a multiple of the device count."""
-
-    prompt_embeddings: jax.Array  # [B, d]
-    completion_embeddings: jax.Array  # [B, n, d]
-    by_rank: jax.Array  # [B, n]: storage positions, best first
-    utility_index: jax.Array  # [B]
-    weight: jax.Array  # [B]: 1 for real prompts, 0 for padding
-
-
-def _make_batch(dataset: Dataset, indices: np.ndarray, utility_of_kind: np.ndarray, mesh: Mesh) -> _Batch:
-    devices = mesh.devices.size
-    padded = -(-len(indices) // devices) * devices
-    rows = np.concatenate([indices, np.full(padded - len(indices), indices[0])])
-    weight = np.zeros(padded, dtype=np.float32)
-    weight[: len(indices)] = 1.0
-    host = (
-        dataset.prompt_embeddings[rows].astype(np.float32),
-        dataset.completion_embeddings[rows].astype(np.float32),
-        np.argsort(dataset.rankings[rows], axis=1).astype(np.int32),
-        utility_of_kind[dataset.kinds[rows]].astype(np.int32),
-        weight,
-    )
-    sharding = NamedSharding(mesh, PartitionSpec("prompts"))
-    return _Batch(*(jax.device_put(array, sharding) for array in host))
-
-
-def _batch_loss(params: RewardModel, batch: _Batch, utilities: tuple[Utility, ...], eps: float) -> jax.Array:
-    logits = reward_logits(params, batch.prompt_embeddings, batch.completion_embeddings)
-    rewards = jax.nn.sigmoid(jnp.take_along_axis(logits, batch.by_rank, axis=1))
-    per_utility = jnp.stack([prompt_loss(rewards, utility, eps) for utility in utilities], axis=-1)
-    per_prompt = jnp.take_along_axis(per_utility, batch.utility_index[:, None], axis=1)[:, 0]
-    return jnp.sum(batch.weight * per_prompt) / jnp.sum(batch.weight)
-
-
-@functools.lru_cache(maxsize=16)
-def _optimizer(learning_rate: float, steps: int, final_fraction: float) -> tuple[optax.Schedule, optax.GradientTransformation]:
-    """Adam on a cosine-decayed learning rate; cached so equal configs reuse compiled chunks."""
-    schedule = optax.cosine_decay_schedule(learning_rate, steps, alpha=final_fraction)
-    return schedule, optax.adam(schedule)
-
-
-@functools.partial(jax.jit, static_argnames=("optimizer", "utilities", "eps", "length"))
-def _train_chunk(
-    params: RewardModel,
-    optimizer_state: Any,
-    batch: _Batch,
-    *,
-    optimizer: optax.GradientTransformation,
-    utilities: tuple[Utility, ...],
-    eps: float,
-    length: int,
-) -> tuple[RewardModel, Any, jax.Array]:
-    """``length`` full-batch optimizer steps in one compiled ``lax.scan``; returns the losses too."""
-
-    def step(carry: tuple[RewardModel, Any], _: None) -> tuple[tuple[RewardModel, Any], jax.Array]:
-        params, state = carry
-        value, gradients = jax.value_and_grad(_batch_loss)(params, batch, utilities, eps)
-        updates, state = optimizer.update(gradients, state, params)
-        return (optax.apply_updates(params, updates), state), value
-
-    (params, optimizer_state), values = jax.lax.scan(step, (params, optimizer_state), length=length)
-    return params, optimizer_state, values
-
-
-@functools.partial(jax.jit, static_argnames=("utilities", "eps"))
-def _evaluate(params: RewardModel, batch: _Batch, *, utilities: tuple[Utility, ...], eps: float) -> tuple[jax.Array, jax.Array]:
-    loss = _batch_loss(params, batch, utilities, eps)
-    return loss, reward_logits(params, batch.prompt_embeddings, batch.completion_embeddings)
 
 
 def dataset_fingerprint(dataset: Dataset) -> str:
@@ -367,8 +276,8 @@ class _Setup(NamedTuple):
 
     train_indices: np.ndarray
     held_indices: np.ndarray
-    train_batch: _Batch
-    held_batch: _Batch | None
+    train_batch: Batch
+    held_batch: Batch | None
     replicated: NamedSharding
     schedule: optax.Schedule
     optimizer: optax.GradientTransformation
@@ -398,12 +307,12 @@ def _prepare(dataset: Dataset, config: TrainingConfig, utilities: dict[str, str]
         raise TrainingError("no devices to train on")
     mesh = Mesh(np.asarray(chosen), ("prompts",))
     train_indices, held_indices = dataset.split(False), dataset.split(True)
-    schedule, optimizer = _optimizer(config.learning_rate, config.steps, config.final_learning_rate_fraction)
+    schedule, optimizer = adam_optimizer(config.learning_rate, config.steps, config.final_learning_rate_fraction)
     return _Setup(
         train_indices=train_indices,
         held_indices=held_indices,
-        train_batch=_make_batch(dataset, train_indices, utility_of_kind, mesh),
-        held_batch=_make_batch(dataset, held_indices, utility_of_kind, mesh) if held_indices.size else None,
+        train_batch=make_batch(dataset, train_indices, utility_of_kind, mesh),
+        held_batch=make_batch(dataset, held_indices, utility_of_kind, mesh) if held_indices.size else None,
         replicated=NamedSharding(mesh, PartitionSpec()),
         schedule=schedule,
         optimizer=optimizer,
@@ -445,7 +354,7 @@ def _initial_state(
 
 def _all_logits(dataset: Dataset, config: TrainingConfig, setup: _Setup, params: Any) -> tuple[float, np.ndarray, float | None]:
     """The training loss, every prompt's logits (float64, dataset order), the held-out loss."""
-    evaluate = functools.partial(_evaluate, utilities=setup.utilities, eps=config.extension_eps)
+    evaluate = functools.partial(evaluate_batch, utilities=setup.utilities, eps=config.extension_eps)
     loss, train_logits = evaluate(params, setup.train_batch)
     logits = np.zeros(dataset.rankings.shape, dtype=np.float64)
     logits[setup.train_indices] = np.asarray(train_logits, dtype=np.float64)[: setup.train_indices.size]
@@ -627,7 +536,7 @@ def _train(
     state = _initial_state(dataset, config, setup, run, resume, fingerprint)
     if run is not None:
         run.write_config(config.as_dict(), fingerprint, utilities)
-    chunk = functools.partial(_train_chunk, optimizer=setup.optimizer, utilities=setup.utilities, eps=config.extension_eps)
+    chunk = functools.partial(train_chunk, optimizer=setup.optimizer, utilities=setup.utilities, eps=config.extension_eps)
     if state.step:
         bar.bar.update(state.step)  # a resumed run's bar starts where it stopped
     try:
