@@ -228,7 +228,7 @@ def training_memory(dataset: Dataset, hidden: Sequence[int], steps: int) -> floa
         >>> from collapse_theory.training.data import make_synthetic_dataset
         >>> data = make_synthetic_dataset(prompts=2000, n=8, dim=16)
         >>> round(training_memory(data, (64, 64), 600) / 1e6)  # MB
-        80
+        45
     """
     completions = dataset.prompts * dataset.n
     activations = completions * (2 * dataset.dim + sum(hidden) + 1)
