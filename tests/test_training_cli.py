@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from collapse_theory.cli import main
-from collapse_theory.training import load_dataset, make_synthetic_dataset
+from collapse_theory.training import load_dataset, make_synthetic_dataset, pair_accuracy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Oracle: for U = log and n = 4 the optimum is the Gauss-Lobatto nodes on [0, 1]:
@@ -88,13 +88,15 @@ def test_make_data_rejects_bad_input(
 
 def test_train_writes_the_run_directory(finished_run: Path) -> None:
     names = {path.name for path in finished_run.iterdir()}
-    assert {"config.json", "metrics.jsonl", "checkpoint.npz", "diagnostics.json", "rewards.png", "snapshots"} <= names
+    expected = {"config.json", "metrics.jsonl", "checkpoint.npz", "diagnostics.json", "rewards.png", "snapshots"}
+    assert expected | {"heldout_rewards.jsonl", "train.lock"} == names
     assert not [name for name in names if name.startswith(".")]  # no temporary files left
-    assert sorted(path.name for path in (finished_run / "snapshots").iterdir()) == ["step_000100.npz", "step_000120.npz"]
+    snapshots = sorted(path.name for path in (finished_run / "snapshots").iterdir())
+    assert snapshots == [f"step_{step:06d}.npz" for step in range(20, 121, 20)]  # the default --snapshot-every 20
     assert (finished_run / "rewards.png").read_bytes()[:8] == PNG_SIGNATURE
     metrics = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in metrics] == [50, 100, 120]
-    assert {"loss", "pair_accuracy", "held_out_pair_accuracy", "learning_rate"} <= set(metrics[-1])
+    assert [entry["step"] for entry in metrics] == [20, 40, 60, 80, 100, 120]
+    assert {"loss", "pair_accuracy", "collapse_score", "held_out_pair_accuracy", "learning_rate"} <= set(metrics[-1])
 
 
 def test_train_diagnostics_json_holds_the_solver_prediction(finished_run: Path) -> None:
@@ -113,10 +115,10 @@ def test_train_diagnostics_json_holds_the_solver_prediction(finished_run: Path) 
         assert report[split]["collapse_score"] == pytest.approx(distance, abs=1e-12)
 
 
-def test_train_resume_of_a_finished_run_changes_nothing(
+def test_train_resume_of_a_finished_run_says_so_and_changes_nothing(
     finished_run: Path, data_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = json.loads((finished_run / "diagnostics.json").read_text())
+    before = {path.name: path.read_bytes() for path in finished_run.iterdir() if path.is_file()}
     code, out, _ = _run(
         capsys,
         "train",
@@ -132,8 +134,10 @@ def test_train_resume_of_a_finished_run_changes_nothing(
         "--quiet",
     )
     assert code == 0
-    assert json.loads((finished_run / "diagnostics.json").read_text()) == before
-    assert "collapse score" in out
+    assert (
+        out.strip() == f"{finished_run}: this run already finished at step 120; nothing to resume (results in diagnostics.json)"
+    )
+    assert {path.name: path.read_bytes() for path in finished_run.iterdir() if path.is_file()} == before
 
 
 def test_train_refuses_to_overwrite_a_run(finished_run: Path, data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,7 +177,7 @@ def test_train_prints_progress_and_warns_before_the_terminal_phase(
     out = tmp_path / "short"
     code, stdout, err = _run(capsys, "train", "--utility", "log", "--data", str(data_file), "--steps", "3", "--out", str(out))
     assert code == 0
-    assert "train [" in err and "3/3" in err  # the progress bar, on stderr
+    assert "train: 100%" in err and "3/3" in err and "pair accuracy" in err  # the tqdm bar, on stderr
     assert "warning: not in the terminal phase after 3 steps" in err
     assert "terminal phase: no" in stdout
 
@@ -250,3 +254,64 @@ def test_train_reports_a_missing_data_file(tmp_path: Path, capsys: pytest.Captur
     assert code == 2
     assert "absent.npz" in _error_line(err)
     assert not (tmp_path / "run").exists()
+
+
+# --- what a run reports -------------------------------------------------------------------------
+
+
+def test_metrics_log_the_collapse_score_falling_over_training(finished_run: Path) -> None:
+    metrics = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    scores = [entry["collapse_score"] for entry in metrics]
+    assert scores[0] > 10 * scores[-1]  # collapse happens during the run, not before the first snapshot
+    report = json.loads((finished_run / "diagnostics.json").read_text())
+    assert scores[-1] == pytest.approx(report["train"]["collapse_score"], abs=1e-12)  # the diagnostics' definition
+
+
+def test_heldout_rewards_jsonl_lists_each_heldout_prompt_best_first(finished_run: Path, data_file: Path) -> None:
+    dataset = load_dataset(data_file)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"non-finite {constant}")
+
+    lines = [
+        json.loads(line, parse_constant=refuse) for line in (finished_run / "heldout_rewards.jsonl").read_text().splitlines()
+    ]
+    assert [line["prompt_id"] for line in lines] == dataset.split(True).tolist()
+    with np.load(finished_run / "snapshots" / "step_000120.npz", allow_pickle=False) as archive:
+        rewards = archive["rewards"]
+    for line in lines:
+        prompt = line["prompt_id"]
+        assert set(line) == {"prompt_id", "scores", "group"}
+        assert line["group"] == dataset.kind_names[dataset.kinds[prompt]]
+        by_rank = rewards[prompt][np.argsort(dataset.rankings[prompt])]  # oracle: the snapshot, ranked best first
+        assert line["scores"] == by_rank.tolist()
+
+
+def test_train_prints_a_verdict_and_records_it(data_file: Path, finished_run: Path) -> None:
+    report = json.loads((finished_run / "diagnostics.json").read_text())
+    assert report["verdict"]["outcome"] == "collapsed" and report["verdict"]["passed"] is True
+    assert report["run"]["platform"] == "cpu" and report["run"]["steps"] == 120 and report["run"]["seconds"] > 0
+    assert {"jax", "numpy", "collapse_theory"} <= set(report["run"]["versions"])
+    # per-kind pair accuracy is the kind's own, not the split's repeated
+    dataset = load_dataset(data_file)
+    with np.load(finished_run / "snapshots" / "step_000120.npz", allow_pickle=False) as archive:
+        rewards = archive["rewards"]
+    train_rows = ~dataset.held_out
+    for curve in report["train"]["curves"]:
+        rows = train_rows & (dataset.kinds == dataset.kind_names.index(curve["kind"]))
+        assert curve["pair_accuracy"] == pair_accuracy(rewards[rows], dataset.rankings[rows])
+
+
+def test_train_verdict_line_and_snapshot_every(data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, stdout, _ = _run(
+        capsys, "train", "--prompt-aware", "closed=linear,open=neg-power:1", "--data", str(data_file), "--steps", "40",
+        "--snapshot-every", "15", "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    assert stdout.splitlines()[-1].startswith("verdict: prompt-aware fix")
+    assert sorted(path.name for path in (out / "snapshots").iterdir()) == [
+        "step_000015.npz",
+        "step_000030.npz",
+        "step_000040.npz",
+    ]

@@ -117,7 +117,8 @@ def test_embeddings_encode_quality_linearly() -> None:
         ({"dim": 4}, "dim must be an integer >= 8"),
         ({"held_out": 1.0}, r"held-out fraction must be in \[0, 1\)"),
         ({"noise": float("nan")}, "noise must be a finite number"),
-        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\]"),
+        ({"seed": 2**63}, r"seed must be an integer in \[0, 4294967295\]"),
     ],
 )
 def test_generator_rejects_bad_arguments(arguments: dict[str, object], message: str) -> None:

@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
 from collapse_theory.commands.solve import completions, utility_spec
 from collapse_theory.training import (
+    DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
+    RunRecord,
     TrainingConfig,
     TrainingResult,
     diagnose,
@@ -22,8 +25,10 @@ from collapse_theory.training import (
     save_dataset,
     save_diagnostics,
     train,
+    verdict,
 )
-from collapse_theory.training.trainer import DEFAULT_TRAINING_HIDDEN
+from collapse_theory.training.diagnostics import package_versions
+from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
 from collapse_theory.utilities import VALID_FORMS
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
@@ -40,6 +45,14 @@ def _integer(minimum: int, what: str) -> Any:
         return value
 
     return parse
+
+
+def seed_value(text: str) -> int:
+    """argparse type for ``--seed``: the one seed range of every command, [0, 2**32 - 1]."""
+    try:
+        return check_seed(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number(what: str, lower: float, upper: float, upper_open: bool, lower_open: bool = False) -> Any:
@@ -87,7 +100,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Train an MLP reward model (sigmoid output) on ranked completions with the loss "
             "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase. Writes metrics.jsonl, snapshots/, checkpoint.npz, "
-            f"diagnostics.json and rewards.png to --out. Utility specs: {forms}."
+            f"heldout_rewards.jsonl, diagnostics.json and rewards.png to --out, holding its lock (train.lock) throughout: "
+            f"one process per run directory. Utility specs: {forms}."
         ),
     )
     mode = train_parser.add_mutually_exclusive_group(required=True)
@@ -106,12 +120,23 @@ def register(subparsers: Any) -> None:
         help=f"optimizer steps (default: {TrainingConfig.steps})",
     )
     train_parser.add_argument(
-        "--seed", type=_integer(0, "seed"), default=0, help="seed of the model (and of the demo data) (default: 0)"
+        "--seed", type=seed_value, default=0, help=f"seed of the model (and of the demo data), 0..{MAX_SEED} (default: 0)"
     )
     train_parser.add_argument(
         "--out", metavar="DIR", default=DEFAULT_RUN_DIRECTORY, help=f"run directory (default: {DEFAULT_RUN_DIRECTORY})"
     )
-    train_parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (a finished run: says so, exit 0, changes nothing)",
+    )
+    train_parser.add_argument(
+        "--snapshot-every",
+        type=_integer(1, "snapshot every"),
+        default=TrainingConfig.snapshot_every,
+        metavar="K",
+        help=f"steps between snapshots of every prompt's rewards (default: {TrainingConfig.snapshot_every})",
+    )
     train_parser.add_argument(
         "--learning-rate",
         type=_number("learning rate", 0.0, math.inf, True, lower_open=True),
@@ -127,17 +152,20 @@ def register(subparsers: Any) -> None:
     )
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     train_parser.set_defaults(handler=run_train)
+    _register_make_data(subparsers)
 
+
+def _register_make_data(subparsers: Any) -> None:
     data_parser = subparsers.add_parser(
         "make-data",
         help="write the synthetic dataset of open-ended and closed-ended prompts",
         description="Write a seeded synthetic dataset (.npz; format in docs/training.md).",
     )
-    data_parser.add_argument("--out", metavar="FILE.npz", required=True, help="output file")
+    data_parser.add_argument("--out", metavar="FILE.npz", required=True, help="output file (must not exist)")
     data_parser.add_argument("--prompts", type=_integer(2, "prompts"), default=2000, help="number of prompts P (default: 2000)")
     data_parser.add_argument("--n", type=completions, default=8, help="completions per prompt (default: 8)")
     data_parser.add_argument("--dim", type=_integer(8, "dim"), default=16, help="embedding dimension (default: 16)")
-    data_parser.add_argument("--seed", type=_integer(0, "seed"), default=0, help="seed (default: 0)")
+    data_parser.add_argument("--seed", type=seed_value, default=0, help=f"seed, 0..{MAX_SEED} (default: 0)")
     data_parser.add_argument(
         "--held-out",
         type=_number("held-out fraction", 0.0, 1.0, True),
@@ -155,7 +183,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_make_data(arguments: argparse.Namespace) -> int:
-    """Generate and write the synthetic dataset."""
+    """Generate and write the synthetic dataset (never over an existing file)."""
+    if Path(arguments.out).exists():  # refused before spending time on generating
+        raise FileExistsError(f"{arguments.out}: already exists; remove it or choose another file")
     dataset = make_synthetic_dataset(
         prompts=arguments.prompts,
         n=arguments.n,
@@ -164,7 +194,7 @@ def run_make_data(arguments: argparse.Namespace) -> int:
         held_out=arguments.held_out,
         noise=arguments.noise,
     )
-    save_dataset(dataset, arguments.out)
+    save_dataset(dataset, arguments.out, overwrite=False)
     held = int(dataset.held_out.sum())
     print(
         f"wrote {arguments.out}: {dataset.prompts} prompts ({held} held out), n = {dataset.n}, d = {dataset.dim}, "
@@ -174,7 +204,7 @@ def run_make_data(arguments: argparse.Namespace) -> int:
 
 
 def run_train(arguments: argparse.Namespace) -> int:
-    """Train, then write diagnostics.json and rewards.png and print the summary."""
+    """Train, then write diagnostics.json and rewards.png and print the summary and the verdict."""
     dataset = load_dataset(arguments.data) if arguments.data else make_synthetic_dataset(seed=arguments.seed)
     config = TrainingConfig(
         utility=arguments.utility,
@@ -183,14 +213,31 @@ def run_train(arguments: argparse.Namespace) -> int:
         seed=arguments.seed,
         learning_rate=arguments.learning_rate,
         hidden=arguments.hidden,
+        snapshot_every=arguments.snapshot_every,
     )
     config.utilities_for(dataset.kind_names)  # a kind mismatch is an input error: report it before any file appears
     out = Path(arguments.out)
-    result = train(dataset, config, out, progress=not arguments.quiet, resume=arguments.resume)
-    diagnostics = diagnose(dataset, result.rewards, result.utilities)
-    save_diagnostics(diagnostics, out / "diagnostics.json")
-    atomic_savefig(plot_rewards(diagnostics), out / "rewards.png", dpi=120)
+    # The lock covers the diagnostics and the figure too: another process must not interleave them.
+    with hold(out):
+        if arguments.resume and _finished(out, config):
+            print(f"{out}: this run already finished at step {config.steps}; nothing to resume (results in {DIAGNOSTICS_FILE})")
+            return 0
+        result = train(dataset, config, out, progress=not arguments.quiet, resume=arguments.resume)
+        diagnostics = diagnose(dataset, result.rewards, result.utilities)
+        outcome = verdict(diagnostics)
+        record = RunRecord(
+            versions=package_versions(),
+            platform=result.platform,
+            device_kind=result.device_kind,
+            devices=result.devices,
+            steps=result.step,
+            seconds=result.seconds,
+            steps_per_second=result.steps_per_second,
+        )
+        save_diagnostics(diagnostics, out / DIAGNOSTICS_FILE, verdict=outcome, run=record)
+        atomic_savefig(plot_rewards(diagnostics), out / FIGURE_FILE, dpi=120)
     _print_summary(out, result, diagnostics)
+    print(outcome.message)
     if not result.terminal_phase:
         print(
             f"warning: not in the terminal phase after {result.step} steps (pair accuracy {result.train_pair_accuracy:.4f}, "
@@ -198,6 +245,13 @@ def run_train(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _finished(out: Path, config: TrainingConfig) -> bool:
+    """The run in ``out`` reached its last step under ``config`` and wrote its results."""
+    run = RunDirectory(out)
+    complete = (out / DIAGNOSTICS_FILE).exists() and (out / HELDOUT_REWARDS_FILE).exists()
+    return complete and run.checkpoint_step(config.as_dict()) == config.steps
 
 
 def _print_summary(out: Path, result: TrainingResult, diagnostics: Diagnostics) -> None:
@@ -220,7 +274,7 @@ def _print_summary(out: Path, result: TrainingResult, diagnostics: Diagnostics) 
             continue
         for curve in split.curves:
             print(
-                f"{split.split:<10}{curve.kind:<12}{curve.prompts:>8}{split.pair_accuracy:>11.4f}{curve.distance_to_optimum:>21.4f}"
+                f"{split.split:<10}{curve.kind:<12}{curve.prompts:>8}{curve.pair_accuracy:>11.4f}{curve.distance_to_optimum:>21.4f}"
             )
     scores = [
         f"{split.split} {split.collapse_score:.4f}"

@@ -14,6 +14,7 @@ Example:
 
 from typing import TYPE_CHECKING, Any
 
+from collapse_theory.training.config import DEFAULT_TRAINING_HIDDEN, TrainingConfig, TrainingError, parse_prompt_aware
 from collapse_theory.training.data import (
     DATASET_KEYS,
     SYNTHETIC_KINDS,
@@ -28,12 +29,16 @@ from collapse_theory.training.diagnostics import (
     Acceptance,
     Diagnostics,
     KindCurve,
+    RunRecord,
     SplitDiagnostics,
+    Verdict,
     acceptance,
+    collapse_score,
     diagnose,
     pair_accuracy,
     save_diagnostics,
     sorted_rewards,
+    verdict,
 )
 from collapse_theory.training.model import (
     Layer,
@@ -43,18 +48,19 @@ from collapse_theory.training.model import (
     reward_model_rewards,
     rewards_from_logits,
 )
+from collapse_theory.training.run_directory import RunDirectoryBusyError
 from collapse_theory.training.trainer import (
-    TrainingConfig,
-    TrainingError,
+    TrainingDivergedError,
     TrainingResult,
     dataset_fingerprint,
-    parse_prompt_aware,
     prompt_loss,
     train,
+    training_memory,
 )
 
 __all__ = [
     "DATASET_KEYS",
+    "DEFAULT_TRAINING_HIDDEN",
     "SYNTHETIC_KINDS",
     "Acceptance",
     "Dataset",
@@ -63,11 +69,16 @@ __all__ = [
     "KindCurve",
     "Layer",
     "RewardModel",
+    "RunDirectoryBusyError",
+    "RunRecord",
     "SplitDiagnostics",
     "TrainingConfig",
+    "TrainingDivergedError",
     "TrainingError",
     "TrainingResult",
+    "Verdict",
     "acceptance",
+    "collapse_score",
     "completion_lengths",
     "dataset_fingerprint",
     "diagnose",
@@ -85,6 +96,8 @@ __all__ = [
     "save_diagnostics",
     "sorted_rewards",
     "train",
+    "training_memory",
+    "verdict",
 ]
 
 if TYPE_CHECKING:

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory._checks import check_memory, check_seed
 from collapse_theory._io import atomic_write
 
 #: The keys of the ``.npz`` format, in the order written.
@@ -178,8 +179,11 @@ def _validated(arrays: dict[str, Any]) -> dict[str, np.ndarray]:
     }
 
 
-def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> None:
+def save_dataset(dataset: Dataset, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
     """Write ``dataset`` to one ``.npz`` file (atomically: whole or not at all).
+
+    With ``overwrite=False`` an existing file is refused (``FileExistsError``), as
+    ``collapse-theory make-data`` does.
 
     Example:
         >>> import tempfile, pathlib
@@ -197,6 +201,8 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> None:
         "kind_names": np.asarray(dataset.kind_names, dtype=str),
         "held_out": dataset.held_out,
     }
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(f"{os.fspath(path)}: already exists; remove it or choose another file")
     atomic_write(path, lambda stream: np.savez(stream, **arrays))  # type: ignore[arg-type]
 
 
@@ -273,6 +279,36 @@ def completion_lengths(kind: str, n: int) -> np.ndarray:
 _QUALITY_FEATURES = 4
 
 
+def synthetic_dataset_memory(prompts: int, n: int, dim: int) -> float:
+    """Estimated peak bytes of :func:`make_synthetic_dataset` (and of writing its file).
+
+    The generator holds the completions' latent features, their rotation, the noise,
+    the sum and the float32 result at once (float64 [P, n, d] each: about 6 x 8 bytes per
+    number, with the validation's copy), about a dozen float64 [P, n] arrays (lengths,
+    their order, quality features), a few float64 [P, d] arrays and the d x d rotations
+    with their QR factorisation.
+
+    Example:
+        >>> round(synthetic_dataset_memory(2000, 8, 16) / 1e6, 1)  # MB
+        14.9
+    """
+    return float(48 * prompts * n * dim + 96 * prompts * n + 32 * prompts * dim + 48 * dim * dim)
+
+
+def _check_synthetic_memory(prompts: int, n: int, dim: int) -> None:
+    """Refuse sizes that cannot fit before allocating anything, naming the size most out of proportion."""
+    defaults = {"prompts": 2000, "n": 8, "dim": 16}
+    sizes = {"prompts": prompts, "n": n, "dim": dim}
+    largest = max(sizes, key=lambda name: sizes[name] / defaults[name])
+
+    def estimate(value: int) -> float:
+        return synthetic_dataset_memory(**{**sizes, largest: value})
+
+    what = f"the synthetic dataset (prompts = {prompts}, n = {n}, dim = {dim})"
+    lower = {"prompts": 2, "n": 2, "dim": 8}[largest]
+    check_memory(what, sizes[largest], estimate, size_name=largest, lower=lower)
+
+
 def make_synthetic_dataset(
     prompts: int = 2000,
     n: int = 8,
@@ -310,11 +346,15 @@ def make_synthetic_dataset(
         True
     """
     prompts, n, dim = _whole("prompts", prompts, 2), _whole("n", n, 2), _whole("dim", dim, 8)
-    seed = _whole("seed", seed, 0)
+    try:
+        seed = check_seed(seed)
+    except ValueError as error:
+        raise DatasetError(str(error)) from None
     if not (isinstance(held_out, (int, float)) and 0.0 <= float(held_out) < 1.0):
         raise DatasetError(f"held-out fraction must be in [0, 1), got {held_out!r}")
     if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0.0):
         raise DatasetError(f"noise must be a finite number >= 0, got {noise!r}")
+    _check_synthetic_memory(prompts, n, dim)
     rng = np.random.default_rng(seed)
     kinds = rng.permutation(np.arange(prompts) % len(SYNTHETIC_KINDS))
     topic_size = dim - 1

@@ -25,12 +25,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from collapse_theory._io import atomic_write_json
+from collapse_theory._results import as_dict
 from collapse_theory.solver import solve_many
 from collapse_theory.training.data import Dataset
 from collapse_theory.utilities import parse_utility
@@ -55,7 +56,31 @@ def sorted_rewards(rewards: np.ndarray) -> np.ndarray:
     return -np.sort(-np.asarray(rewards, dtype=np.float64), axis=1)
 
 
-@dataclass(frozen=True, eq=False)
+def collapse_score(rewards: np.ndarray, kinds: np.ndarray, kind_count: int) -> float | None:
+    """The collapse score of rewards [P, n]: max over pairs of kinds and ranks of the mean curves' gap.
+
+    .. math::
+
+        \\max_{a \\ne b} \\max_k |\\bar r^{(a)}_k - \\bar r^{(b)}_k|
+
+    with :math:`\\bar r^{(a)}_k` the mean over kind a's prompts of the k-th largest reward
+    (the same figure as :attr:`SplitDiagnostics.collapse_score`, without the solver). None
+    with fewer than two kinds present.
+
+    Example:
+        >>> import numpy as np
+        >>> collapse_score(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([0, 1]), 2)
+        0.25
+    """
+    ordered = sorted_rewards(rewards)
+    kinds = np.asarray(kinds)
+    means = [ordered[kinds == index].mean(axis=0) for index in range(kind_count) if np.any(kinds == index)]
+    if len(means) < 2:
+        return None
+    return max(float(np.max(np.abs(a - b))) for a, b in itertools.combinations(means, 2))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
 class KindCurve:
     """The reward curve of one kind of prompt on one split.
 
@@ -63,6 +88,7 @@ class KindCurve:
         kind: the kind's name.
         utility: the kind's utility spec.
         prompts: number of prompts of this kind in the split.
+        pair_accuracy: fraction of this kind's ranked pairs ordered right by the rewards.
         mean: float64 [n], mean over prompts of the sorted rewards, per rank.
         spread: float64 [n], their standard deviation over prompts.
         optimum: float64 [n], the solver's optimal rewards for the utility and n.
@@ -72,25 +98,18 @@ class KindCurve:
     kind: str
     utility: str
     prompts: int
+    pair_accuracy: float
     mean: np.ndarray
     spread: np.ndarray
     optimum: np.ndarray
     distance_to_optimum: float
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values."""
-        return {
-            "kind": self.kind,
-            "utility": self.utility,
-            "prompts": self.prompts,
-            "mean": self.mean.tolist(),
-            "spread": self.spread.tolist(),
-            "optimum": self.optimum.tolist(),
-            "distance_to_optimum": self.distance_to_optimum,
-        }
+        """JSON-ready values (non-finite numbers as null)."""
+        return as_dict(self)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class SplitDiagnostics:
     """Reward curves and distances of the training or the held-out prompts.
 
@@ -119,18 +138,11 @@ class SplitDiagnostics:
         raise KeyError(f"no prompts of kind {kind!r} in the {self.split} split")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values."""
-        return {
-            "split": self.split,
-            "prompts": self.prompts,
-            "pair_accuracy": self.pair_accuracy,
-            "curves": [curve.as_dict() for curve in self.curves],
-            "kind_distances": dict(self.kind_distances),
-            "collapse_score": self.collapse_score,
-        }
+        """JSON-ready values (non-finite numbers as null)."""
+        return as_dict(self)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Diagnostics:
     """Diagnostics on the training prompts and, beside them, the held-out prompts.
 
@@ -152,14 +164,8 @@ class Diagnostics:
         return "single" if len(set(self.utilities.values())) == 1 else "prompt-aware"
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (the run directory's ``diagnostics.json``)."""
-        return {
-            "n": self.n,
-            "mode": self.mode,
-            "utilities": dict(self.utilities),
-            "train": self.train.as_dict(),
-            "held_out": None if self.held_out is None else self.held_out.as_dict(),
-        }
+        """JSON-ready values (the run directory's ``diagnostics.json``), with the ``mode``."""
+        return {**as_dict(self), "mode": self.mode}
 
 
 def _split_diagnostics(
@@ -184,6 +190,7 @@ def _split_diagnostics(
                 kind=kind,
                 utility=utilities[kind],
                 prompts=int(members.shape[0]),
+                pair_accuracy=pair_accuracy(rewards[kinds == index], rankings[kinds == index]),
                 mean=mean,
                 spread=members.std(axis=0),
                 optimum=optimum,
@@ -256,7 +263,7 @@ ACCEPTANCE_TOLERANCE = 0.05
 ACCEPTANCE_SEPARATION = 0.3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Acceptance:
     """Whether one split shows what the theory predicts.
 
@@ -303,9 +310,114 @@ def acceptance(
         apart = score is not None and score > separation
         relation = f"kinds differ by {score:.4f} (> {separation:g} wanted)" if score is not None else "only one kind"
     message = f"{split}: max distance to optimum {distance:.4f} (< {tolerance:g} wanted), {relation}"
-    return Acceptance(bool(near and apart), diagnostics.mode, distance, score, message)
+    return Acceptance(
+        passed=bool(near and apart),
+        mode=diagnostics.mode,
+        max_distance_to_optimum=distance,
+        collapse_score=score,
+        message=message,
+    )
 
 
-def save_diagnostics(diagnostics: Diagnostics, path: str | os.PathLike[str]) -> None:
-    """Write ``diagnostics.as_dict()`` as JSON, atomically."""
-    atomic_write_json(path, diagnostics.as_dict())
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What a run shows, in one word and one line, from :func:`acceptance` on each split.
+
+    Attributes:
+        outcome: ``"collapsed"`` (one utility: every kind at the same optimum),
+            ``"prompt-aware fix works"`` (each kind at its own optimum, kinds apart), or
+            ``"not collapsed"`` / ``"prompt-aware fix not shown"`` when the checks fail.
+        passed: the acceptance checks held on every split.
+        train: the training split's check.
+        held_out: the held-out split's check (None without held-out prompts).
+        message: one line for the terminal.
+    """
+
+    outcome: str
+    passed: bool
+    train: Acceptance
+    held_out: Acceptance | None
+    message: str
+
+
+def verdict(diagnostics: Diagnostics) -> Verdict:
+    """The run's verdict: collapsed, or the prompt-aware fix works (or neither), from :func:`acceptance`.
+
+    Example:
+        >>> import numpy as np
+        >>> from collapse_theory.training.data import make_synthetic_dataset
+        >>> data = make_synthetic_dataset(prompts=4, n=2, held_out=0.0)
+        >>> ideal = np.where(data.rankings == 0, 1.0, 0.0)
+        >>> report = diagnose(data, ideal, {"open": "linear", "closed": "linear"}, optima={"linear": [1.0, 0.0]})
+        >>> verdict(report).outcome
+        'collapsed'
+    """
+    train = acceptance(diagnostics, "train")
+    held = acceptance(diagnostics, "held_out") if diagnostics.held_out is not None else None
+    passed = train.passed and (held is None or held.passed)
+    if diagnostics.mode == "single":
+        outcome = "collapsed" if passed else "not collapsed"
+        meaning = "every kind ends at the same optimum: reward collapse" if passed else "the rewards have not collapsed (yet)"
+    else:
+        outcome = "prompt-aware fix works" if passed else "prompt-aware fix not shown"
+        meaning = (
+            "each kind ends at its own optimum, the kinds apart"
+            if passed
+            else "the kinds have not reached their own optima apart (yet)"
+        )
+    checks = "; ".join(check.message for check in (train, held) if check is not None)
+    return Verdict(
+        outcome=outcome, passed=passed, train=train, held_out=held, message=f"verdict: {outcome}: {meaning} ({checks})"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """Where and how a run was made, for ``diagnostics.json``.
+
+    Attributes:
+        versions: package versions (``collapse_theory``, ``jax``, ``numpy``, ...).
+        platform: the devices' platform (``"cpu"``, ``"gpu"``).
+        device_kind: the first device's kind (e.g. ``"NVIDIA H200"``).
+        devices: number of devices the prompts were split over.
+        steps: the steps trained.
+        seconds: wall-clock seconds of training (this call).
+        steps_per_second: optimizer steps per second, compilation excluded when possible.
+    """
+
+    versions: dict[str, str] = field(default_factory=dict)
+    platform: str
+    device_kind: str
+    devices: int
+    steps: int
+    seconds: float
+    steps_per_second: float
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a run depends on (those installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("collapse_theory", "jax", "jaxlib", "numpy", "optax", "scipy"):
+        try:
+            versions[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def save_diagnostics(
+    diagnostics: Diagnostics,
+    path: str | os.PathLike[str],
+    *,
+    verdict: Verdict | None = None,
+    run: RunRecord | None = None,
+) -> None:
+    """Write ``diagnostics.as_dict()`` as JSON, atomically, with the verdict and the run record if given."""
+    data = diagnostics.as_dict()
+    if verdict is not None:
+        data["verdict"] = as_dict(verdict)
+    if run is not None:
+        data["run"] = as_dict(run)
+    atomic_write_json(path, data)
