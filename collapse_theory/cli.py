@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from collapse_theory import __version__, commands
+from collapse_theory._compilation_cache import enable_compilation_cache
 
 PROGRAM = "collapse-theory"
 
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``collapse-theory`` console script; returns the exit code."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    # compiled programs are reused across processes (COLLAPSE_THEORY_COMPILATION_CACHE=off: not)
+    enable_compilation_cache()
     try:
         return int(arguments.handler(arguments) or 0)
     except (ValueError, OSError) as error:  # input errors only; any other exception is a bug
