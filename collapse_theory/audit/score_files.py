@@ -175,9 +175,12 @@ class _Csv(ScoreFile):
                 elif group_column is not None and row[group_column].strip() != group:
                     raise self.error(number, f"prompt {prompt!r} has rows in groups {group!r} and {row[group_column].strip()!r}")
                 try:
-                    scores.append(float(row[score_column]))
+                    score = float(row[score_column])
                 except ValueError:
                     raise self.error(number, f"score must be a number, got {row[score_column]!r}") from None
+                if not math.isfinite(score):
+                    raise self.error(number, f"non-finite score {row[score_column].strip()}")
+                scores.append(score)
                 if ranks is not None and rank_column is not None:
                     try:
                         ranks.append(int(row[rank_column]))

@@ -207,7 +207,7 @@ class ShapeAccumulator:
         finite = np.isfinite(values).all(axis=1)
         if not finite.all():
             bad = int(np.argmin(finite))
-            raise self._error(locations[bad], f"non-finite score {values[bad][~np.isfinite(values[bad])][0]!r}")
+            raise self._error(locations[bad], f"non-finite score {float(values[bad][~np.isfinite(values[bad])][0])}")
         labels = np.asarray(groups, dtype=np.int64)
         num_correct = np.asarray(corrects, dtype=np.int64)
         correct, known = _ordered_pair_counts(values, num_correct)
