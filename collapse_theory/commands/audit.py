@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+from collapse_theory._checks import check_seed
 from collapse_theory.audit import (
     DEFAULT_ALPHA,
     DEFAULT_GRID,
@@ -51,6 +52,13 @@ def _fraction(what: str, upper_open: bool) -> Any:
     return parse
 
 
+def _seed(text: str) -> int:
+    try:
+        return check_seed(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def register(subparsers: Any) -> None:
     """Add ``audit`` to the command line."""
     parser = subparsers.add_parser(
@@ -77,7 +85,7 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_PERMUTATIONS,
         help=f"relabellings in the permutation test (default: {DEFAULT_PERMUTATIONS})",
     )
-    parser.add_argument("--seed", default=0, help="seed of the permutation test, in [0, 2**32 - 1] (default: 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the permutation test, in [0, 2**32 - 1] (default: 0)")
     parser.add_argument(
         "--threshold",
         type=_fraction("threshold", upper_open=False),
@@ -106,14 +114,12 @@ def register(subparsers: Any) -> None:
 
 def run_audit(arguments: argparse.Namespace) -> int:
     """Audit the file and print the report; exit code 0 whatever the verdict."""
-    from collapse_theory._checks import check_seed
-
     report = audit(
         arguments.path,
         input_format=arguments.input_format,
         grid=arguments.grid,
         permutations=arguments.permutations,
-        seed=check_seed(arguments.seed),
+        seed=arguments.seed,
         threshold=arguments.threshold,
         alpha=arguments.alpha,
         loss=arguments.loss,
