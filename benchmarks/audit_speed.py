@@ -78,7 +78,11 @@ def main() -> None:
         print(f"reading and shapes: {reading:.1f} s")
         print(f"audit (read + statistics + {arguments.permutations} permutations): {total:.1f} s")
         print(f"peak memory: {peak_megabytes():.0f} MB (before the audit: {before:.0f} MB)")
-        print(json.dumps({"collapse_score": report.collapse_score, "p_value": report.between_groups.p_value, "collapsed": report.collapsed}))
+        print(
+            json.dumps(
+                {"collapse_score": report.collapse_score, "p_value": report.between_groups.p_value, "collapsed": report.collapsed}
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -196,7 +196,10 @@ def test_variable_n_ties_and_skipped_prompts(tmp_path: Path, optima: dict[tuple[
 
 
 def test_a_trainer_run_directory_audits_its_heldout_rewards(tmp_path: Path, optima: dict[tuple[str, int], np.ndarray]) -> None:
-    for name, kinds, expected in (("single", {"closed": OPEN, "open": OPEN}, True), ("aware", {"closed": CLOSED, "open": OPEN}, False)):
+    for name, kinds, expected in (
+        ("single", {"closed": OPEN, "open": OPEN}, True),
+        ("aware", {"closed": CLOSED, "open": OPEN}, False),
+    ):
         run = tmp_path / name
         run.mkdir()
         rng = np.random.default_rng(5)
@@ -230,7 +233,10 @@ BAD_INPUTS = {
     "text.jsonl": ('{"scores": [1.0, "x"]}\n', "line 1: scores must be numbers"),
     "ranks.jsonl": ('{"scores": [1.0, 2.0, 3.0], "ranks": [1, 1, 2]}\n', "line 1: ranks must be a permutation"),
     "lengths.json": (json.dumps({"scores": [[1.0, 2.0]], "subset": ["a", "b"], "num_correct": [1]}), "different lengths"),
-    "correct.json": (json.dumps({"scores": [[1.0, 2.0]], "subset": ["a"], "num_correct": [3], "id": [9]}), "row 1 (id 9): num_correct = 3"),
+    "correct.json": (
+        json.dumps({"scores": [[1.0, 2.0]], "subset": ["a"], "num_correct": [3], "id": [9]}),
+        "row 1 (id 9): num_correct = 3",
+    ),
     "inf.csv": ("prompt_id,score\np,1.0\np,inf\n", "line 3: non-finite score"),
     "apart.csv": ("prompt_id,score\np,1.0\nq,2.0\nq,1.0\np,0.5\n", "line 5: rows of prompt 'p' are not together"),
 }

@@ -118,7 +118,10 @@ def verdict(score: float | None, p_value: float | None, threshold: float, alpha:
     if score < threshold:
         return True, f"collapse score {score:.3g} < threshold {threshold:g}: every group has the same mean shape"
     if p_value < alpha:
-        return False, f"collapse score {score:.3g} >= threshold {threshold:g} and p = {p_value:.3g} < alpha {alpha:g}: the groups differ"
+        return (
+            False,
+            f"collapse score {score:.3g} >= threshold {threshold:g} and p = {p_value:.3g} < alpha {alpha:g}: the groups differ",
+        )
     return None, (
         f"collapse score {score:.3g} >= threshold {threshold:g} but p = {p_value:.3g} >= alpha {alpha:g}: "
         "too few prompts to tell the difference from noise"

@@ -201,7 +201,9 @@ def between_group_statistic(shapes: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(sums[present] ** 2 / sizes[present, None]))
 
 
-def permutation_test(shapes: np.ndarray, labels: np.ndarray, permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0) -> PermutationTest:
+def permutation_test(
+    shapes: np.ndarray, labels: np.ndarray, permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0
+) -> PermutationTest:
     """Permutation test of equal shape distributions across groups (labels 0..K-1, each non-empty).
 
     Example:

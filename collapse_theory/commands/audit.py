@@ -77,7 +77,10 @@ def register(subparsers: Any) -> None:
         "--input-format", choices=INPUT_FORMATS, default="auto", help="force the input format (default: detect from the content)"
     )
     parser.add_argument(
-        "--grid", type=_integer(2, "grid"), default=DEFAULT_GRID, help=f"grid points shapes are compared on (default: {DEFAULT_GRID})"
+        "--grid",
+        type=_integer(2, "grid"),
+        default=DEFAULT_GRID,
+        help=f"grid points shapes are compared on (default: {DEFAULT_GRID})",
     )
     parser.add_argument(
         "--permutations",
@@ -98,7 +101,12 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_ALPHA,
         help=f"p-value below which a larger score means not collapsed (default: {DEFAULT_ALPHA:g})",
     )
-    parser.add_argument("--loss", type=utility_spec, metavar="SPEC", help="the utility the model was trained with: distance of each group to its optimum")
+    parser.add_argument(
+        "--loss",
+        type=utility_spec,
+        metavar="SPEC",
+        help="the utility the model was trained with: distance of each group to its optimum",
+    )
     parser.add_argument(
         "--suggest",
         nargs="?",
