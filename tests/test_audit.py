@@ -251,3 +251,25 @@ def test_bad_input_is_one_line_naming_file_place_and_problem(tmp_path: Path, nam
         audit(path, permutations=10)
     message = str(raised.value)
     assert "\n" not in message and message.startswith(str(path)) and expected in message, message
+
+
+def test_a_failed_report_write_leaves_no_half_written_directory(
+    tmp_path: Path, optima: dict[tuple[str, int], np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collapse_theory.audit.report as report_module
+
+    rows = noisy_prompts(optima, {"closed": CLOSED, "open": OPEN}, 10, seed=6)
+    report = audit(write_jsonl(tmp_path / "small.jsonl", rows), permutations=10)
+    real_write = report_module.atomic_write
+    calls: list[Path] = []
+
+    def failing_write(path: Path, write: object) -> None:
+        calls.append(Path(path))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_write(path, write)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report_module, "atomic_write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        report_module.write_report(report, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

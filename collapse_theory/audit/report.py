@@ -329,7 +329,7 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     """Write ``report.md``, ``report.json`` and ``shapes.png`` to ``out_dir``, all or none.
 
     Everything is rendered in memory first; each file is then written atomically, and
-    if one write fails the files this call wrote are removed again (and ``out_dir``
+    if one write fails the files this call created are removed again (and ``out_dir``
     too when this call created it).
     """
     import json
@@ -343,6 +343,7 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     }
     target = Path(out_dir)
     created = not target.exists()
+    existed = {name for name in contents if (target / name).exists()}
     written: list[Path] = []
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -352,6 +353,8 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
             written.append(path)
     except BaseException:
         for path in written:
+            if path.name in existed:
+                continue  # replaced whole by a newer report: keep it rather than lose both
             with contextlib.suppress(OSError):
                 path.unlink()
         if created:
