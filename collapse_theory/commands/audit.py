@@ -1,0 +1,144 @@
+"""``collapse-theory audit``: is a trained reward model collapsed?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from collapse_theory._checks import check_seed
+from collapse_theory.audit import (
+    DEFAULT_ALPHA,
+    DEFAULT_GRID,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_THRESHOLD,
+    INPUT_FORMATS,
+    RUN_REWARDS_FILE,
+    audit,
+    format_table,
+    write_report,
+)
+from collapse_theory.audit.predictions import DEFAULT_SUGGEST_FAMILY
+from collapse_theory.commands.solve import utility_spec
+from collapse_theory.design import FAMILY_BOUNDS
+
+
+def _integer(minimum: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _fraction(what: str, upper_open: bool) -> Any:
+    interval = f"(0, 1{')' if upper_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0.0 or value > 1.0 or (upper_open and value == 1.0):
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        return check_seed(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def register(subparsers: Any) -> None:
+    """Add ``audit`` to the command line."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="is a trained reward model collapsed? compare the reward shapes of groups of prompts",
+        description=(
+            "Read a reward model's scores on ranked completions (RewardBench 2 score file, JSONL "
+            '{"prompt_id", "scores" best first, "ranks", "group"}, CSV prompt_id,score[,rank][,group], or a '
+            f"run directory of collapse-theory train with {RUN_REWARDS_FILE}), turn each prompt's scores into a "
+            "shape (sorted, rescaled to [0, 1], on a grid), and compare the groups' mean shapes: the collapse "
+            "score, a permutation test, and a verdict. Exit code 2 on bad input."
+        ),
+    )
+    parser.add_argument("path", metavar="FILE_OR_RUN_DIR", help="score file, or a trainer run directory")
+    parser.add_argument(
+        "--input-format", choices=INPUT_FORMATS, default="auto", help="force the input format (default: detect from the content)"
+    )
+    parser.add_argument(
+        "--grid",
+        type=_integer(2, "grid"),
+        default=DEFAULT_GRID,
+        help=f"grid points shapes are compared on (default: {DEFAULT_GRID})",
+    )
+    parser.add_argument(
+        "--permutations",
+        type=_integer(1, "permutations"),
+        default=DEFAULT_PERMUTATIONS,
+        help=f"relabellings in the permutation test (default: {DEFAULT_PERMUTATIONS})",
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the permutation test, in [0, 2**32 - 1] (default: 0)")
+    parser.add_argument(
+        "--threshold",
+        type=_fraction("threshold", upper_open=False),
+        default=DEFAULT_THRESHOLD,
+        help=f"collapse score below which the model is collapsed (default: {DEFAULT_THRESHOLD:g})",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_fraction("alpha", upper_open=True),
+        default=DEFAULT_ALPHA,
+        help=f"p-value below which a larger score means not collapsed (default: {DEFAULT_ALPHA:g})",
+    )
+    parser.add_argument(
+        "--loss",
+        type=utility_spec,
+        metavar="SPEC",
+        help="the utility the model was trained with: distance of each group to its optimum",
+    )
+    parser.add_argument(
+        "--suggest",
+        nargs="?",
+        const=DEFAULT_SUGGEST_FAMILY,
+        choices=tuple(FAMILY_BOUNDS),
+        metavar="FAMILY",
+        help=f"suggest a utility per group from FAMILY (default family: {DEFAULT_SUGGEST_FAMILY}; one of {', '.join(FAMILY_BOUNDS)})",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.add_argument("--out", metavar="DIR", help="also write report.md, report.json and shapes.png to DIR")
+    parser.set_defaults(handler=run_audit)
+
+
+def run_audit(arguments: argparse.Namespace) -> int:
+    """Audit the file and print the report; exit code 0 whatever the verdict."""
+    report = audit(
+        arguments.path,
+        input_format=arguments.input_format,
+        grid=arguments.grid,
+        permutations=arguments.permutations,
+        seed=arguments.seed,
+        threshold=arguments.threshold,
+        alpha=arguments.alpha,
+        loss=arguments.loss,
+        suggest=arguments.suggest,
+    )
+    if arguments.out is not None:
+        write_report(report, arguments.out)
+    if arguments.format == "json":
+        print(json.dumps(report.as_dict(), indent=1, allow_nan=False))
+    else:
+        print(format_table(report))
+        if arguments.out is not None:
+            print(f"\nwrote report.md, report.json and shapes.png to {arguments.out}")
+    return 0
