@@ -80,7 +80,7 @@ def main() -> None:
         subprocess.run(command, check=True)
         written = time.perf_counter() - start
         size = os.path.getsize(path)
-        from collapse_theory.audit import audit
+        from collapse_theory.auditing import audit
 
         start, cpu = time.perf_counter(), time.process_time()
         report = audit(path, permutations=arguments.permutations)

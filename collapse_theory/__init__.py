@@ -46,6 +46,7 @@ _LAZY = {
     "design_for_limit": "collapse_theory.design",
     "design_for_rewards": "collapse_theory.design",
     "reproduce": "collapse_theory.reproduction",
+    "audit": "collapse_theory.auditing",
 }
 
 
@@ -70,6 +71,7 @@ __all__ = [
     "Utility",
     "UtilitySpecError",
     "__version__",
+    "audit",
     "certificate_gap",
     "convergence",
     "custom",

@@ -23,11 +23,13 @@ from typing import NoReturn
 from collapse_theory import __version__, commands
 from collapse_theory._compilation_cache import enable_compilation_cache
 
+__all__ = ["COMMAND_ORDER", "PROGRAM", "CommandLineError", "build_parser", "main"]
+
 PROGRAM = "collapse-theory"
 
 #: The subcommands in the order of the workflow (the order of ``--help``); commands
 #: not listed here follow, by name.
-COMMAND_ORDER = ("solve", "limit", "converge", "explore", "design", "make-data", "train", "reproduce")
+COMMAND_ORDER = ("solve", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce")
 
 
 class CommandLineError(ValueError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collapse_theory.audit import (
+from collapse_theory.auditing import (
     RUN_REWARDS_FILE,
     AuditInputError,
     audit,
@@ -256,7 +256,7 @@ def test_bad_input_is_one_line_naming_file_place_and_problem(tmp_path: Path, nam
 def test_a_failed_report_write_leaves_no_half_written_directory(
     tmp_path: Path, optima: dict[tuple[str, int], np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import collapse_theory.audit.report as report_module
+    import collapse_theory.auditing.report as report_module
 
     rows = noisy_prompts(optima, {"closed": CLOSED, "open": OPEN}, 10, seed=6)
     report = audit(write_jsonl(tmp_path / "small.jsonl", rows), permutations=10)

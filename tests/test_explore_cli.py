@@ -72,7 +72,7 @@ def test_converge_table_prints_the_rate(capsys):
 
 
 def test_converge_without_closed_form_is_a_one_line_error(capsys):
-    code, err = run_error(capsys, "converge", "--utility", "exp:1", "--n", "8")
+    code, err = run_error(capsys, "converge", "--utility", "log-sigmoid:4", "--n", "8")
     assert code == 2
     assert err.count("\n") == 1 and "no closed-form limit" in err
     code, err = run_error(capsys, "converge", "--utility", "log", "--n", "1")

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from collapse_theory._checks import check_seed
-from collapse_theory.audit import (
+from collapse_theory.auditing import (
     DEFAULT_ALPHA,
     DEFAULT_GRID,
     DEFAULT_PERMUTATIONS,
@@ -19,7 +19,7 @@ from collapse_theory.audit import (
     format_table,
     write_report,
 )
-from collapse_theory.audit.predictions import DEFAULT_SUGGEST_FAMILY
+from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
 from collapse_theory.commands.solve import utility_spec
 from collapse_theory.design import FAMILY_BOUNDS
 

@@ -23,6 +23,8 @@ from collapse_theory._checks import check_seed
 from collapse_theory._results import as_dict
 from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, parse_utility
 
+__all__ = ["DEFAULT_TRAINING_HIDDEN", "TrainingConfig", "TrainingError", "parse_prompt_aware"]
+
 #: Hidden widths of the default trainer's model (wide enough to interpolate the demo).
 DEFAULT_TRAINING_HIDDEN = (64, 64)
 

@@ -44,6 +44,18 @@ import numpy as np
 from collapse_theory._checks import check_memory, check_seed
 from collapse_theory._io import atomic_write
 
+__all__ = [
+    "DATASET_KEYS",
+    "SYNTHETIC_KINDS",
+    "Dataset",
+    "DatasetError",
+    "completion_lengths",
+    "load_dataset",
+    "make_synthetic_dataset",
+    "save_dataset",
+    "synthetic_dataset_memory",
+]
+
 #: The keys of the ``.npz`` format, in the order written.
 DATASET_KEYS = ("prompt_embeddings", "completion_embeddings", "rankings", "kinds", "kind_names", "held_out")
 

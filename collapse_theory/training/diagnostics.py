@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,11 +29,31 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory import collapse_score as shared
 from collapse_theory._io import atomic_write_json
 from collapse_theory._results import as_dict
 from collapse_theory.solver import solve_many
 from collapse_theory.training.data import Dataset
 from collapse_theory.utilities import parse_utility
+
+__all__ = [
+    "ACCEPTANCE_SEPARATION",
+    "ACCEPTANCE_TOLERANCE",
+    "Acceptance",
+    "Diagnostics",
+    "KindCurve",
+    "RunRecord",
+    "SplitDiagnostics",
+    "Verdict",
+    "acceptance",
+    "collapse_score",
+    "diagnose",
+    "package_versions",
+    "pair_accuracy",
+    "save_diagnostics",
+    "sorted_rewards",
+    "verdict",
+]
 
 
 def pair_accuracy(scores: np.ndarray, rankings: np.ndarray) -> float:
@@ -74,10 +93,8 @@ def collapse_score(rewards: np.ndarray, kinds: np.ndarray, kind_count: int) -> f
     """
     ordered = sorted_rewards(rewards)
     kinds = np.asarray(kinds)
-    means = [ordered[kinds == index].mean(axis=0) for index in range(kind_count) if np.any(kinds == index)]
-    if len(means) < 2:
-        return None
-    return max(float(np.max(np.abs(a - b))) for a, b in itertools.combinations(means, 2))
+    means = {str(index): ordered[kinds == index].mean(axis=0) for index in range(kind_count) if np.any(kinds == index)}
+    return shared.collapse_score(means)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -197,14 +214,14 @@ def _split_diagnostics(
                 distance_to_optimum=float(np.max(np.abs(mean - optimum))),
             )
         )
-    distances = {f"{a.kind} vs {b.kind}": float(np.max(np.abs(a.mean - b.mean))) for a, b in itertools.combinations(curves, 2)}
+    distances = shared.group_distances({curve.kind: curve.mean for curve in curves})
     return SplitDiagnostics(
         split=split,
         prompts=int(rewards.shape[0]),
         pair_accuracy=pair_accuracy(rewards, rankings),
         curves=tuple(curves),
         kind_distances=distances,
-        collapse_score=max(distances.values()) if distances else None,
+        collapse_score=max(distances.values()) if distances else None,  # as shared.collapse_score
     )
 
 

@@ -32,6 +32,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+__all__ = ["DEFAULT_HIDDEN", "Layer", "init_reward_model", "reward_logits", "reward_model_rewards", "rewards_from_logits"]
+
 #: Hidden widths of the default reward model.
 DEFAULT_HIDDEN = (128, 128)
 

@@ -49,6 +49,21 @@ from collapse_theory._io import atomic_write, atomic_write_json, atomic_write_te
 from collapse_theory._results import json_value
 from collapse_theory.training.config import TrainingError
 
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CHECKPOINT_FORMAT",
+    "CONFIG_FILE",
+    "DIAGNOSTICS_FILE",
+    "FIGURE_FILE",
+    "HELDOUT_REWARDS_FILE",
+    "LOCK_FILE",
+    "METRICS_FILE",
+    "SNAPSHOT_FOLDER",
+    "RunDirectory",
+    "RunDirectoryBusyError",
+    "hold",
+]
+
 #: Version of the checkpoint layout, checked on resume.
 CHECKPOINT_FORMAT = 1
 

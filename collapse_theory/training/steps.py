@@ -26,6 +26,8 @@ from collapse_theory.training.data import Dataset
 from collapse_theory.training.model import RewardModel, reward_logits
 from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility, extended_value, parse_utility
 
+__all__ = ["Batch", "adam_optimizer", "batch_loss", "evaluate_batch", "make_batch", "prompt_loss", "train_chunk"]
+
 
 def prompt_loss(rewards: jax.Array, utility: Utility | str, eps: float = DEFAULT_EXTENSION_EPS) -> jax.Array:
     """The ranking loss of prompts whose rewards [..., n] are listed best first.

@@ -14,6 +14,8 @@ autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+# "Attributes:" as :ivar: fields: dataclass and NamedTuple fields are documented once
+napoleon_use_ivar = True
 # the reference is read offline: MathJax is named, not fetched, at build time
 html_theme = "alabaster"
 exclude_patterns = ["_build"]

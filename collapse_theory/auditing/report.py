@@ -31,19 +31,32 @@ from matplotlib.figure import Figure
 
 from collapse_theory._io import atomic_write
 from collapse_theory._results import as_dict
-from collapse_theory.audit.predictions import LossComparison, Suggestions, compare_with_loss, suggest_utilities
-from collapse_theory.audit.score_files import AuditInputError, open_score_file
-from collapse_theory.audit.shapes import DEFAULT_GRID, read_shapes
-from collapse_theory.audit.statistics import (
+from collapse_theory.auditing.predictions import LossComparison, Suggestions, compare_with_loss, suggest_utilities
+from collapse_theory.auditing.score_files import AuditInputError, open_score_file
+from collapse_theory.auditing.shapes import DEFAULT_GRID, read_shapes
+from collapse_theory.auditing.statistics import (
     BAND_QUANTILES,
     DEFAULT_PERMUTATIONS,
     GroupSummary,
     PermutationTest,
-    collapse_score,
-    group_distances,
     permutation_test,
     summarise_groups,
 )
+from collapse_theory.collapse_score import collapse_score, group_distances
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_THRESHOLD",
+    "REPORT_FILES",
+    "AuditReport",
+    "audit",
+    "format_table",
+    "plot_audit",
+    "report_markdown",
+    "verdict",
+    "verdict_line",
+    "write_report",
+]
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.01

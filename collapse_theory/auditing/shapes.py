@@ -39,7 +39,19 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory.audit.score_files import AuditInputError, ScoreFile, ScoreRecord
+from collapse_theory.auditing.score_files import AuditInputError, ScoreFile, ScoreRecord
+
+__all__ = [
+    "DEFAULT_GRID",
+    "SKIPPED_TIED",
+    "SKIPPED_TOO_FEW",
+    "PromptShapes",
+    "ShapeAccumulator",
+    "grid_positions",
+    "interpolation_matrix",
+    "prompt_shape",
+    "read_shapes",
+]
 
 DEFAULT_GRID = 8
 SKIPPED_TOO_FEW = "fewer than two scores"

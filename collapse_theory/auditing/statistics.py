@@ -27,6 +27,7 @@ Between groups:
 
 Example:
     >>> import numpy as np
+    >>> from collapse_theory.collapse_score import collapse_score
     >>> collapse_score({"closed": np.array([1.0, 0.5, 0.0]), "open": np.array([1.0, 0.8, 0.0])})
     0.30000000000000004
     >>> collapse_score({"only": np.array([1.0, 0.0])}) is None
@@ -35,37 +36,27 @@ Example:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from collapse_theory._checks import check_seed
 
+__all__ = [
+    "BAND_QUANTILES",
+    "DEFAULT_PERMUTATIONS",
+    "GroupSummary",
+    "PermutationTest",
+    "between_group_statistic",
+    "permutation_test",
+    "summarise_groups",
+]
+
 BAND_QUANTILES = (0.1, 0.9)
 DEFAULT_PERMUTATIONS = 1000
 _PERMUTATION_BATCH = 16
 _COLUMN_CHUNK = 1 << 16
 _CODES = 1 << 16
-
-
-def group_distances(mean_shapes: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """``{"a vs b": max_g |mean_a - mean_b|}`` for every pair of groups, in order."""
-    return {
-        f"{a} vs {b}": float(np.max(np.abs(np.asarray(mean_shapes[a]) - np.asarray(mean_shapes[b]))))
-        for a, b in itertools.combinations(mean_shapes, 2)
-    }
-
-
-def collapse_score(mean_shapes: Mapping[str, np.ndarray]) -> float | None:
-    """The largest max-abs distance between two groups' mean shapes; None with fewer than two.
-
-    The trainer's definition (:mod:`collapse_theory.training.diagnostics`): 0 when every
-    group has the same mean curve (complete reward collapse), at most 1 for curves in [0, 1].
-    """
-    distances = group_distances(mean_shapes)
-    return max(distances.values()) if distances else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,11 +26,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_theory.audit.shapes import PromptShapes, interpolation_matrix
-from collapse_theory.audit.statistics import GroupSummary
+from collapse_theory.auditing.shapes import PromptShapes, interpolation_matrix
+from collapse_theory.auditing.statistics import GroupSummary
 from collapse_theory.design import design_for_rewards
 from collapse_theory.solver import solve_batch
 from collapse_theory.utilities import parse_utility
+
+__all__ = [
+    "DEFAULT_SUGGEST_FAMILY",
+    "GroupPrediction",
+    "GroupSuggestion",
+    "LossComparison",
+    "Suggestions",
+    "compare_with_loss",
+    "suggest_utilities",
+]
 
 DEFAULT_SUGGEST_FAMILY = "box-cox"
 

@@ -23,8 +23,8 @@ Example:
     (0.0, True)
 """
 
-from collapse_theory.audit.predictions import LossComparison, Suggestions, compare_with_loss, suggest_utilities
-from collapse_theory.audit.report import (
+from collapse_theory.auditing.predictions import LossComparison, Suggestions, compare_with_loss, suggest_utilities
+from collapse_theory.auditing.report import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
     AuditReport,
@@ -35,16 +35,15 @@ from collapse_theory.audit.report import (
     verdict,
     write_report,
 )
-from collapse_theory.audit.score_files import INPUT_FORMATS, RUN_REWARDS_FILE, AuditInputError, ScoreRecord, open_score_file
-from collapse_theory.audit.shapes import DEFAULT_GRID, PromptShapes, grid_positions, prompt_shape, read_shapes
-from collapse_theory.audit.statistics import (
+from collapse_theory.auditing.score_files import INPUT_FORMATS, RUN_REWARDS_FILE, AuditInputError, ScoreRecord, open_score_file
+from collapse_theory.auditing.shapes import DEFAULT_GRID, PromptShapes, grid_positions, prompt_shape, read_shapes
+from collapse_theory.auditing.statistics import (
     DEFAULT_PERMUTATIONS,
     GroupSummary,
     PermutationTest,
-    collapse_score,
-    group_distances,
     permutation_test,
 )
+from collapse_theory.collapse_score import collapse_score, group_distances
 
 __all__ = [
     "DEFAULT_ALPHA",

@@ -41,6 +41,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+__all__ = [
+    "DEFAULT_GROUP",
+    "INPUT_FORMATS",
+    "RUN_REWARDS_FILE",
+    "AuditInputError",
+    "ScoreFile",
+    "ScoreRecord",
+    "is_finite_number",
+    "open_score_file",
+]
+
 #: The file a trainer run directory holds the held-out prompts' rewards in.
 RUN_REWARDS_FILE = "heldout_rewards.jsonl"
 #: The group of prompts that name none.
