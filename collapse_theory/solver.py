@@ -188,7 +188,7 @@ _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 @partial(
     jax.jit,
-    static_argnames=("function", "max_iterations", "surrogate", "batched"),
+    static_argnames=("function", "max_steps", "surrogate", "batched"),
     compiler_options=_COMPILER_OPTIONS,
 )
 def _compiled_phase(
@@ -202,7 +202,7 @@ def _compiled_phase(
     singular: jax.Array,
     *,
     function: UtilityFunction | None,
-    max_iterations: int,
+    max_steps: int,
     surrogate: bool,
     batched: bool,
 ) -> tuple[jax.Array, _interior_point.Iterate]:
@@ -212,7 +212,7 @@ def _compiled_phase(
     run = partial(
         _interior_point.solve_phase,
         function=function,
-        max_iterations=max_iterations,
+        max_steps=max_steps,
         surrogate=surrogate,
         singular=singular,
     )
@@ -474,7 +474,7 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
         builtin = _is_builtin(first)
         options = {
             "function": None if builtin else first.function,
-            "max_iterations": max_iterations,
+            "max_steps": max_iterations,
             "surrogate": not first.concave,
             "batched": batched,
         }
