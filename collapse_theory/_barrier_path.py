@@ -91,7 +91,7 @@ def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate
     moved = alpha > 0
     y_new = y + alpha * step
     gap, new_value, new_gradient, new_matrix = phase.certificate(y_new)
-    mu_floor = 1e-3 * target_tol * jnp.maximum(1.0, jnp.abs(new_value)) / (phase.m + 1)
+    mu_floor = 1e-3 * target_tol * phase.scale(new_gradient) / (phase.m + 1)
     centred = (decrement <= CENTRING * mu * (phase.m + 1)) | ~moved
     mu_new = jnp.where(centred, jnp.maximum(MU_REDUCTION * mu, mu_floor), mu)
     stalled = ~moved & (mu <= mu_floor)
@@ -102,9 +102,9 @@ def follow(phase: Phase, start: Iterate, target_tol: jax.Array, skip: jax.Array)
     """Barrier steps from ``start`` until the gap meets ``target_tol`` (or the step limit, a stall, ``skip``)."""
 
     def keep_going(state: Iterate) -> jax.Array:
-        target = target_tol * jnp.maximum(1.0, jnp.abs(state.objective))
+        met = problem.within_tolerance(state.gap, phase.scale(state.gradient), target_tol)
         finite = jnp.isfinite(state.gap) & jnp.all(jnp.isfinite(state.y))
-        return ~skip & (state.gap > target) & finite & (state.iteration < phase.max_steps) & ~state.stalled
+        return ~skip & ~met & finite & (state.iteration < phase.max_steps) & ~state.stalled
 
     fresh = start._replace(stalled=jnp.asarray(False))
     return jax.lax.while_loop(keep_going, lambda s: barrier_step(phase, s, target_tol), fresh)

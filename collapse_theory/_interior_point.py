@@ -66,7 +66,7 @@ def solve_phase(
 
     def evaluated_start() -> Iterate:
         gap0, value0, gradient0, matrix0 = phase.certificate(start.y)
-        mu0 = jnp.maximum(gap0, 1e-3 * tol) / (phase.m + 1)
+        mu0 = jnp.maximum(gap0, 1e-3 * tol * phase.scale(gradient0)) / (phase.m + 1)
         return Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, matrix0, jnp.asarray(False))
 
     def guess_only() -> Iterate:

@@ -48,6 +48,7 @@ class Result(NamedTuple):
     objective: jax.Array
     iterations: jax.Array
     polished: jax.Array
+    scale: jax.Array
 
 
 def fresh_iterate(y: np.ndarray) -> Iterate:
@@ -116,6 +117,10 @@ class Phase:
         """(Frank-Wolfe gap, S, gradient, -Hessian) at y."""
         value, gradient, matrix = self.evaluate(y)
         return problem.frank_wolfe_gap(gradient, y, self.layout), value, gradient, matrix
+
+    def scale(self, gradient: jax.Array) -> jax.Array:
+        """The certificate's scale at a point with this gradient (``_symmetric.certificate_scale``)."""
+        return problem.certificate_scale(gradient, self.layout)
 
     def identity_outside(self, matrix: jax.Array, keep: jax.Array) -> jax.Array:
         """``matrix`` on the rows and columns in ``keep``, the identity elsewhere."""

@@ -176,10 +176,10 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
 def keep_going(phase: Phase, state: PolishState) -> jax.Array:
     """At an accepted point: go on unless tol is certified and a step no longer shrinks the
     gap tenfold (the rounding floor); within a line search: until a trial passes."""
-    tol = phase.tol
-    certified = state.gap <= tol * jnp.maximum(1.0, jnp.abs(state.value))
+    scale = phase.scale(state.gradient)
+    certified = problem.within_tolerance(state.gap, scale, phase.tol)
     floor = certified & (state.gap > 0.1 * state.previous_gap)
-    target = 1e-3 * tol * jnp.maximum(1.0, jnp.abs(state.value))
+    target = 1e-3 * phase.tol * scale
     more = (state.steps < POLISH_ITERATIONS) & (state.gap > target) & jnp.isfinite(state.gap) & ~floor
     return ~state.evaluated | (~state.stuck & ((state.trials > 0) | more))
 
@@ -204,9 +204,7 @@ def polish(phase: Phase, start: Iterate) -> Result:
         jnp.asarray(False),
         jnp.asarray(False),
     )
-    final = jax.lax.while_loop(
-        lambda state: keep_going(phase, state), lambda state: iteration(phase, start.y, state), initial
-    )
+    final = jax.lax.while_loop(lambda state: keep_going(phase, state), lambda state: iteration(phase, start.y, state), initial)
     y = to_y(phase, final.d, start.y)
     usable = jnp.isfinite(final.gap) & jnp.isfinite(final.value) & jnp.all(jnp.isfinite(y))
     usable = usable & jnp.all(problem.constraints(y, layout) >= 0)
@@ -217,4 +215,5 @@ def polish(phase: Phase, start: Iterate) -> Result:
         jnp.where(better, final.value, start.objective),
         start.iteration + final.steps,
         better,
+        phase.scale(jnp.where(better, final.gradient, start.gradient)),
     )
