@@ -94,7 +94,7 @@ def test_custom_1e12_log_is_certified_at_logs_optimum() -> None:
 def test_scaled_linear_is_certified_at_the_same_vertex() -> None:
     """The exact affine path: 1e-12 x and 1e12 x give linear's symmetric vertex, certified."""
     for scale in (1e-12, 1e12):
-        utility = Utility("scaled-linear", (scale,), lambda x, p: p[0] * x, concave=True, convex=True, affine=True)
+        utility = Utility("scaled-linear", (scale,), lambda x, p: p[0] * x, concave=True, convex=True)
         solution = solve(utility, 5)
         assert solution.certified, solution.message
         np.testing.assert_array_equal(solution.rewards, solve("linear", 5).rewards)

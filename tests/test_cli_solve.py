@@ -127,7 +127,6 @@ def test_neg_power_1e6_json_is_strict_and_failed(capsys: pytest.CaptureFixture[s
     certified beside converged false; exit code 1 with a warning.
     """
     code, out, err = run(["solve", "--utility", "neg-power:1e6", "--n", "4", "--format", "json"], capsys)
-    assert "NaN" not in out and "Infinity" not in out
     (record,) = json.loads(out, parse_constant=_reject_non_finite)
     assert record["status"] == "failed" and record["certified"] is False and record["converged"] is False
     assert record["objective"] is None and "non-finite" in record["message"]
