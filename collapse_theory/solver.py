@@ -451,9 +451,10 @@ def _check_memory(parsed: Sequence[tuple[Utility, int]], what: str) -> None:
         key = (vertex, n if vertex else bucket_size(n // 2))
         groups[key] = groups.get(key, 0) + 1
     for (vertex, size), count in groups.items():
-        n = max(n for u, n in parsed if (u.affine or u.convex) == vertex and (vertex or bucket_size(n // 2) == size))
+        members = [(u, n) for u, n in parsed if (u.affine or u.convex) == vertex and (vertex or bucket_size(n // 2) == size)]
+        utility, n = max(members, key=lambda member: member[1])
         batch = 1 if vertex else batch_size(count, size) if count > 1 else 1
-        check_memory(what, n, partial(estimated_memory, count=batch, vertex=vertex), lower=2)
+        check_memory(f"{what} {utility.spec}", n, partial(estimated_memory, count=batch, vertex=vertex), lower=2)
 
 
 # --- public solve ------------------------------------------------------------------
@@ -496,7 +497,7 @@ def solve(
     tol = _validate_tolerance(tol)
     max_steps = _validate_steps(max_steps, max_iterations)
     problem = (parse_utility(utility), check_n(n))
-    _check_memory([problem], "solve")
+    _check_memory([problem], "solving")
     return _solve_group([problem], tol, max_steps)[0]
 
 
@@ -565,7 +566,7 @@ def solve_batch(
     tol = _validate_tolerance(tol)
     max_steps = _validate_steps(max_steps, max_iterations)
     parsed = [(parse_utility(u), check_n(n)) for u, n in problems]
-    _check_memory(parsed, "solve_batch")
+    _check_memory(parsed, "solving")
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, (utility, n) in enumerate(parsed):
         function_key = utility.family if _is_builtin(utility) else id(utility.function)
