@@ -159,12 +159,39 @@ def frank_wolfe_gap(gradient_y: jax.Array, y: jax.Array, layout: Layout) -> jax.
     :math:`\\sum_k w_k d_k (\\max_j G_j - G_k)` with mirror weights :math:`w_k = 2`
     (1 for the middle gap of even n): non-negative terms, no cancellation.
     """
-    g = jnp.where(layout.live, -0.5 * gradient_y, 0.0)
-    prefix = jnp.concatenate([jnp.zeros(1, y.dtype), jnp.cumsum(g)])
+    prefix = _prefix_sums(gradient_y, layout)
     best = jnp.max(jnp.where(layout.constraint_live, prefix, -jnp.inf))
     weights = jnp.where((layout.constraint_index == layout.m) & ~layout.odd, 1.0, 2.0)
     terms = jnp.where(layout.constraint_live, weights * constraints(y, layout) * (best - prefix), 0.0)
     return jnp.sum(terms)
+
+
+def _prefix_sums(gradient_y: jax.Array, layout: Layout) -> jax.Array:
+    """G_0 = 0, G_1, ..., G_m of the full reward gradient (the top half is g = -dS/dy / 2)."""
+    g = jnp.where(layout.live, -0.5 * gradient_y, 0.0)
+    return jnp.concatenate([jnp.zeros(1, gradient_y.dtype), jnp.cumsum(g)])
+
+
+def certificate_scale(gradient_y: jax.Array, layout: Layout) -> jax.Array:
+    """The scale of the relative certificate: the spread :math:`\\max_k G_k - \\min_k G_k` of the prefix sums.
+
+    The linearised objective takes the value :math:`G_k = \\langle g, e_k \\rangle` at the
+    vertex e_k, so the spread is its variation over the feasible set and bounds the
+    gap itself (``gap <= spread``: the gap is a convex combination of
+    :math:`\\max_j G_j - G_k`). U -> cU + b (c > 0) multiplies both by c, so
+    ``gap <= tol * spread`` depends neither on the units nor on the origin of U; |S|
+    would depend on the origin (``power:1e-12`` is 1 + 1e-12 log x to first order,
+    whose |S| measures the constant 1). The mirror makes :math:`G_{n-k} = G_k`, so
+    the top half's prefix sums give the full spread.
+    """
+    prefix = _prefix_sums(gradient_y, layout)
+    live = layout.constraint_live
+    return jnp.max(jnp.where(live, prefix, -jnp.inf)) - jnp.min(jnp.where(live, prefix, jnp.inf))
+
+
+def within_tolerance(gap: jax.Array, scale: jax.Array, tol: jax.Array) -> jax.Array:
+    """``gap <= tol * scale`` with both finite (an infinite scale certifies nothing)."""
+    return jnp.isfinite(gap) & jnp.isfinite(scale) & (gap <= tol * scale)
 
 
 def pad_top_half(y: Any, size: int, fill: float = 0.25) -> jax.Array:

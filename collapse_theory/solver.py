@@ -16,6 +16,30 @@ with gradient g, concavity gives :math:`S^* - S(r) \\le \\max_k \\langle g, e_k 
 :math:`\\sum_k d_k (\\max_j G_j - G_k)`, a sum of non-negative terms that we
 evaluate without cancellation.
 
+**Relative tolerance.** A concave solve is certified (``Status.OPTIMAL``) when
+
+.. math::
+
+    \\mathrm{gap} \\le \\mathrm{tol} \\cdot \\bigl(\\max_k G_k - \\min_k G_k\\bigr)
+
+at the returned point: the spread of the linearised objective over the feasible
+set (its values at the vertices :math:`e_k` are the :math:`G_k`), which bounds the
+gap itself. U -> cU + b (c > 0) multiplies gap and spread alike by c, so the test
+depends neither on the units nor on the origin of U (``power:1e-12``, which is
+1 + 1e-12 log x to first order, is solved like ``log``). Every path uses it: the
+barrier path, the polish, the batched solves and the exact vertex answers.
+
+**Knobs.** Every solving function takes the same two: ``tol``, the relative
+certificate tolerance above (default 1e-10), and ``max_steps``, the Newton steps
+of the barrier path before it gives up (default 400; ``max_iterations`` is a
+deprecated alias). Requests whose dense solve would not fit in the available
+memory (:func:`estimated_memory`) are refused before anything is allocated.
+
+**Status.** Each :class:`Solution` carries one :class:`~collapse_theory.status.Status`:
+``OPTIMAL`` (certified), ``EXACT_VERTEX`` (convex U), ``NOT_CONVERGED``,
+``NOT_CERTIFIED`` (U not concave) or ``FAILED`` (a non-finite S, gap or reward);
+``converged`` and ``certified`` are read from it.
+
 **Symmetry.** S is invariant under :math:`r \\mapsto 1 - \\mathrm{reverse}(r)`; for
 concave S the average of an optimum and its reflection is optimal, so a
 symmetric optimum :math:`r_i + r_{n+1-i} = 1` always exists. The solver works on
@@ -52,13 +76,14 @@ share one compiled program per padded size.
 Non-concave utilities (``square``, custom ones not declared concave) have no
 certificate: the solver compares every step vector (exact for convex U, whose
 maximum over a polytope is at a vertex) with a local ascent and marks the
-result ``certified=False``.
+result ``Status.NOT_CERTIFIED`` (convex U: ``Status.EXACT_VERTEX``).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -69,32 +94,42 @@ import jax.numpy as jnp
 import numpy as np
 
 from collapse_theory import _interior_point
+from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
+from collapse_theory._results import as_dict
+from collapse_theory.status import Status
 from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
 
+#: Relative certificate tolerance: certified when gap <= tol * (|S| + max_k G_k - min_k G_k).
 DEFAULT_TOLERANCE = 1e-10
-DEFAULT_MAX_ITERATIONS = 400
+#: Newton steps of the barrier path before giving up (``Status.NOT_CONVERGED``).
+DEFAULT_MAX_STEPS = 400
+#: The former name of :data:`DEFAULT_MAX_STEPS` (deprecated).
+DEFAULT_MAX_ITERATIONS = DEFAULT_MAX_STEPS
 
 
 class SolverInputError(ValueError):
     """Invalid solver input (n < 2, non-integer n, bad tolerance)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Solution:
     """The optimal rewards of one (utility, n) problem and how far they are trusted.
+
+    Built by keyword. ``converged`` and ``certified`` are read from ``status``, so
+    they cannot contradict each other or the values (a certified solution has
+    finite rewards, objective and gap).
 
     Attributes:
         utility: the utility's spec string.
         n: number of ranked completions.
         rewards: float64 array of shape (n,), descending (r_1 is the best-ranked).
         objective: S(rewards).
-        gap: Frank-Wolfe gap, an upper bound on S* - S(rewards) when ``certified``.
-        iterations: Newton iterations taken.
-        converged: ``gap <= tol * max(1, |objective|)`` and everything finite.
-        certified: the utility is concave, so ``gap`` bounds the suboptimality.
-        message: a human-readable status.
+        gap: Frank-Wolfe gap, an upper bound on S* - S(rewards) when U is concave.
+        status: the outcome (:class:`~collapse_theory.status.Status`).
+        iterations: Newton steps taken.
         seconds: wall-clock time of the solve (including compilation on first use).
+        message: a human-readable account of the status.
     """
 
     utility: str
@@ -102,26 +137,36 @@ class Solution:
     rewards: np.ndarray
     objective: float
     gap: float
+    status: Status
     iterations: int
-    converged: bool
-    certified: bool
-    message: str
     seconds: float
+    message: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, Status):
+            raise TypeError(f"status must be a Status, got {self.status!r}")
+        finite = math.isfinite(self.objective) and bool(np.all(np.isfinite(self.rewards)))
+        if self.status.converged and not (finite and (math.isfinite(self.gap) or not self.status.certified)):
+            raise ValueError(f"a {self.status.value} solution needs finite rewards, objective and gap")
+
+    @property
+    def converged(self) -> bool:
+        """Optimal to the tolerance: certified by the gap (concave U) or exact (convex U)."""
+        return self.status.converged
+
+    @property
+    def certified(self) -> bool:
+        """The Frank-Wolfe gap certifies optimality to the tolerance (status ``OPTIMAL``)."""
+        return self.status.certified
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``collapse-theory solve --format json``."""
-        return {
-            "utility": self.utility,
-            "n": self.n,
-            "rewards": [float(r) for r in self.rewards],
-            "objective": float(self.objective),
-            "gap": float(self.gap),
-            "converged": bool(self.converged),
-            "certified": bool(self.certified),
-            "iterations": int(self.iterations),
-            "seconds": float(self.seconds),
-            "message": self.message,
-        }
+        """The JSON contract of ``collapse-theory solve --format json`` (strict: NaN and infinities are null)."""
+        fields = as_dict(self)
+        keys = ("utility", "n", "rewards", "objective", "gap", "converged", "certified", "iterations", "seconds", "message")
+        data = {key: fields.get(key) for key in keys}
+        data["converged"], data["certified"] = self.converged, self.certified
+        data["status"] = fields["status"]
+        return data
 
 
 def check_n(n: object) -> int:
@@ -188,7 +233,7 @@ _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 @partial(
     jax.jit,
-    static_argnames=("function", "max_iterations", "surrogate", "batched"),
+    static_argnames=("function", "max_steps", "surrogate", "batched"),
     compiler_options=_COMPILER_OPTIONS,
 )
 def _compiled_phase(
@@ -202,7 +247,7 @@ def _compiled_phase(
     singular: jax.Array,
     *,
     function: UtilityFunction | None,
-    max_iterations: int,
+    max_steps: int,
     surrogate: bool,
     batched: bool,
 ) -> tuple[jax.Array, _interior_point.Iterate]:
@@ -212,7 +257,7 @@ def _compiled_phase(
     run = partial(
         _interior_point.solve_phase,
         function=function,
-        max_iterations=max_iterations,
+        max_steps=max_steps,
         surrogate=surrogate,
         singular=singular,
     )
@@ -221,7 +266,7 @@ def _compiled_phase(
     else:
         result, iterate = run(start, fresh, n, params, tol, skip_barrier)
     # one array to bring back to the host: each device-to-host copy costs tens of microseconds
-    scalars = [result.gap, result.objective, result.iterations, result.polished]
+    scalars = [result.gap, result.objective, result.iterations, result.polished, result.scale]
     packed = jnp.concatenate([result.y, *(jnp.asarray(a, result.y.dtype)[..., None] for a in scalars)], axis=-1)
     return packed, iterate
 
@@ -234,12 +279,14 @@ class _PhaseResult(NamedTuple):
     objective: np.ndarray
     iterations: np.ndarray
     polished: np.ndarray
+    scale: np.ndarray
 
 
 def _unpack(packed: np.ndarray) -> _PhaseResult:
     """The fields of :func:`_compiled_phase`'s packed result, each with a leading batch axis."""
     packed = packed.reshape(-1, packed.shape[-1])
-    return _PhaseResult(packed[:, :-4], packed[:, -4], packed[:, -3], packed[:, -2].astype(np.int64), packed[:, -1] > 0)
+    y, gap, objective, iterations, polished, scale = (packed[:, :-5], *packed[:, -5:].T)
+    return _PhaseResult(y, gap, objective, iterations.astype(np.int64), polished > 0, scale)
 
 
 @lru_cache(maxsize=1024)
@@ -353,10 +400,64 @@ def _validate_tolerance(tol: float) -> float:
     return tol
 
 
-def _validate_iterations(max_iterations: int) -> int:
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
-        raise SolverInputError(f"max_iterations must be a positive integer, got {max_iterations!r}")
-    return int(max_iterations)
+def _validate_steps(max_steps: int, max_iterations: int | None) -> int:
+    """``max_steps``, or the deprecated ``max_iterations`` where that is given instead."""
+    if max_iterations is not None:
+        warnings.warn("max_iterations is deprecated; use max_steps", DeprecationWarning, stacklevel=3)
+        max_steps = max_iterations
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise SolverInputError(f"max_steps must be a positive integer, got {max_steps!r}")
+    return int(max_steps)
+
+
+# --- memory ------------------------------------------------------------------------
+
+#: Bytes per entry of the M x M pair matrix at the peak of a dense solve, M = bucket_size(n // 2).
+#: Measured (peak RSS above the process's RSS after a small solve, log, one problem):
+#: n = 2000 (M = 1024) 165 MB = 19.7 x 8 M^2, n = 5000 (M = 2560) 1074 MB = 20.5 x 8 M^2,
+#: i.e. about 20 float64 M x M arrays (the packed pair differences, U, U', U'' and weights,
+#: the Hessian, the Newton matrices of the barrier and of the polish, loop carries);
+#: 24 x 8 leaves a margin.
+_BYTES_PER_PAIR = 24 * 8
+#: The compiled program and XLA's working memory besides the arrays.
+_FIXED_BYTES = 64 * 2**20
+#: Bytes per reward of a step-vector answer (affine or convex U): the rewards and two step vectors.
+_BYTES_PER_VERTEX_REWARD = 4 * 8
+
+
+def estimated_memory(n: int, count: int = 1, *, vertex: bool = False) -> int:
+    """Peak bytes of solving ``count`` problems of size n in one compiled call.
+
+    A dense solve holds about 24 float64 arrays of M x M entries per problem
+    (M = ``bucket_size(n // 2)``, the padded top half; calibrated at n = 2000 and 5000,
+    see ``_BYTES_PER_PAIR``); a step-vector answer (``vertex``: affine or convex U)
+    holds a few arrays of n rewards.
+
+    Example:
+        >>> estimated_memory(2000) / 2**20   # M = 1024
+        256.0
+    """
+    if vertex:
+        return count * _BYTES_PER_VERTEX_REWARD * n
+    size = bucket_size(max(n // 2, 1))
+    return _FIXED_BYTES + count * _BYTES_PER_PAIR * size * size
+
+
+def _check_memory(parsed: Sequence[tuple[Utility, int]], what: str) -> None:
+    """Refuse a request whose largest compiled call would not fit in memory (before any allocation)."""
+    groups: dict[tuple[bool, int], int] = {}
+    for utility, n in parsed:
+        vertex = utility.affine or utility.convex
+        key = (vertex, n if vertex else bucket_size(n // 2))
+        groups[key] = groups.get(key, 0) + 1
+    for (vertex, size), count in groups.items():
+        members = [(u, n) for u, n in parsed if (u.affine or u.convex) == vertex and (vertex or bucket_size(n // 2) == size)]
+        utility, n = max(members, key=lambda member: member[1])
+        batch = 1 if vertex else batch_size(count, size) if count > 1 else 1
+        check_memory(f"{what} {utility.spec}", n, partial(estimated_memory, count=batch, vertex=vertex), lower=2)
+
+
+# --- public solve ------------------------------------------------------------------
 
 
 def solve(
@@ -364,59 +465,80 @@ def solve(
     n: int,
     *,
     tol: float = DEFAULT_TOLERANCE,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_iterations: int | None = None,
 ) -> Solution:
     """Optimal rewards of the interpolating-regime problem, with a certificate.
 
     Args:
         utility: a :class:`~collapse_theory.utilities.Utility` or a spec such as ``"log"``.
         n: number of ranked completions (>= 2).
-        tol: stop when the Frank-Wolfe gap <= ``tol * max(1, |S|)``.
-        max_iterations: Newton iterations before giving up (``converged=False``).
+        tol: relative certificate tolerance (see the module docstring, "Knobs").
+        max_steps: Newton steps of the barrier path before giving up.
+        max_iterations: deprecated alias of ``max_steps``.
 
     Returns:
         A :class:`Solution`; ``rewards`` are float64 and descending.
+
+    Raises:
+        SolverInputError: n, tol or max_steps invalid.
+        MemoryLimitError: the solve would not fit in the available memory (refused
+            before anything is allocated; the message names the largest n that fits).
 
     Example:
         >>> s = solve("log", 4)
         >>> np.round(s.rewards, 6).tolist()   # Gauss-Lobatto nodes on [0, 1]
         [1.0, 0.723607, 0.276393, 0.0]
-        >>> s.converged and s.certified
-        True
+        >>> s.status.value, s.converged and s.certified
+        ('optimal', True)
     """
     # a group of one, without the batch's grouping: for step-vector answers (convex or
     # affine U) the call path is the whole cost
     tol = _validate_tolerance(tol)
-    max_iterations = _validate_iterations(max_iterations)
-    return _solve_group([(parse_utility(utility), check_n(n))], tol, max_iterations)[0]
+    max_steps = _validate_steps(max_steps, max_iterations)
+    problem = (parse_utility(utility), check_n(n))
+    _check_memory([problem], "solving")
+    return _solve_group([problem], tol, max_steps)[0]
 
 
 def solve_many(
-    utilities: Sequence[Utility | str],
+    utilities: Utility | str | Sequence[Utility | str],
     n: int,
     *,
     tol: float = DEFAULT_TOLERANCE,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve several utilities at one n (utilities of one family share one ``vmap`` call).
+
+    A single utility (a spec string or a :class:`~collapse_theory.utilities.Utility`)
+    counts as a list of one.
 
     Example:
         >>> [s.utility for s in solve_many(["power:0.3", "power:0.6"], 6)]
         ['power:0.3', 'power:0.6']
+        >>> [s.utility for s in solve_many("log", 4)]
+        ['log']
     """
-    return solve_batch([(u, n) for u in utilities], tol=tol, max_iterations=max_iterations)
+    if isinstance(utilities, (str, Utility)):
+        utilities = [utilities]
+    max_steps = _validate_steps(max_steps, max_iterations)
+    return solve_batch([(u, n) for u in utilities], tol=tol, max_steps=max_steps)
 
 
 def solve_family(
     family: str,
-    parameters: Sequence[float],
+    parameters: float | Sequence[float],
     ns: int | Sequence[int],
     *,
     tol: float = DEFAULT_TOLERANCE,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve a grid of one built-in family's parameters (and several n) in one compiled call.
 
-    Returns the solutions in the order (parameter, n) with n varying fastest.
+    Returns the solutions in the order (parameter, n) with n varying fastest. A single
+    parameter or a single n counts as a list of one.
 
     Example:
         >>> [round(float(s.rewards[1]), 4) for s in solve_family("power", [0.25, 0.75], 4)]
@@ -424,14 +546,17 @@ def solve_family(
     """
     family_function(family)  # validates the family name
     n_values = list(ns) if isinstance(ns, Sequence) or (isinstance(ns, np.ndarray) and ns.ndim == 1) else [check_n(ns)]
-    return solve_batch([(f"{family}:{p}", n) for p in parameters for n in n_values], tol=tol)
+    values = [parameters] if isinstance(parameters, (int, float, np.number)) else list(parameters)
+    max_steps = _validate_steps(max_steps, max_iterations)
+    return solve_batch([(f"{family}:{p}", n) for p in values for n in n_values], tol=tol, max_steps=max_steps)
 
 
 def solve_batch(
     problems: Sequence[tuple[Utility | str, int]],
     *,
     tol: float = DEFAULT_TOLERANCE,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve many (utility, n) problems; those sharing a family and padded size run in one ``vmap``.
 
@@ -439,8 +564,9 @@ def solve_batch(
     stacks; each problem keeps its own iteration count and certificate).
     """
     tol = _validate_tolerance(tol)
-    max_iterations = _validate_iterations(max_iterations)
+    max_steps = _validate_steps(max_steps, max_iterations)
     parsed = [(parse_utility(u), check_n(n)) for u, n in problems]
+    _check_memory(parsed, "solving")
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, (utility, n) in enumerate(parsed):
         function_key = utility.family if _is_builtin(utility) else id(utility.function)
@@ -449,12 +575,12 @@ def solve_batch(
     results: list[Solution | None] = [None] * len(parsed)
     for indices in groups.values():
         members = [parsed[i] for i in indices]
-        for index, solution in zip(indices, _solve_group(members, tol, max_iterations), strict=True):
+        for index, solution in zip(indices, _solve_group(members, tol, max_steps), strict=True):
             results[index] = solution
     return [r for r in results if r is not None]
 
 
-def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations: int) -> list[Solution]:
+def _solve_group(members: list[tuple[Utility, int]], tol: float, max_steps: int) -> list[Solution]:
     """One compiled call for problems of one family function and one padded size."""
     start = time.perf_counter()
     first = members[0][0]
@@ -468,66 +594,76 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_iterations:
     if batched:  # pad the batch (repeating the last problem): fewer distinct programs to compile
         members = members + [members[-1]] * (batch_size(count, size) - count)
     with float64():
-        guesses, polish_only = _guesses(members, size, tol)
-        ns = np.array([n for _, n in members])
-        params = np.array([u.parameters or (0.0,) for u, _ in members], dtype=np.float64).reshape(len(members), -1)
-        builtin = _is_builtin(first)
-        options = {
-            "function": None if builtin else first.function,
-            "max_iterations": max_iterations,
-            "surrogate": not first.concave,
-            "batched": batched,
-        }
-        # device-resident constants, or NumPy for batches: jit takes either without the
-        # dispatch cost of eager JAX operations
-        family_code = _constant(_BUILTIN_FAMILIES.index(first.family) if builtin else 0, "int64")
-        singular, tol_ = _constant(first.singular, "bool"), _constant(tol, "float64")
-        ns_: Any
-        params_: Any
-        if batched:
-            ns_, params_ = ns, params
-
-            def flags(values: np.ndarray) -> Any:
-                return values
-
-        else:
-            ns_, params_ = _constant(int(ns[0]), "int64"), _constant(tuple(float(p) for p in params[0]), "float64")
-
-            def flags(values: np.ndarray) -> Any:
-                return _constant(bool(values[0]), "bool")
-
-        def run(start: Any, skip_barrier: np.ndarray) -> tuple[_PhaseResult, _interior_point.Iterate]:
-            """One compiled phase; the result comes back to the host as NumPy arrays with a batch axis."""
-            fresh = not isinstance(start, _interior_point.Iterate)
-            if fresh:
-                start = _interior_point.fresh_iterate(start if batched else start[0])
-            arguments = (ns_, params_, tol_, flags(skip_barrier), family_code, singular)
-            packed, iterate = _compiled_phase(start, _constant(fresh, "bool"), *arguments, **options)
-            return _unpack(np.asarray(packed)), iterate
-
-        def unfinished(result: _PhaseResult) -> np.ndarray:
-            return ~(result.gap <= tol * np.maximum(1.0, np.abs(result.objective)))
-
-        def merge(result: _PhaseResult, better: _PhaseResult, where: np.ndarray) -> _PhaseResult:
-            return _PhaseResult(
-                *(np.where(where.reshape(where.shape + (1,) * (a.ndim - 1)), b, a) for a, b in zip(result, better, strict=True))
-            )
-
-        # 1. polish the guesses that are close to the optimum (large n, known limit law)
-        result, iterate = run(guesses, polish_only)
-        # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
-        retry = unfinished(result) & polish_only
-        if retry.any():
-            interior = np.stack([_interior_start(n, size, _closed_form_quantiles(u, n)) for u, n in members])
-            second, iterate = run(interior, np.zeros(len(members), bool))
-            result = merge(result, second, retry)
-        # 3. still short of tol: follow the barrier path down to tol, polish again
-        retry = unfinished(result)
-        if retry.any():
-            third, _ = run(iterate, np.zeros(len(members), bool))
-            result = merge(result, third, retry)
+        result = _run_phases(members, size, tol, max_steps, batched)
     seconds = (time.perf_counter() - start) / count
     return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members[:count])]
+
+
+def _run_phases(members: list[tuple[Utility, int]], size: int, tol: float, max_steps: int, batched: bool) -> _PhaseResult:
+    """Up to three compiled phases (see the module docstring, "Method"); the result on the host."""
+    first = members[0][0]
+    guesses, polish_only = _guesses(members, size, tol)
+    ns = np.array([n for _, n in members])
+    params = np.array([u.parameters or (0.0,) for u, _ in members], dtype=np.float64).reshape(len(members), -1)
+    builtin = _is_builtin(first)
+    options = {
+        "function": None if builtin else first.function,
+        "max_steps": max_steps,
+        "surrogate": not first.concave,
+        "batched": batched,
+    }
+    # device-resident constants, or NumPy for batches: jit takes either without the
+    # dispatch cost of eager JAX operations
+    family_code = _constant(_BUILTIN_FAMILIES.index(first.family) if builtin else 0, "int64")
+    singular, tol_ = _constant(first.singular, "bool"), _constant(tol, "float64")
+    ns_: Any
+    params_: Any
+    if batched:
+        ns_, params_ = ns, params
+
+        def flags(values: np.ndarray) -> Any:
+            return values
+
+    else:
+        ns_, params_ = _constant(int(ns[0]), "int64"), _constant(tuple(float(p) for p in params[0]), "float64")
+
+        def flags(values: np.ndarray) -> Any:
+            return _constant(bool(values[0]), "bool")
+
+    def run(start: Any, skip_barrier: np.ndarray) -> tuple[_PhaseResult, _interior_point.Iterate]:
+        """One compiled phase; the result comes back to the host as NumPy arrays with a batch axis."""
+        fresh = not isinstance(start, _interior_point.Iterate)
+        if fresh:
+            start = _interior_point.fresh_iterate(start if batched else start[0])
+        arguments = (ns_, params_, tol_, flags(skip_barrier), family_code, singular)
+        packed, iterate = _compiled_phase(start, _constant(fresh, "bool"), *arguments, **options)
+        return _unpack(np.asarray(packed)), iterate
+
+    def merge(result: _PhaseResult, better: _PhaseResult, where: np.ndarray) -> _PhaseResult:
+        return _PhaseResult(
+            *(np.where(where.reshape(where.shape + (1,) * (a.ndim - 1)), b, a) for a, b in zip(result, better, strict=True))
+        )
+
+    # 1. polish the guesses that are close to the optimum (large n, known limit law)
+    result, iterate = run(guesses, polish_only)
+    # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
+    retry = ~_within_tolerance(result.gap, result.scale, tol) & polish_only
+    if retry.any():
+        interior = np.stack([_interior_start(n, size, _closed_form_quantiles(u, n)) for u, n in members])
+        second, iterate = run(interior, np.zeros(len(members), bool))
+        result = merge(result, second, retry)
+    # 3. still short of tol: follow the barrier path down to tol, polish again
+    retry = ~_within_tolerance(result.gap, result.scale, tol)
+    if retry.any():
+        third, _ = run(iterate, np.zeros(len(members), bool))
+        result = merge(result, third, retry)
+    return result
+
+
+def _within_tolerance(gap: Any, scale: Any, tol: float) -> Any:
+    """``gap <= tol * scale`` with both finite, elementwise (the host twin of ``_symmetric.within_tolerance``)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.isfinite(gap) & np.isfinite(scale) & (gap <= tol * scale)
 
 
 def _solution(utility: Utility, n: int, k: int, result: _PhaseResult, tol: float, seconds: float) -> Solution:
@@ -535,17 +671,63 @@ def _solution(utility: Utility, n: int, k: int, result: _PhaseResult, tol: float
     objective = float(result.objective[k])
     gap = float(result.gap[k])
     iterations = int(result.iterations[k])
-    finite = bool(np.all(np.isfinite(rewards)) and np.isfinite(objective) and np.isfinite(gap))
     if not utility.concave:
+        finite = bool(np.all(np.isfinite(rewards)) and math.isfinite(objective))
         return _best_of_vertices(utility, n, rewards, objective, gap, iterations, finite, seconds)
-    converged = finite and gap <= tol * max(1.0, abs(objective))
-    if converged:
-        message = "converged: optimality certified by the Frank-Wolfe gap"
-    elif not finite:
-        message = "failed: non-finite values (is U defined and finite on (0, 1]?)"
-    else:
-        message = f"not converged: gap {gap:.3g} above tolerance after {iterations} iterations"
-    return Solution(utility.spec, n, rewards, objective, gap, iterations, converged, True, message, seconds)
+    status, message = _concave_status(utility, rewards, objective, gap, float(result.scale[k]), tol, iterations)
+    return Solution(
+        utility=utility.spec,
+        n=n,
+        rewards=rewards,
+        objective=objective,
+        gap=gap,
+        status=status,
+        iterations=iterations,
+        seconds=seconds,
+        message=message,
+    )
+
+
+def _concave_status(
+    utility: Utility, rewards: np.ndarray, objective: float, gap: float, scale: float, tol: float, iterations: int
+) -> tuple[Status, str]:
+    """The status of a concave solve: FAILED on any non-finite value, else OPTIMAL or NOT_CONVERGED."""
+    bad = [
+        name
+        for name, ok in (("rewards", np.all(np.isfinite(rewards))), ("S", math.isfinite(objective)), ("gap", math.isfinite(gap)))
+        if not ok
+    ]
+    if bad:
+        reason = _concavity_violation(utility) or "U or its derivatives overflow float64, or U is NaN somewhere on (0, 1]"
+        return Status.FAILED, f"failed: non-finite {', '.join(bad)} ({reason}); nothing is certified"
+    if _within_tolerance(gap, scale, tol):
+        return Status.OPTIMAL, "converged: optimality certified by the Frank-Wolfe gap"
+    return (
+        Status.NOT_CONVERGED,
+        f"not converged: gap {gap:.3g} above tol x scale = {tol * scale:.3g} after {iterations} iterations",
+    )
+
+
+def _concavity_violation(utility: Utility) -> str | None:
+    """Where a utility declared concave has U'' > 0 on a grid of (0, 1] (a custom one, say), or None.
+
+    Only asked after a failure, to say why: Newton's method on a non-concave S
+    meets an indefinite matrix and its Cholesky factorisation gives NaN.
+    """
+    if _is_builtin(utility):
+        return None
+    with float64():
+        x = jnp.linspace(1e-3, 1.0, 1000, dtype=jnp.float64)
+        params = utility.parameter_array
+
+        def second(t: jax.Array) -> jax.Array:
+            return jax.grad(jax.grad(lambda s: utility.function(s, params)))(t)
+
+        curvature = np.asarray(jax.vmap(second)(x))
+    positive = np.flatnonzero(curvature > 0)
+    if not positive.size:
+        return None
+    return f"U'' > 0 at x = {float(x[positive[0]]):.3g}: U is not concave as declared"
 
 
 def objective_value(utility: Utility | str, rewards: Any) -> float:
@@ -665,21 +847,40 @@ def _largest_quadratic(length: int, curvature: float, slope: float) -> float:
     return math.nan if any(map(math.isnan, values)) else max(values)
 
 
-def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
-    """The Frank-Wolfe gap at the step vector e_k, from U'(0) and U'(1).
+def _step_vector_prefix_extremes(ends: _Endpoints, n: int, k: int) -> tuple[float, float]:
+    """(max_j G_j, min_j G_j) over j = 0..n of the gradient's prefix sums at the step vector e_k.
 
     The gradient: reward i (1-based) of the top block (i <= k) is ahead of k - i tied
     rewards, behind i - 1 and ahead of the n - k rewards at 0, so
     g_i = (k + 1 - 2i) U'(0) + (n - k) U'(1); in the bottom block, with t = i - k,
     g_i = (n - k + 1 - 2t) U'(0) - k U'(1). Summed, the prefix sums are
     G_j = j (k - j) U'(0) + j (n - k) U'(1) for j <= k and
-    G_{k+t} = G_k + t (n - k - t) U'(0) - t k U'(1). e_k has a single non-zero gap
-    (d_k = 1), so the gap is max_j G_j - G_k: the largest of two quadratics over
-    integers (:func:`_largest_quadratic`).
+    G_{k+t} = G_k + t (n - k - t) U'(0) - t k U'(1): two quadratics over integers
+    (:func:`_largest_quadratic`, negated for the minimum).
+    """
+    g_k = _pair_sum(k * (n - k), ends.du1)
+    top_max = _largest_quadratic(k, ends.du0, (n - k) * ends.du1)
+    top_min = -_largest_quadratic(k, -ends.du0, -(n - k) * ends.du1)
+    bottom_max = g_k + _largest_quadratic(n - k, ends.du0, -k * ends.du1)
+    bottom_min = g_k - _largest_quadratic(n - k, -ends.du0, k * ends.du1)
+    return max(top_max, bottom_max), min(top_min, bottom_min)
+
+
+def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
+    """The Frank-Wolfe gap at the step vector e_k, from U'(0) and U'(1).
+
+    e_k has a single non-zero gap (d_k = 1), so the gap is max_j G_j - G_k
+    (prefix sums in :func:`_step_vector_prefix_extremes`).
     """
     above = _largest_quadratic(k, ends.du0, (n - k) * ends.du1) - _pair_sum(k * (n - k), ends.du1)
     below = _largest_quadratic(n - k, ends.du0, -k * ends.du1)
     return math.nan if math.isnan(above) or math.isnan(below) else max(above, below)
+
+
+def _step_vector_scale(ends: _Endpoints, n: int, k: int) -> float:
+    """The certificate's scale max_j G_j - min_j G_j at e_k (see ``_symmetric.certificate_scale``)."""
+    largest, smallest = _step_vector_prefix_extremes(ends, n, k)
+    return largest - smallest
 
 
 def _step_vector_rewards(n: int, k: int) -> np.ndarray:
@@ -703,13 +904,22 @@ def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solu
     k, objective = _best_step_vector(ends, n)
     rewards = 0.5 * (_step_vector_rewards(n, k) + _step_vector_rewards(n, n - k))
     gap = _step_vector_gap(ends, n, k)
-    converged = math.isfinite(objective) and math.isfinite(gap) and gap <= tol * max(1.0, abs(objective))
-    message = (
-        "converged: U is affine, so S is linear and its maximum is a step vector (symmetrised); certified by the Frank-Wolfe gap"
-        if converged
-        else f"not converged: gap {gap:.3g} at the best step vector"
+    status, message = _concave_status(utility, rewards, objective, gap, _step_vector_scale(ends, n, k), tol, 0)
+    if status is Status.OPTIMAL:
+        message = "converged: U is affine, so S is linear and its maximum is a step vector (symmetrised); certified by the Frank-Wolfe gap"
+    elif status is Status.NOT_CONVERGED:
+        message = f"not converged: gap {gap:.3g} at the best step vector"
+    return Solution(
+        utility=utility.spec,
+        n=n,
+        rewards=rewards,
+        objective=objective,
+        gap=gap,
+        status=status,
+        iterations=0,
+        seconds=time.perf_counter() - start,
+        message=message,
     )
-    return Solution(utility.spec, n, rewards, objective, gap, 0, converged, True, message, time.perf_counter() - start)
 
 
 _NOT_CERTIFIED = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
@@ -718,16 +928,26 @@ _NOT_CERTIFIED = "not certified: U is not concave, so the Frank-Wolfe gap bounds
 def _convex_solution(utility: Utility, n: int, start: float) -> Solution:
     """Convex U: S is convex, so its maximum over the polytope is at a vertex, the best step vector (exact).
 
-    Not certified (the gap bounds nothing for a convex S); ``converged`` says the
-    exact vertex answer is finite.
+    Not certified (the gap bounds nothing for a convex S): status ``EXACT_VERTEX``
+    where the vertex's S is finite, ``FAILED`` otherwise.
     """
     ends = _endpoints(utility)
     k, objective = _best_step_vector(ends, n)
-    gap = _step_vector_gap(ends, n, k)
-    message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)"
-    rewards = _step_vector_rewards(n, k)
+    if math.isfinite(objective):
+        status = Status.EXACT_VERTEX
+        message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)"
+    else:
+        status, message = Status.FAILED, f"failed: S = {objective} at every step vector (U is not finite at 0 or 1)"
     return Solution(
-        utility.spec, n, rewards, objective, gap, 0, math.isfinite(objective), False, message, time.perf_counter() - start
+        utility=utility.spec,
+        n=n,
+        rewards=_step_vector_rewards(n, k),
+        objective=objective,
+        gap=_step_vector_gap(ends, n, k),
+        status=status,
+        iterations=0,
+        seconds=time.perf_counter() - start,
+        message=message,
     )
 
 
@@ -737,9 +957,24 @@ def _best_of_vertices(
     """U neither concave nor convex: the better of a local ascent and the best step vector; never certified."""
     ends = _endpoints(utility)
     k, value = _best_step_vector(ends, n)
+    status = Status.NOT_CERTIFIED
     if math.isfinite(value) and (not finite or value >= objective):
         rewards, objective, gap = _step_vector_rewards(n, k), value, _step_vector_gap(ends, n, k)
-        how = "best of the n+1 step vectors (a local optimum at best)"
+        message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors (a local optimum at best)"
+    elif finite:
+        message = (
+            f"{_NOT_CERTIFIED}; local ascent from the symmetric start (better than every step vector; a local optimum at best)"
+        )
     else:
-        how = "local ascent from the symmetric start (better than every step vector; a local optimum at best)"
-    return Solution(utility.spec, n, rewards, objective, gap, iterations, False, False, f"{_NOT_CERTIFIED}; {how}", seconds)
+        status, message = Status.FAILED, "failed: non-finite S at the local ascent's point and at every step vector"
+    return Solution(
+        utility=utility.spec,
+        n=n,
+        rewards=rewards,
+        objective=objective,
+        gap=gap,
+        status=status,
+        iterations=iterations,
+        seconds=seconds,
+        message=message,
+    )

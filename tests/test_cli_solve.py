@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,24 @@ from collapse_theory.cli import main
 from collapse_theory.distances import distance
 from collapse_theory.limits import gauss_lobatto_rewards, limit
 from collapse_theory.solver import Solution
+from collapse_theory.status import Status
 from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
 
 JSON_KEYS = {"utility", "n", "rewards", "objective", "gap", "converged", "iterations", "seconds"}
+#: The full JSON contract, in order: today's keys, then the status.
+JSON_ORDER = [
+    "utility",
+    "n",
+    "rewards",
+    "objective",
+    "gap",
+    "converged",
+    "certified",
+    "iterations",
+    "seconds",
+    "message",
+    "status",
+]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -66,6 +82,7 @@ def test_json_has_one_object_per_utility_and_n(capsys: pytest.CaptureFixture[str
         assert len(record["rewards"]) == record["n"]
         assert all(a >= b for a, b in zip(record["rewards"], record["rewards"][1:], strict=False))  # descending
         assert record["converged"] is True and record["seconds"] >= 0.0
+        assert list(record) == JSON_ORDER and record["status"] == "optimal"
 
 
 def test_json_rewards_are_the_solutions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,12 +97,50 @@ def test_json_rewards_are_the_solutions(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_not_converged_is_reported_with_exit_code_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A solution that missed the tolerance: JSON says converged false, stderr warns, exit code 1."""
-    stalled = Solution("log", 4, np.array([1.0, 0.7, 0.3, 0.0]), -3.0, 1e-3, 400, False, True, "not converged: gap 0.001", 0.0)
+    stalled = Solution(
+        utility="log",
+        n=4,
+        rewards=np.array([1.0, 0.7, 0.3, 0.0]),
+        objective=-3.0,
+        gap=1e-3,
+        status=Status.NOT_CONVERGED,
+        iterations=400,
+        seconds=0.0,
+        message="not converged: gap 0.001",
+    )
     monkeypatch.setattr("collapse_theory.commands.solve.solve_many", lambda specs, n, tol: [stalled])
     code, out, err = run(["solve", "--utility", "log", "--n", "4", "--format", "json"], capsys)
     assert code == 1
-    assert json.loads(out)[0]["converged"] is False
+    record = json.loads(out)[0]
+    assert record["converged"] is False and record["certified"] is False and record["status"] == "not_converged"
     assert "log" in err and "not converged" in err
+
+
+def _reject_non_finite(constant: str) -> None:
+    raise ValueError(f"non-strict JSON: {constant}")
+
+
+def test_neg_power_1e6_json_is_strict_and_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """solve --utility neg-power:1e6 --n 4 (G inside the documented range): U overflows float64.
+
+    The JSON has no NaN/Infinity (non-finite numbers are null), status "failed", never
+    certified beside converged false; exit code 1 with a warning.
+    """
+    code, out, err = run(["solve", "--utility", "neg-power:1e6", "--n", "4", "--format", "json"], capsys)
+    (record,) = json.loads(out, parse_constant=_reject_non_finite)
+    assert record["status"] == "failed" and record["certified"] is False and record["converged"] is False
+    assert record["objective"] is None and "non-finite" in record["message"]
+    assert code == 1 and "failed" in err
+
+
+def test_huge_n_is_refused_before_memory_is_spent(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """solve --utility log --n 1000000000 was killed by the kernel: now exit 2 within a second, one line naming the largest n."""
+    monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(2 * 2**30))
+    started = time.perf_counter()
+    code, out, err = run(["solve", "--utility", "log", "--n", "1000000000"], capsys)
+    assert time.perf_counter() - started < 1.0
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and "largest n that fits is" in err and "Traceback" not in err
 
 
 # --- solve --format table and limit --------------------------------------------------

@@ -2,7 +2,7 @@
 
 * ``_symmetric.derivatives`` (S, gradient and Hessian of the symmetric problem from one
   packed evaluation of U, U', U'') against JAX autodiff of ``_symmetric.objective``;
-* ``_interior_point._reverse_cumsum`` (blocked by matrix products) against NumPy;
+* ``_newton.reverse_cumsum`` (blocked by matrix products) against NumPy;
 * the affine path (``linear``): an exact, symmetric, certified vertex.
 """
 
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from collapse_theory import _interior_point, _symmetric
+from collapse_theory import _newton, _symmetric
 from collapse_theory._precision import float64
 from collapse_theory.solver import certificate_gap, objective_value, solve
 from collapse_theory.utilities import family_function
@@ -51,7 +51,7 @@ def test_blocked_reverse_cumsum_matches_numpy(shape: tuple[int, ...], axis: int)
     x = np.random.default_rng(len(shape) + shape[0]).normal(size=shape)
     expected = np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
     with float64():
-        result = np.asarray(_interior_point._reverse_cumsum(jnp.asarray(x), axis))
+        result = np.asarray(_newton.reverse_cumsum(jnp.asarray(x), axis))
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(x).sum())
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, limit, limit_parameters
 from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, check_n, solve_many
+from collapse_theory.status import Status
 from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS, parse_utility
 
 
@@ -70,6 +71,8 @@ def register(subparsers: Any) -> None:
 
 
 def _limit_distance(solution: Solution) -> float | None:
+    if solution.status is Status.FAILED:  # rewards may be NaN
+        return None
     law = limit(solution.utility)
     return None if law is None else distance(solution.rewards, law).kolmogorov_smirnov
 
@@ -80,16 +83,28 @@ def run_solve(arguments: argparse.Namespace) -> int:
     ns = arguments.n or [8]
     if not (0.0 < arguments.tol < 1.0):
         raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
-    by_n = {n: solve_many(specs, n, tol=arguments.tol) for n in dict.fromkeys(ns)}
+    # largest n first: a size that does not fit is refused before anything is solved
+    by_n = {n: solve_many(specs, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
     solutions = [next(s for s in by_n[n] if s.utility == spec) for spec in specs for n in ns]
     if arguments.format == "json":
-        print(json.dumps([s.as_dict() for s in solutions], indent=1))
+        # strict JSON: as_dict writes non-finite numbers as null, and allow_nan=False makes sure
+        print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
     else:
         _print_table(solutions)
     failed = [s for s in solutions if not s.converged]
     for s in failed:
         print(f"warning: {s.utility} n={s.n}: {s.message}", file=sys.stderr)
     return 1 if failed else 0
+
+
+#: The table's status column (the JSON gives ``status`` itself).
+_TABLE_STATUS = {
+    Status.OPTIMAL: "certified",
+    Status.EXACT_VERTEX: "not certified",
+    Status.NOT_CERTIFIED: "not certified",
+    Status.NOT_CONVERGED: "NOT CONVERGED",
+    Status.FAILED: "FAILED",
+}
 
 
 def _print_table(solutions: list[Solution]) -> None:
@@ -99,7 +114,7 @@ def _print_table(solutions: list[Solution]) -> None:
     for s in solutions:
         ks = _limit_distance(s)
         ks_text = "-" if ks is None else f"{ks:.4f}"
-        status = "certified" if s.certified and s.converged else ("not certified" if not s.certified else "NOT CONVERGED")
+        status = _TABLE_STATUS[s.status]
         print(f"{s.utility:<16}{s.n:>7}{s.objective:>22.12g}{s.gap:>11.2e}{s.seconds:>10.3f}{ks_text:>13}  {status}")
 
 

@@ -1,0 +1,159 @@
+"""What the barrier path and the projected-Newton polish share.
+
+* :class:`Phase`: one padded symmetric problem (layout, utility, tolerance, step
+  limit) with its evaluations: S, its gradient and -Hessian from one pass over the
+  pairs (``_symmetric.derivatives``), and the Frank-Wolfe certificate with its scale;
+* :class:`Iterate` (the barrier's state, also the polish's start) and :class:`Result`;
+* the linear algebra both Newton methods use: a Jacobi-scaled Cholesky solve and a
+  blocked reverse cumulative sum.
+
+Everything here is traced inside one jitted program (``solver._compiled_phase``);
+:class:`Phase` is a plain Python object that only exists while tracing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from collapse_theory import _symmetric as problem
+from collapse_theory.utilities import UtilityFunction
+
+#: Block length of the reverse cumulative sums (matrix products on blocks).
+CUMSUM_BLOCK = 64
+
+
+class Iterate(NamedTuple):
+    """State of the barrier path (``matrix`` is -Hessian of S at y)."""
+
+    y: jax.Array
+    mu: jax.Array
+    iteration: jax.Array
+    gap: jax.Array
+    objective: jax.Array
+    gradient: jax.Array
+    matrix: jax.Array
+    stalled: jax.Array
+
+
+class Result(NamedTuple):
+    """Final symmetric iterate and its certificate (``scale``: see :meth:`Phase.scale`)."""
+
+    y: jax.Array
+    gap: jax.Array
+    objective: jax.Array
+    iterations: jax.Array
+    polished: jax.Array
+    scale: jax.Array
+
+
+def fresh_iterate(y: np.ndarray) -> Iterate:
+    """An :class:`Iterate` holding only a start vector (``fresh=True`` in ``solve_phase``).
+
+    The other fields are zeros that stay on the device between calls: small solves
+    are dominated by per-call overheads, a host-to-device copy per argument among them.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    leaves: tuple[Any, ...] = (y, *_zero_fields(y.shape))
+    return Iterate(*leaves)
+
+
+@lru_cache(maxsize=64)
+def _zero_fields(shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
+    zero = jnp.zeros(shape[:-1], jnp.float64)
+    fields = (zero, jnp.zeros(shape[:-1], jnp.int64), zero, zero, jnp.zeros(shape, jnp.float64))
+    return (*fields, jnp.zeros((*shape, shape[-1]), jnp.float64), jnp.zeros(shape[:-1], bool))
+
+
+class Phase:
+    """One padded problem as the Newton methods see it (built while tracing).
+
+    Attributes:
+        layout: masks of the padded problem (``_symmetric.Layout``).
+        params, function: the utility.
+        surrogate: replace U'' by -|U''| (non-concave U: ascent directions only).
+        singular: U'(0+) is infinite, so rewards never tie.
+        tol: the relative certificate tolerance.
+        max_steps: the barrier's Newton step limit.
+    """
+
+    def __init__(
+        self,
+        n: jax.Array,
+        size: int,
+        params: jax.Array,
+        tol: jax.Array,
+        *,
+        function: UtilityFunction,
+        max_steps: int,
+        surrogate: bool,
+        singular: jax.Array,
+    ) -> None:
+        self.n = n
+        self.size = size
+        self.layout = problem.Layout(n, size)
+        self.m = self.layout.m
+        self.params = params
+        self.tol = tol
+        self.function = function
+        self.max_steps = max_steps
+        self.surrogate = surrogate
+        self.singular = singular
+
+    def objective(self, y: jax.Array) -> jax.Array:
+        """S at the symmetric rewards with top half y."""
+        return problem.objective(y, self.params, self.function, self.layout)
+
+    def evaluate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """S, its gradient and -Hessian, from one pass over the pairs."""
+        value, gradient, hessian = problem.derivatives(y, self.params, self.function, self.layout, self.surrogate)
+        return value, gradient, -hessian
+
+    def certificate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """(Frank-Wolfe gap, S, gradient, -Hessian) at y."""
+        value, gradient, matrix = self.evaluate(y)
+        return problem.frank_wolfe_gap(gradient, y, self.layout), value, gradient, matrix
+
+    def scale(self, gradient: jax.Array) -> jax.Array:
+        """The certificate's scale at a point with this gradient (``_symmetric.certificate_scale``)."""
+        return problem.certificate_scale(gradient, self.layout)
+
+    def identity_outside(self, matrix: jax.Array, keep: jax.Array) -> jax.Array:
+        """``matrix`` on the rows and columns in ``keep``, the identity elsewhere."""
+        return jnp.where(keep[:, None] & keep[None, :], matrix, jnp.eye(self.size, dtype=matrix.dtype))
+
+
+def scaled_solve(matrix: jax.Array, rhs: jax.Array) -> jax.Array:
+    """Solve a symmetric positive definite system after Jacobi scaling.
+
+    The scaling makes the factorisation insensitive to the huge spread of
+    curvatures near clustered rewards (U'' ~ gap^-2 for log).
+    """
+    scale = 1.0 / jnp.sqrt(jnp.maximum(jnp.diag(matrix), jnp.finfo(matrix.dtype).tiny))
+    scaled = matrix * scale[:, None] * scale[None, :] + 1e-13 * jnp.eye(matrix.shape[0], dtype=matrix.dtype)
+    factor = jax.scipy.linalg.cho_factor(scaled, lower=True)
+    return scale * jax.scipy.linalg.cho_solve(factor, scale * rhs)
+
+
+def reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:
+    """sum_{j >= i} x_j along ``axis`` (length a multiple of the block, or shorter).
+
+    Written by hand: XLA's CPU cumsum is a reduce-window, slow on an M x M matrix.
+    Here each block of CUMSUM_BLOCK entries is summed by a product with a triangular
+    matrix of ones (BLAS speed), and the block totals carry over by a short cumsum.
+    """
+    x = jnp.moveaxis(x, axis, 0)
+    length = x.shape[0]
+    block = min(length, CUMSUM_BLOCK)
+    if length % block:
+        return jnp.moveaxis(jnp.flip(jnp.cumsum(jnp.flip(x, 0), axis=0), 0), 0, axis)
+    blocks = x.reshape(length // block, block, *x.shape[1:])
+    upper = jnp.triu(jnp.ones((block, block), x.dtype))
+    within = jnp.einsum("ij,pj...->pi...", upper, blocks, precision=jax.lax.Precision.HIGHEST)
+    totals = jnp.sum(blocks, axis=1)
+    later = jnp.flip(jnp.cumsum(jnp.flip(totals, 0), axis=0), 0) - totals
+    return jnp.moveaxis((within + later[:, None]).reshape(x.shape), 0, axis)
