@@ -17,6 +17,7 @@ import numpy as np
 import scipy.special
 
 from collapse_theory.laws import Law, as_law
+from collapse_theory.solver import check_n
 from collapse_theory.utilities import Utility, parse_utility
 
 __all__ = ["Distribution", "describe_limit", "gauss_lobatto_rewards", "limit", "limit_parameters"]
@@ -99,8 +100,6 @@ def gauss_lobatto_rewards(n: int) -> np.ndarray:
         >>> np.round(gauss_lobatto_rewards(4), 6).tolist()
         [1.0, 0.723607, 0.276393, 0.0]
     """
-    from collapse_theory.solver import check_n  # the oracle validates n as the solver does
-
     n = check_n(n)
     interior = scipy.special.roots_jacobi(n - 2, 1.0, 1.0)[0] if n > 2 else np.empty(0)
     nodes = np.concatenate([[-1.0], np.sort(interior), [1.0]])

@@ -97,8 +97,31 @@ from collapse_theory import _interior_point
 from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
 from collapse_theory._results import as_dict
+from collapse_theory.families import FAMILIES, Family
 from collapse_theory.status import Status
-from collapse_theory.utilities import Utility, UtilityFunction, family_function, parse_utility
+from collapse_theory.utilities import Utility, UtilityFunction, member, parse_utility
+
+__all__ = [
+    "COARSE_LEVEL",
+    "DEFAULT_MAX_ITERATIONS",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_TOLERANCE",
+    "MIN_BATCH",
+    "SMALL_SIZE",
+    "Solution",
+    "SolverInputError",
+    "batch_size",
+    "bucket_size",
+    "certificate_gap",
+    "check_n",
+    "estimated_memory",
+    "objective_value",
+    "reward_gradient",
+    "solve",
+    "solve_batch",
+    "solve_family",
+    "solve_many",
+]
 
 #: Relative certificate tolerance: certified when gap <= tol * (|S| + max_k G_k - min_k G_k).
 DEFAULT_TOLERANCE = 1e-10
@@ -211,18 +234,21 @@ def batch_size(count: int, size: int) -> int:
     return max(padded, MIN_BATCH) if size <= SMALL_SIZE else padded
 
 
-#: The built-in families in the order of their run-time code.
-_BUILTIN_FAMILIES = ("linear", "power", "log", "neg-power", "log-sigmoid", "exp")
+#: The families of the solver's compiled switch, in the order of their run-time code (read
+#: from the registry: the records with ``solver_branch``).
+_BUILTIN_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.solver_branch)
 
 
 def _builtin_utility(x: jax.Array, params: jax.Array, family_code: jax.Array) -> jax.Array:
     """U of the built-in family number ``family_code`` (a ``lax.switch``, not a select)."""
-    branches = [family_function(name) for name in _BUILTIN_FAMILIES]
+    branches = [FAMILIES[name].function for name in _BUILTIN_FAMILIES]
     return jax.lax.switch(family_code, branches, x, params)
 
 
 def _is_builtin(utility: Utility) -> bool:
-    return utility.family in _BUILTIN_FAMILIES and utility.function is family_function(utility.family)
+    """A member of a switch family, by its record (a custom utility may carry any family name)."""
+    record = utility.family_record
+    return record is not None and record.solver_branch and utility.function is record.function
 
 
 #: XLA options for the solver: LLVM's expensive passes roughly double the compile
@@ -305,31 +331,22 @@ COARSE_LEVEL = 64
 
 def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
     """Top-half start from the closed-form limit law, if there is one (a polish-ready guess)."""
-    if not (_is_builtin(utility) and utility.concave):
+    if not (_is_builtin(utility) and utility.concave) or utility.family_record is None:
         return None
-    quantiles = _cached_quantiles(utility.spec, n)
+    quantiles = _cached_quantiles(utility.family_record, utility.parameters, n)
     return None if quantiles is None else quantiles.copy()
 
 
 @lru_cache(maxsize=256)
-def _cached_quantiles(spec: str, n: int) -> np.ndarray | None:
+def _cached_quantiles(family: Family, parameters: tuple[float, ...], n: int) -> np.ndarray | None:
     # freezing a scipy.stats law costs milliseconds, more than a small solve
-    from collapse_theory.limits import limit  # limits builds on this module
-
+    law = family.limit_law(parameters)
+    if law is None or law.continuous_mass <= 0.0:  # the two-point law: no interior quantiles
+        return None
+    # exact quantiles: the atoms of exp:B's law start as exact ties at the top (U'(0) is
+    # finite, so they tie), its uniform part and the Beta laws come from scipy's ppf
     levels = (np.arange(n // 2) + 0.5) / n
-    utility = parse_utility(spec)
-    if utility.family == "exp":
-        # the law of design.exp_limit_law: atoms 1/(2+B) at 0 and 1, density B/(2+B) between;
-        # the levels inside the atom start as exact ties at the top (U'(0) is finite, so they tie).
-        # Written out rather than taken from that law's ppf, which is numerical: it returns
-        # 1e-16 instead of exact ties and costs about 10 ms, ten times a small solve.
-        beta = utility.parameters[0]
-        quantiles = np.maximum(0.0, levels - 1.0 / (2.0 + beta)) * (2.0 + beta) / beta
-    else:
-        law = limit(spec)
-        if law is None or law.kind not in ("beta", "uniform"):
-            return None
-        quantiles = law.ppf(levels)
+    quantiles = law.ppf(levels)
     # stretched so that y_1 = 0 (r_1 = 1, optimal for every increasing U) with y = 1/2 fixed
     quantiles = 0.5 * (quantiles - quantiles[0]) / (0.5 - quantiles[0])
     usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) >= 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
@@ -544,11 +561,10 @@ def solve_family(
         >>> [round(float(s.rewards[1]), 4) for s in solve_family("power", [0.25, 0.75], 4)]
         [0.7563, 0.9429]
     """
-    family_function(family)  # validates the family name
+    members = [member(family, p) for p in ([parameters] if isinstance(parameters, (int, float, np.number)) else parameters)]
     n_values = list(ns) if isinstance(ns, Sequence) or (isinstance(ns, np.ndarray) and ns.ndim == 1) else [check_n(ns)]
-    values = [parameters] if isinstance(parameters, (int, float, np.number)) else list(parameters)
     max_steps = _validate_steps(max_steps, max_iterations)
-    return solve_batch([(f"{family}:{p}", n) for p in values for n in n_values], tol=tol, max_steps=max_steps)
+    return solve_batch([(u, n) for u in members for n in n_values], tol=tol, max_steps=max_steps)
 
 
 def solve_batch(

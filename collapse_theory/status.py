@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import enum
 
+__all__ = ["Status"]
+
 
 class Status(enum.Enum):
     """The outcome of one solve; ``value`` is its lowercase JSON name, ``message`` says what it means."""

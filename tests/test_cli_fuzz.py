@@ -280,19 +280,6 @@ SEEDS = mostly(
 TOLERANCES = mostly(st.sampled_from(["1e-10", "1e-6"]), st.sampled_from(["0", "-1", "1", "nan", "inf", "1e-400", "x"]))
 
 
-#: Cases that fail today in code other engineers are changing; the marks go once their branches merge.
-PENDING_SOLVER = pytest.mark.xfail(
-    strict=False,
-    reason="n = 10**12 escapes as MemoryError (traceback) from solver._cached_quantiles: owner solver "
-    "(check_memory in solve); remove after the merge",
-)
-PENDING_TRAINING = pytest.mark.xfail(
-    strict=False,
-    reason="make-data/train accept seeds >= 2**32 and escape as MemoryError for --prompts/--n/--hidden 10**12: "
-    "owner training/ (check_seed, check_memory); remove after the merge",
-)
-
-
 def _opt(name: str, value: str) -> str:
     return f"--{name}={value}"  # '=' keeps values such as '-1' from being read as options
 
@@ -300,7 +287,6 @@ def _opt(name: str, value: str) -> str:
 # --- one test per command ---------------------------------------------------------------------------------
 
 
-@PENDING_SOLVER
 @fuzz(30)
 @given(specs=st.lists(SPECS, min_size=1, max_size=2), n=NS, tol=st.one_of(st.none(), TOLERANCES))
 @example(specs=["log"], n=str(10**12), tol=None)
@@ -320,7 +306,6 @@ def test_limit_keeps_the_contract(spec: str) -> None:
 CLOSED_FORM = st.one_of(st.sampled_from(["log", "power:0.5", "neg-power:2", "linear"]), SPECS)
 
 
-@PENDING_SOLVER
 @fuzz(20)
 @given(spec=CLOSED_FORM, ns=st.lists(NS, min_size=0, max_size=3), tol=st.one_of(st.none(), TOLERANCES))
 @example(spec="log", ns=["8", str(10**12)], tol=None)
@@ -339,7 +324,6 @@ def _taken(folder: Path) -> None:
     (folder / "taken").write_text("an existing file")
 
 
-@PENDING_SOLVER
 @fuzz(15)
 @given(spec=st.one_of(st.sampled_from(["log", "neg-power:2", "power:0.5"]), SPECS), n=NS, plot=PLOTS)
 @example(spec="log", n=str(10**12), plot=None)
@@ -386,7 +370,6 @@ SIZES = mostly(st.sampled_from(["2", "3", "10"]), st.sampled_from(["0", "1", "-1
 FRACTIONS = mostly(st.sampled_from(["0", "0.1", "0.5"]), st.sampled_from(["1", "-0.1", "nan", "inf"]))
 
 
-@PENDING_TRAINING
 @fuzz(25)
 @given(
     prompts=SIZES,
@@ -427,7 +410,6 @@ def malformed_files(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path
     return files
 
 
-@PENDING_TRAINING
 @fuzz(12)
 @given(
     mode=st.one_of(
@@ -461,12 +443,6 @@ def test_train_keeps_the_contract(
     check(outcome, train_status, must_refuse=seed in BAD_SEEDS)
 
 
-@pytest.mark.xfail(
-    run=False,
-    strict=False,
-    reason="today `train --steps 10**12` exhausts the machine's memory (the process is killed): owner training/ "
-    "(size checks); remove this mark after the merge",
-)
 def test_train_refuses_a_huge_step_count(tiny_dataset: Path) -> None:
     argv = ["train", "--utility", "log", "--data", str(tiny_dataset), _opt("steps", str(10**12)), "--out", "run", "--quiet"]
     check(invoke(argv), train_status)

@@ -54,11 +54,7 @@ def _print_summary(summary: Exploration) -> None:
         f" (minimised: {fit.criterion})"
     )
     solution = summary.solution
-    status = (
-        "certified"
-        if solution.certified and solution.converged
-        else ("not certified" if not solution.certified else "NOT CONVERGED")
-    )
+    status = "certified" if solution.certified else solution.status.value.replace("_", " ").upper()
     print(
         f"optimum, n={solution.n:<3} ["
         + ", ".join(f"{r:.4f}" for r in solution.rewards)
