@@ -313,14 +313,10 @@ def _parse(spec: str) -> Loss:
                 raise LossSpecError(f"loss {spec!r}: unknown term {term!r}; terms are {_TERM_FORMS}") from None
             candidate = ("utility", utility, None, term)
         if objective is not None:
-            raise LossSpecError(
-                f"loss {spec!r} has two objective terms ({objective[3]!r} and {term!r}); a loss has exactly one"
-            )
+            raise LossSpecError(f"loss {spec!r} has two objective terms ({objective[3]!r} and {term!r}); a loss has exactly one")
         objective = candidate
     if objective is None:
-        raise LossSpecError(
-            f"loss {spec!r} has no objective term; add one utility, ipo:TAU, plackett-luce:B or min-linear:T"
-        )
+        raise LossSpecError(f"loss {spec!r} has no objective term; add one utility, ipo:TAU, plackett-luce:B or min-linear:T")
     kind, utility, parameter, _ = objective
     free = place == "free" or (place is None and kind == "ipo")
     return Loss(
