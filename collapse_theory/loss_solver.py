@@ -245,7 +245,9 @@ def frank_wolfe_gap(gradient: np.ndarray, rewards: np.ndarray) -> float:
     r = np.asarray(rewards, dtype=np.float64)
     prefix = np.concatenate([[0.0], np.cumsum(g)])
     gaps = np.concatenate([[1.0 - r[0]], r[:-1] - r[1:], [r[-1]]])
-    return float(np.sum(gaps * (prefix.max() - prefix)))
+    with np.errstate(all="ignore"):
+        bound = float(np.sum(gaps * (prefix.max() - prefix)))
+    return bound if math.isfinite(bound) else math.inf
 
 
 def cone_gap(gradient: np.ndarray, rewards: np.ndarray, modulus: float, lower: np.ndarray | None = None) -> float:
@@ -267,7 +269,10 @@ def cone_gap(gradient: np.ndarray, rewards: np.ndarray, modulus: float, lower: n
     target = r + g / modulus - offset
     projected = offset + scipy.optimize.isotonic_regression(target, increasing=False).x
     step = projected - r
-    return float(max(0.0, np.dot(g, step) - 0.5 * modulus * np.dot(step, step)))
+    with np.errstate(all="ignore"):
+        bound = float(np.dot(g, step) - 0.5 * modulus * np.dot(step, step))
+    # an overflow is no certificate: max(0, nan) would read as 0
+    return max(0.0, bound) if math.isfinite(bound) else math.inf
 
 
 # --- classification -----------------------------------------------------------------

@@ -184,3 +184,9 @@ def test_json_is_strict_and_carries_todays_solve_fields() -> None:
 def test_global_jax_precision_is_left_alone() -> None:
     solve_loss("ipo:1", 4)
     assert not jax.config.jax_enable_x64
+
+
+def test_an_overflowing_certificate_certifies_nothing() -> None:
+    huge = np.array([1e308, -1e308, 1e308])
+    assert cone_gap(huge, np.zeros(3), 1e-308) == np.inf
+    assert frank_wolfe_gap(np.array([np.nan, 1.0]), np.array([1.0, 0.0])) == np.inf
