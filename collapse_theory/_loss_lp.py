@@ -90,7 +90,7 @@ def solve_linear_program(loss: Loss, n: int, *, tol: float, started: float) -> A
     eq = {} if equality is None else {"A_eq": equality, "b_eq": zero}
     result = scipy.optimize.linprog(cost, A_ub=matrix, b_ub=upper, bounds=bounds, method="highs", **eq)
     elapsed = lambda: time.perf_counter() - started  # noqa: E731
-    common = {"loss": loss.spec, "utility": loss.objective_spec, "n": n, "scale": None}
+    common: dict[str, Any] = {"loss": loss.spec, "utility": loss.objective_spec, "n": n, "scale": None}
     if result.status == 3:
         return LossSolution(
             **common, status=LossStatus.UNBOUNDED, rewards=None, direction=unbounded_direction(loss, n), objective=None,

@@ -140,7 +140,9 @@ def projected_newton(
             return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
 
         alpha, accepted, _ = jax.lax.while_loop(
-            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS), search, (jnp.asarray(1.0), jnp.asarray(False), 0)
+            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS),
+            search,
+            (jnp.asarray(1.0), jnp.asarray(False), jnp.asarray(0)),
         )
         new_gaps = jnp.where(accepted & moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)
         small = decrement <= DECREMENT_FRACTION * tol * _scale(pieces, r, valid)
@@ -228,7 +230,7 @@ def barrier(
             return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
 
         alpha, accepted, _ = jax.lax.while_loop(
-            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS), search, (first, jnp.asarray(False), 0)
+            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS), search, (first, jnp.asarray(False), jnp.asarray(0))
         )
         new_gaps = jnp.where(accepted, gaps + alpha * step, gaps)
         centred = (decrement <= CENTRING * mu * (problem.n + 1.0)) | ~accepted

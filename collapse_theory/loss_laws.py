@@ -187,7 +187,11 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
     base = loss.utility
     for _ in range(6):
         width = 2.0 * half_width
-        scaled = custom(lambda x, width=width: base.function(width * x, base.parameter_array), f"scaled-{base.family}", concave=True)
+
+        def stretched(x: Any, width: float = width) -> Any:
+            return base.function(width * x, base.parameter_array)
+
+        scaled = custom(stretched, f"scaled-{base.family}", concave=True)
         nodes = np.linspace(0.0, 0.5, cells + 1)
         matrix = numerical_laws._energy_matrix(scaled, nodes, with_atoms=False)
         a, b = nodes[:-1] - 0.5, nodes[1:] - 0.5
@@ -229,7 +233,10 @@ def loss_limit(loss: Loss | str, **options: Any) -> Law:
         from collapse_theory.limits import limit
 
         assert loss.utility is not None
-        return limit(loss.utility)
+        law = limit(loss.utility)
+        if law is None:
+            raise LossSpecError(f"no closed-form limit is known for {loss.spec!r}; use numerical_limit")
+        return law
     if loss.objective == "ipo" and loss.free and not loss.has_regulariser and not loss.has_margins and not loss.lipo:
         assert loss.parameter is not None
         return symmetric_uniform_law(loss.parameter)

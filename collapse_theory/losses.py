@@ -317,11 +317,11 @@ def _parse(spec: str) -> Loss:
         objective = candidate
     if objective is None:
         raise LossSpecError(f"loss {spec!r} has no objective term; add one utility, ipo:TAU, plackett-luce:B or min-linear:T")
-    kind, utility, parameter, _ = objective
+    kind, objective_utility, parameter, _ = objective
     free = place == "free" or (place is None and kind == "ipo")
     return Loss(
         objective=kind,
-        utility=utility,
+        utility=objective_utility,
         parameter=parameter,
         free=free,
         l2=fields.get("l2", 0.0),

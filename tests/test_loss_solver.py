@@ -115,7 +115,9 @@ def test_non_symmetric_losses_beat_an_independent_scipy_optimiser(spec: str, n: 
     bound = [(lower + 1e-9, None)] * (n - 1)
     constraints = [] if loss.free else [{"type": "ineq", "fun": lambda x: 1.0 - np.sum(x)}]
     start = np.full(n - 1, (1.0 - 1e-3) / (n - 1)) if not loss.free else np.ones(n - 1)
-    reference = scipy.optimize.minimize(negative, start, bounds=bound, constraints=constraints, method="SLSQP", options={"ftol": 1e-14, "maxiter": 2000})
+    reference = scipy.optimize.minimize(
+        negative, start, bounds=bound, constraints=constraints, method="SLSQP", options={"ftol": 1e-14, "maxiter": 2000}
+    )
     assert solution.objective >= -reference.fun - 1e-9 * abs(reference.fun)
     assert solution.objective == pytest.approx(loss_value(loss, solution.rewards), rel=1e-12)
 
