@@ -266,10 +266,12 @@ def cone_gap(gradient: np.ndarray, rewards: np.ndarray, modulus: float, lower: n
     r = np.asarray(rewards, dtype=np.float64)
     gaps = np.zeros(r.shape[0] - 1) if lower is None else np.asarray(lower, dtype=np.float64)
     offset = np.concatenate([np.cumsum(gaps[::-1])[::-1], [0.0]])
-    target = r + g / modulus - offset
-    projected = offset + scipy.optimize.isotonic_regression(target, increasing=False).x
-    step = projected - r
     with np.errstate(all="ignore"):
+        target = r + g / modulus - offset
+        if not np.all(np.isfinite(target)):
+            return math.inf
+        projected = offset + scipy.optimize.isotonic_regression(target, increasing=False).x
+        step = projected - r
         bound = float(np.dot(g, step) - 0.5 * modulus * np.dot(step, step))
     # an overflow is no certificate: max(0, nan) would read as 0
     return max(0.0, bound) if math.isfinite(bound) else math.inf
