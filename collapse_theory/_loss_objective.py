@@ -1,0 +1,183 @@
+"""A loss's value, gradient and Hessian in rewards and in gap coordinates (JAX, padded).
+
+One prompt's loss (see :mod:`collapse_theory.losses`) is evaluated on padded arrays of a
+fixed size N >= n, so one compiled program serves every n up to N:
+
+* rewards r (N,), the first n valid;
+* pair weights W (N, N), upper triangle, zero for padded pairs, margins M (N, N);
+* the regulariser R(r) = l2 (n-1)/2 |r|^2 + C [(n-2) |r|^2 + (sum r)^2].
+
+The solver's variables are *gap coordinates* e (N,): e_k = r_k - r_{k+1} for k < n - 1,
+e_k = 0 for padded k, and e_{N-1} = r_n the base, so that r_i = sum_{k >= i} e_k, r = L e
+with L the upper-triangular matrix of ones. For free rewards the base is fixed and r is
+centred, r = P L e with P = I - 1 1^T / n: the pairwise and Plackett-Luce objectives
+depend on differences only and both regularisers are smallest at mean 0, so the mean of
+a maximiser is 0. Gradients and Hessians are carried from r to e by prefix sums
+(L^T x = cumsum x), O(N^2) instead of the O(N^3) of matrix products.
+
+Pairwise Hessians are built by hand from U'' (a weighted graph Laplacian); the
+Plackett-Luce Hessian from its softmax form,
+:math:`-B^2 \\sum_i (\\mathrm{diag}\\, p^{(i)} - p^{(i)} p^{(i)T})`, with the sum over i of
+:math:`p^{(i)}_j p^{(i)}_l` a prefix sum in log space (no overflow for any r).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from collapse_theory.families import UtilityFunction
+
+PAIRWISE = "pairwise"
+PLACKETT_LUCE = "plackett-luce"
+
+
+class Problem(NamedTuple):
+    """The traced data of one padded problem."""
+
+    n: jax.Array  # number of valid rewards
+    params: jax.Array  # U's parameters (pairwise) or (B,) (Plackett-Luce)
+    weights: jax.Array  # (N, N) upper triangle
+    margins: jax.Array  # (N, N)
+    lower: jax.Array  # (N,) lower bounds of the gap coordinates (base: 0)
+    l2: jax.Array
+    center: jax.Array
+
+
+def ipo_utility(x: jax.Array, params: jax.Array) -> jax.Array:
+    """IPO's U(x) = -(x - TAU)^2 (Azar et al. 2023), TAU = params[0]."""
+    return -((x - params[0]) ** 2)
+
+
+def valid_mask(problem: Problem, size: int) -> jax.Array:
+    """True for the n valid rewards."""
+    return jnp.arange(size) < problem.n
+
+
+def _pairwise_value(r: jax.Array, problem: Problem, function: UtilityFunction) -> jax.Array:
+    mask = problem.weights > 0
+    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+    return jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
+
+
+def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
+    mask = problem.weights > 0
+    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+
+    def total(t: jax.Array) -> jax.Array:
+        return jnp.sum(function(t, problem.params))
+
+    def slope_total(t: jax.Array) -> jax.Array:
+        return jnp.sum(jax.grad(total)(t))
+
+    value = jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
+    slope = jnp.where(mask, problem.weights * jax.grad(total)(x), 0.0)
+    curvature = jnp.where(mask, problem.weights * jax.grad(slope_total)(x), 0.0)
+    gradient = slope.sum(axis=1) - slope.sum(axis=0)
+    symmetric = curvature + curvature.T
+    hessian = jnp.diag(symmetric.sum(axis=1)) - symmetric
+    return value, gradient, hessian
+
+
+def _suffix_terms(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    size = r.shape[0]
+    index = jnp.arange(size)
+    valid = index < problem.n
+    term = index < problem.n - 1
+    beta = problem.params[0]
+    scores = jnp.where(valid, beta * r, -jnp.inf)
+    suffix = jax.lax.cumlogsumexp(scores, axis=0, reverse=True)  # Z_i = log sum_{j >= i} e^{B r_j}
+    return scores, suffix, valid, term
+
+
+def _plackett_luce_value(r: jax.Array, problem: Problem) -> jax.Array:
+    scores, suffix, _, term = _suffix_terms(r, problem)
+    return jnp.sum(jnp.where(term, scores - jnp.where(term, suffix, 0.0), 0.0))
+
+
+def _plackett_luce(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:
+    scores, suffix, valid, term = _suffix_terms(r, problem)
+    beta = problem.params[0]
+    value = jnp.sum(jnp.where(term, scores - jnp.where(term, suffix, 0.0), 0.0))
+    # sum over terms i <= j of p_j^(i) = exp(B r_j) sum_{i <= j} exp(-Z_i), in log space
+    inverse = jax.lax.cumlogsumexp(jnp.where(term, -suffix, -jnp.inf), axis=0)
+    probability = jnp.where(valid, jnp.exp(scores + inverse), 0.0)
+    gradient = beta * jnp.where(term, 1.0, 0.0) - beta * probability
+    squares = jax.lax.cumlogsumexp(jnp.where(term, -2.0 * suffix, -jnp.inf), axis=0)
+    index = jnp.arange(r.shape[0])
+    smaller = jnp.minimum(index[:, None], index[None, :])
+    both = valid[:, None] & valid[None, :]
+    exponent = jnp.where(both, scores[:, None] + scores[None, :] + squares[smaller], -jnp.inf)
+    outer = jnp.exp(exponent)
+    hessian = -(beta**2) * (jnp.diag(probability) - outer)
+    return value, gradient, hessian
+
+
+def _regulariser(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:
+    valid = jnp.where(valid_mask(problem, r.shape[0]), 1.0, 0.0)
+    n = problem.n.astype(r.dtype)
+    square = problem.l2 * (n - 1.0) / 2.0 + problem.center * (n - 2.0)
+    total = jnp.sum(valid * r)
+    value = square * jnp.sum(valid * r**2) + problem.center * total**2
+    gradient = 2.0 * square * valid * r + 2.0 * problem.center * total * valid
+    hessian = 2.0 * square * jnp.diag(valid) + 2.0 * problem.center * jnp.outer(valid, valid)
+    return value, gradient, hessian
+
+
+class Pieces(NamedTuple):
+    """F = objective - regulariser at r, with F's gradient and Hessian in r."""
+
+    objective: jax.Array
+    regulariser: jax.Array
+    gradient: jax.Array
+    hessian: jax.Array
+
+
+def pieces(r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None) -> Pieces:
+    """Objective term, regulariser, and the gradient and Hessian of F in rewards."""
+    if kind == PLACKETT_LUCE:
+        value, gradient, hessian = _plackett_luce(r, problem)
+    else:
+        assert function is not None
+        value, gradient, hessian = _pairwise(r, problem, function)
+    penalty, penalty_gradient, penalty_hessian = _regulariser(r, problem)
+    return Pieces(value, penalty, gradient - penalty_gradient, hessian - penalty_hessian)
+
+
+def value(r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None) -> jax.Array:
+    """F(r) alone (for line searches)."""
+    if kind == PLACKETT_LUCE:
+        objective = _plackett_luce_value(r, problem)
+    else:
+        assert function is not None
+        objective = _pairwise_value(r, problem, function)
+    return objective - _regulariser(r, problem)[0]
+
+
+def rewards(e: jax.Array, problem: Problem, free: bool) -> jax.Array:
+    """r = L e (bounded) or P L e (free, mean 0); padded rewards are 0."""
+    r = jnp.cumsum(e[::-1])[::-1]
+    valid = valid_mask(problem, e.shape[0])
+    if free:
+        r = r - jnp.sum(jnp.where(valid, r, 0.0)) / problem.n
+    return jnp.where(valid, r, 0.0)
+
+
+def _centre_vector(x: jax.Array, valid: jax.Array, n: jax.Array) -> jax.Array:
+    return jnp.where(valid, x - jnp.sum(jnp.where(valid, x, 0.0)) / n, 0.0)
+
+
+def to_gaps(gradient: jax.Array, hessian: jax.Array, problem: Problem, free: bool) -> tuple[jax.Array, jax.Array]:
+    """The gradient and Hessian in gap coordinates: L^T (P) g and L^T (P H P) L."""
+    valid = valid_mask(problem, gradient.shape[0])
+    if free:
+        n = problem.n.astype(gradient.dtype)
+        gradient = _centre_vector(gradient, valid, n)
+        weight = jnp.where(valid, 1.0, 0.0)
+        column = hessian @ weight / n
+        row = weight @ hessian / n
+        total = weight @ hessian @ weight / n**2
+        hessian = hessian - jnp.outer(weight, row) - jnp.outer(column, weight) + total * jnp.outer(weight, weight)
+    return jnp.cumsum(gradient), jnp.cumsum(jnp.cumsum(hessian, axis=0), axis=1)

@@ -1,0 +1,332 @@
+"""Ranking losses as practitioners train them: one :class:`Loss` object from a spec string.
+
+For one prompt with n ranked completions (1 = best) and rewards r, a loss is maximised as
+
+.. math::
+
+    F(r) = \\sum_{i<j} w_{ij}\\, U(r_i - r_j - m_{ij}) - R(r)
+    \\qquad \\text{(pairwise)}
+
+    F(r) = \\sum_{i=1}^{n-1} \\Big[ B r_i - \\log \\sum_{j \\ge i} e^{B r_j} \\Big] - R(r)
+    \\qquad \\text{(Plackett-Luce / ListMLE)}
+
+over :math:`r_1 \\ge \\dots \\ge r_n`, with rewards bounded in [0, 1] (the paper, Song, Cai,
+Lee, Su, arXiv 2305.17608) or free in :math:`\\mathbb{R}^n`.
+
+A spec joins terms with ``+`` and has exactly one *objective* term:
+
+==================  ==============================================================
+term                meaning
+==================  ==============================================================
+a utility spec      U as in :func:`~collapse_theory.utilities.parse_utility`
+                    (``log-sigmoid:1`` is Bradley-Terry)
+``ipo:TAU``         U(x) = -(x - TAU)^2 (Azar et al. 2023); free unless ``bounded``
+``plackett-luce:B`` the Plackett-Luce log-likelihood with inverse temperature B
+``min-linear:T``    U(x) = min(x, T), a concave kink (solved as a linear program)
+``free``            rewards in R^n (default: bounded in [0, 1], except for ``ipo``)
+``bounded``         rewards in [0, 1] (the default; needed only for ``ipo``)
+``l2:BETA``         R = BETA/2 sum_{i<j} (r_i^2 + r_j^2) = BETA (n-1)/2 sum_k r_k^2
+``center:C``        R = C sum_{i<j} (r_i + r_j)^2 = C [(n-2) sum r^2 + (sum r)^2]
+``margin:M``        m_ij = M
+``rank-margin:M``   m_ij = M (j - i)
+``lipo``            w_ij = |2^(n-i) - 2^(n-j)| |1/log2(1+i) - 1/log2(1+j)| (LiPO-lambda)
+==================  ==============================================================
+
+Presets (they may be combined with further terms, e.g. ``open-assistant+rank-margin:0.1``):
+``bradley-terry`` = ``log-sigmoid:1+free``; ``open-assistant`` = ``log-sigmoid:1+free+l2:0.001``;
+``trl-center:C`` = ``log-sigmoid:1+free+center:C``; ``listmle`` = ``plackett-luce:1+free``.
+
+A plain utility spec (``"log"``) is the paper's problem, exactly as today.
+
+Example:
+    >>> loss = parse_loss("open-assistant")
+    >>> loss.spec, loss.free, loss.l2
+    ('log-sigmoid:1+free+l2:0.001', True, 0.001)
+    >>> parse_loss("log").is_plain_utility
+    True
+    >>> parse_loss("ipo:0.5").spec
+    'ipo:0.5'
+    >>> parse_loss("log+ipo:1")
+    Traceback (most recent call last):
+    ...
+    collapse_theory.losses.LossSpecError: loss 'log+ipo:1' has two objective terms ('log' and 'ipo:1'); a loss has exactly one
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from collapse_theory.utilities import Utility, UtilitySpecError, parse_utility
+
+__all__ = [
+    "OBJECTIVE_KINDS",
+    "PRESETS",
+    "Loss",
+    "LossSpecError",
+    "lipo_weights",
+    "margin_matrix",
+    "parse_loss",
+]
+
+
+class LossSpecError(ValueError):
+    """A loss spec that cannot be read: unknown term, two or no objective terms, a bad parameter."""
+
+
+#: The objective kinds: a utility U of differences, IPO's square, Plackett-Luce, U(x) = min(x, T).
+OBJECTIVE_KINDS = ("utility", "ipo", "plackett-luce", "min-linear")
+
+#: Preset names and the terms they stand for (``trl-center`` takes its C).
+PRESETS: dict[str, str] = {
+    "bradley-terry": "log-sigmoid:1+free",
+    "open-assistant": "log-sigmoid:1+free+l2:0.001",
+    "trl-center:C": "log-sigmoid:1+free+center:C",
+    "listmle": "plackett-luce:1+free",
+}
+
+_TERM_FORMS = (
+    "a utility spec (log, power:G, log-sigmoid:B, ...), ipo:TAU, plackett-luce:B, min-linear:T, "
+    "free, bounded, l2:BETA, center:C, margin:M, rank-margin:M, lipo, or a preset "
+    "(bradley-terry, open-assistant, trl-center:C, listmle)"
+)
+
+
+def _number(text: str) -> str:
+    value = float(text)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, "g")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A ranking loss: one objective term, bounded or free rewards, a regulariser, margins, weights.
+
+    Attributes:
+        objective: one of :data:`OBJECTIVE_KINDS`.
+        utility: the utility U when ``objective == "utility"``, else None.
+        parameter: TAU of ``ipo``, B of ``plackett-luce``, T of ``min-linear`` (None for a utility).
+        free: rewards in R^n (True) or in [0, 1] (False).
+        l2: BETA of ``l2:BETA`` (0 when absent).
+        center: C of ``center:C`` (0 when absent).
+        margin: M of ``margin:M`` (0 when absent).
+        rank_margin: M of ``rank-margin:M`` (0 when absent).
+        lipo: the LiPO-lambda pair weights are on.
+    """
+
+    objective: str
+    utility: Utility | None = None
+    parameter: float | None = None
+    free: bool = False
+    l2: float = 0.0
+    center: float = 0.0
+    margin: float = 0.0
+    rank_margin: float = 0.0
+    lipo: bool = False
+
+    @property
+    def objective_spec(self) -> str:
+        """The objective term alone, e.g. ``'log-sigmoid:1'`` or ``'ipo:0.5'``."""
+        if self.utility is not None:
+            return self.utility.spec
+        assert self.parameter is not None
+        return f"{self.objective}:{_number(repr(self.parameter))}"
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec: objective, then free/bounded, l2, center, margin, rank-margin, lipo."""
+        terms = [self.objective_spec]
+        if self.objective == "ipo":
+            if not self.free:
+                terms.append("bounded")
+        elif self.free:
+            terms.append("free")
+        for name, value in (("l2", self.l2), ("center", self.center), ("margin", self.margin), ("rank-margin", self.rank_margin)):
+            if value:
+                terms.append(f"{name}:{_number(repr(value))}")
+        if self.lipo:
+            terms.append("lipo")
+        return "+".join(terms)
+
+    @property
+    def is_plain_utility(self) -> bool:
+        """The paper's problem, exactly: a utility alone on bounded rewards (solved by ``solver.solve``)."""
+        return (
+            self.objective == "utility"
+            and not self.free
+            and not (self.l2 or self.center or self.margin or self.rank_margin or self.lipo)
+        )
+
+    @property
+    def has_regulariser(self) -> bool:
+        """An ``l2`` or ``center`` term is present."""
+        return bool(self.l2 or self.center)
+
+    @property
+    def has_margins(self) -> bool:
+        """A ``margin`` or ``rank-margin`` term is present."""
+        return bool(self.margin or self.rank_margin)
+
+    @property
+    def singular(self) -> bool:
+        """U(0+) = -inf or U'(0+) = inf: r_i - r_j - m_ij > 0 is required for every pair."""
+        return self.utility is not None and self.utility.singular
+
+    def regulariser_strength(self, n: int) -> float:
+        """rho with R(r) = rho |r - mean(r)|^2 + (a function of the mean alone).
+
+        ``l2:BETA`` gives BETA (n-1)/2, ``center:C`` gives C (n-2) (from
+        sum_{i<j} (r_i + r_j)^2 = (n-2) sum r^2 + (sum r)^2); both vanish at mean 0.
+        """
+        return self.l2 * (n - 1) / 2.0 + self.center * (n - 2)
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def margin_matrix(loss: Loss, n: int) -> np.ndarray:
+    """m_ij for i < j (upper triangle; 0 elsewhere): M + M_rank (j - i)."""
+    index = np.arange(n)
+    distance = index[None, :] - index[:, None]
+    return np.where(distance > 0, loss.margin + loss.rank_margin * distance, 0.0)
+
+
+#: The largest n whose LiPO gains 2^(n-i) are finite in float64.
+LIPO_MAX_N = 1024
+
+
+def lipo_weights(n: int) -> np.ndarray:
+    """LiPO-lambda weights w_ij = |2^(n-i) - 2^(n-j)| |1/log2(1+i) - 1/log2(1+j)| (upper triangle).
+
+    Liu et al. 2024 (LiPO), with the gain 2^label - 1 of the label n - i of rank i.
+
+    Example:
+        >>> np.round(lipo_weights(3), 4).tolist()
+        [[0.0, 0.7381, 1.5], [0.0, 0.0, 0.1309], [0.0, 0.0, 0.0]]
+    """
+    if n > LIPO_MAX_N:
+        raise LossSpecError(f"lipo: the gains 2^(n-i) overflow float64 for n > {LIPO_MAX_N} (got n = {n})")
+    rank = np.arange(1, n + 1, dtype=np.float64)
+    gain = np.exp2(n - rank)
+    discount = 1.0 / np.log2(1.0 + rank)
+    weights = np.abs(gain[:, None] - gain[None, :]) * np.abs(discount[:, None] - discount[None, :])
+    return np.triu(weights, 1)
+
+
+_SPLIT = re.compile(r"\+(?=\s*[A-Za-z])")
+
+
+def parse_loss(spec: str | Loss | Utility) -> Loss:
+    """Parse a loss spec such as ``"log-sigmoid:1+free+l2:0.001"`` into a :class:`Loss`.
+
+    A :class:`Loss` passes through; a :class:`~collapse_theory.utilities.Utility` becomes its
+    plain loss. Anything unreadable raises :class:`LossSpecError` with one line naming it.
+
+    Example:
+        >>> parse_loss("trl-center:0.01").spec
+        'log-sigmoid:1+free+center:0.01'
+        >>> parse_loss("listmle").objective
+        'plackett-luce'
+        >>> parse_loss("log-sigmoid:1+l2:-1")
+        Traceback (most recent call last):
+        ...
+        collapse_theory.losses.LossSpecError: loss 'log-sigmoid:1+l2:-1': l2 needs a finite number >= 0, got '-1'
+    """
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, Utility):
+        return Loss(objective="utility", utility=spec)
+    if not isinstance(spec, str):
+        raise LossSpecError(f"loss spec must be a string, got {type(spec).__name__}")
+    return _parse(spec)
+
+
+def _expand(text: str, spec: str) -> list[str]:
+    name, sep, argument = text.partition(":")
+    name = name.strip().lower()
+    if name == "trl-center":
+        if not sep:
+            raise LossSpecError(f"loss {spec!r}: trl-center needs its coefficient, e.g. trl-center:0.01")
+        return PRESETS["trl-center:C"].replace(":C", ":" + argument.strip()).split("+")
+    if name in PRESETS and not sep:
+        return PRESETS[name].split("+")
+    return [text]
+
+
+def _parameter(spec: str, name: str, argument: str, *, positive: bool) -> float:
+    bound = "> 0" if positive else ">= 0"
+    try:
+        value = float(argument)
+    except ValueError:
+        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, got {argument.strip()!r}") from None
+    if not math.isfinite(value) or value < 0.0 or (positive and value == 0.0):
+        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, got {argument.strip()!r}")
+    return value
+
+
+@lru_cache(maxsize=256)
+def _parse(spec: str) -> Loss:
+    terms: list[str] = []
+    for raw in _SPLIT.split(spec.strip()):
+        if not raw.strip():
+            raise LossSpecError(f"loss {spec!r} has an empty term; terms are {_TERM_FORMS}")
+        terms.extend(_expand(raw.strip(), spec))
+    objective: tuple[str, Utility | None, float | None, str] | None = None
+    fields: dict[str, float] = {}
+    place: str | None = None
+    lipo = False
+    for term in terms:
+        name, sep, argument = term.partition(":")
+        name = name.strip().lower()
+        if name in ("free", "bounded") and not sep:
+            if place is not None and place != name:
+                raise LossSpecError(f"loss {spec!r} says both free and bounded")
+            place = name
+            continue
+        if name == "lipo" and not sep:
+            lipo = True
+            continue
+        if name in ("l2", "center", "margin", "rank-margin"):
+            if not sep:
+                raise LossSpecError(f"loss {spec!r}: {name} needs a parameter, e.g. {name}:0.01")
+            if name in fields:
+                raise LossSpecError(f"loss {spec!r} has the term {name} twice")
+            fields[name] = _parameter(spec, name, argument, positive=False)
+            continue
+        if name in ("ipo", "plackett-luce", "min-linear"):
+            if not sep:
+                letter = {"ipo": "TAU", "plackett-luce": "B", "min-linear": "T"}[name]
+                raise LossSpecError(f"loss {spec!r}: {name} needs a parameter, {name}:{letter}")
+            candidate: tuple[str, Utility | None, float | None, str] = (
+                name,
+                None,
+                _parameter(spec, name, argument, positive=True),
+                term,
+            )
+        else:
+            try:
+                utility = parse_utility(term)
+            except UtilitySpecError:
+                raise LossSpecError(f"loss {spec!r}: unknown term {term!r}; terms are {_TERM_FORMS}") from None
+            candidate = ("utility", utility, None, term)
+        if objective is not None:
+            raise LossSpecError(f"loss {spec!r} has two objective terms ({objective[3]!r} and {term!r}); a loss has exactly one")
+        objective = candidate
+    if objective is None:
+        raise LossSpecError(f"loss {spec!r} has no objective term; add one utility, ipo:TAU, plackett-luce:B or min-linear:T")
+    kind, objective_utility, parameter, _ = objective
+    free = place == "free" or (place is None and kind == "ipo")
+    return Loss(
+        objective=kind,
+        utility=objective_utility,
+        parameter=parameter,
+        free=free,
+        l2=fields.get("l2", 0.0),
+        center=fields.get("center", 0.0),
+        margin=fields.get("margin", 0.0),
+        rank_margin=fields.get("rank-margin", 0.0),
+        lipo=lipo,
+    )

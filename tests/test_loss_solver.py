@@ -1,0 +1,194 @@
+"""Solving ranking losses: statuses, certificates, and the exact oracles of the losses issue."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.special
+
+from collapse_theory import _loss_objective
+from collapse_theory._precision import float64
+from collapse_theory.limits import gauss_lobatto_rewards
+from collapse_theory.loss_solver import (
+    LossInfeasibleError,
+    LossStatus,
+    _kind_and_function,
+    _problem,
+    cone_gap,
+    frank_wolfe_gap,
+    loss_value,
+    solve_loss,
+)
+from collapse_theory.losses import LossSpecError, parse_loss
+
+
+@pytest.mark.parametrize(("beta", "n"), [(0.5, 8), (0.001, 7)])
+def test_log_with_l2_on_free_rewards_is_the_hermite_zeros(beta: float, n: int) -> None:
+    # Stieltjes' electrostatic problem: zeros of H_n divided by sqrt(BETA (n - 1))
+    solution = solve_loss(f"log+free+l2:{beta}", n)
+    zeros = np.sort(scipy.special.roots_hermite(n)[0])[::-1] / np.sqrt(beta * (n - 1))
+    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.rewards is not None
+    np.testing.assert_allclose(solution.rewards, zeros, rtol=1e-9, atol=1e-9 * np.abs(zeros).max())
+
+
+@pytest.mark.parametrize(("tau", "n"), [(0.5, 4), (2.0, 7)])
+def test_ipo_all_pairs_has_equal_gaps_two_tau_over_n(tau: float, n: int) -> None:
+    solution = solve_loss(f"ipo:{tau}", n)
+    assert solution.status is LossStatus.SHIFT_INVARIANT and solution.certified
+    assert solution.rewards is not None
+    np.testing.assert_allclose(-np.diff(solution.rewards), 2 * tau / n, rtol=1e-10)
+    assert abs(solution.rewards.mean()) < 1e-12
+
+
+def test_bounded_ipo_that_does_not_fill_the_box_is_non_unique() -> None:
+    solution = solve_loss("ipo:0.1+bounded", 8)
+    assert solution.status is LossStatus.NON_UNIQUE and "shift" in solution.message
+    assert solution.rewards is not None
+    np.testing.assert_allclose(-np.diff(solution.rewards), 2 * 0.1 / 8, rtol=1e-10)
+
+
+def test_bounded_log_keeps_the_gauss_lobatto_nodes() -> None:
+    solution = solve_loss("log", 8)
+    assert solution.status is LossStatus.OPTIMAL
+    np.testing.assert_allclose(solution.rewards, gauss_lobatto_rewards(8), atol=1e-10)
+
+
+def test_open_assistant_at_eight_is_unique_centred_symmetric_range_17_14() -> None:
+    solution = solve_loss("open-assistant", 8)
+    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    r = solution.rewards
+    assert r is not None
+    assert abs(r.mean()) < 1e-12
+    np.testing.assert_allclose(r, -r[::-1], atol=1e-10)
+    assert r[0] - r[-1] == pytest.approx(17.14, abs=0.005)
+
+
+@pytest.mark.parametrize("spec", ["bradley-terry", "listmle", "log-sigmoid:1+free+rank-margin:0.3", "log-sigmoid:1+free+lipo"])
+def test_free_bradley_terry_and_listmle_have_no_maximiser_and_equal_gap_direction(spec: str) -> None:
+    solution = solve_loss(spec, 6)
+    assert solution.status is LossStatus.UNBOUNDED
+    assert solution.rewards is None and solution.direction is not None
+    np.testing.assert_allclose(solution.direction, np.linspace(1, 0, 6))
+    # F keeps increasing along the direction, and stays below its supremum 0 (log-sigmoid <= 0)
+    values = [loss_value(spec, t * solution.direction) for t in (1.0, 10.0, 100.0)]
+    assert values[0] < values[1] < values[2] < 0.0
+
+
+def test_centring_bounds_rewards_only_from_three_completions() -> None:
+    assert solve_loss("trl-center:0.01", 2).status is LossStatus.UNBOUNDED
+    three = solve_loss("trl-center:0.01", 3)
+    assert three.status is LossStatus.OPTIMAL and three.certified
+
+
+@pytest.mark.parametrize(
+    ("spec", "n"),
+    [
+        ("log-sigmoid:1+rank-margin:0.05", 6),
+        ("plackett-luce:2", 6),
+        ("log-sigmoid:2+lipo", 5),
+        ("log+margin:0.02", 6),
+        ("exp:1+free+l2:0.01+rank-margin:0.1", 6),
+        ("plackett-luce:1+free+center:0.05", 6),
+    ],
+)
+def test_non_symmetric_losses_beat_an_independent_scipy_optimiser(spec: str, n: int) -> None:
+    loss = parse_loss(spec)
+    solution = solve_loss(loss, n)
+    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.rewards is not None and solution.objective is not None
+    lower = 0.02 if spec.startswith("log+margin") else 0.0
+
+    def rewards_of(gaps: np.ndarray) -> np.ndarray:
+        r = np.concatenate([np.cumsum(gaps[::-1])[::-1], [0.0]]) + (0.0 if loss.free else gaps[-1] * 0)
+        return r - r.mean() if loss.free else r
+
+    def negative(x: np.ndarray) -> float:
+        value = loss_value(loss, rewards_of(x))
+        return -value if np.isfinite(value) else 1e30
+
+    bound = [(lower + 1e-9, None)] * (n - 1)
+    constraints = [] if loss.free else [{"type": "ineq", "fun": lambda x: 1.0 - np.sum(x)}]
+    start = np.full(n - 1, (1.0 - 1e-3) / (n - 1)) if not loss.free else np.ones(n - 1)
+    reference = scipy.optimize.minimize(
+        negative, start, bounds=bound, constraints=constraints, method="SLSQP", options={"ftol": 1e-14, "maxiter": 2000}
+    )
+    assert solution.objective >= -reference.fun - 1e-9 * abs(reference.fun)
+    assert solution.objective == pytest.approx(loss_value(loss, solution.rewards), rel=1e-12)
+
+
+@pytest.mark.parametrize("spec", ["log-sigmoid:1+rank-margin:0.1+lipo", "plackett-luce:1.5", "ipo:0.7+l2:0.1+margin:0.2"])
+def test_hand_built_gradient_and_hessian_match_autodiff(spec: str) -> None:
+    loss = parse_loss(spec)
+    n, size = 5, 8
+    problem = _problem(loss, n, size)
+    kind, function = _kind_and_function(loss)
+    rng = np.random.default_rng(1)
+    with float64():
+        r = jnp.asarray(np.concatenate([np.sort(rng.normal(size=n))[::-1], np.zeros(size - n)]))
+        pieces = _loss_objective.pieces(r, problem, kind, function)
+
+        def value(x: jax.Array) -> jax.Array:
+            if kind == _loss_objective.PLACKETT_LUCE:  # an independent formula for the likelihood
+                b = loss.parameter
+                return sum(b * x[i] - jax.scipy.special.logsumexp(b * x[i:]) for i in range(n - 1))
+            return _loss_objective.value(jnp.concatenate([x, r[n:]]), problem, kind, function)
+
+        np.testing.assert_allclose(pieces.gradient[:n], jax.grad(value)(r[:n]), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(pieces.hessian[:n, :n], jax.hessian(value)(r[:n]), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(pieces.objective - pieces.regulariser, value(r[:n]), rtol=1e-12)
+
+
+def test_certificates_scale_with_the_objective() -> None:
+    # positively homogeneous of degree 1 in F: no absolute floor hides a scaled problem
+    rng = np.random.default_rng(2)
+    g, r = rng.normal(size=7), np.sort(rng.uniform(size=7))[::-1]
+    for c in (1e-8, 1.0, 1e8):
+        assert frank_wolfe_gap(c * g, r) == pytest.approx(c * frank_wolfe_gap(g, r), rel=1e-12)
+        assert cone_gap(c * g, r, c * 3.0) == pytest.approx(c * cone_gap(g, r, 3.0), rel=1e-12)
+    small = solve_loss("log-sigmoid:1+free+l2:0.001", 8)
+    assert small.gap is not None and small.scale is not None and small.gap <= 1e-10 * small.scale
+
+
+def test_kinked_utilities_are_linear_programs() -> None:
+    kinked = solve_loss("min-linear:0.3", 8)
+    assert kinked.status is LossStatus.NON_UNIQUE and kinked.certified and "linear program" in kinked.message
+    assert kinked.objective == pytest.approx(7.3)
+    assert solve_loss("min-linear:0.3+free", 6).status is LossStatus.NON_UNIQUE
+    vertex = solve_loss("linear+margin:0.1", 8)
+    assert vertex.status is LossStatus.OPTIMAL and vertex.rewards is not None
+    np.testing.assert_allclose(vertex.rewards, [1, 1, 1, 1, 0, 0, 0, 0], atol=1e-12)
+
+
+def test_infeasible_margins_and_bad_inputs_are_refused() -> None:
+    with pytest.raises(LossInfeasibleError, match="infeasible on"):
+        solve_loss("log+margin:0.2", 8)
+    with pytest.raises(LossSpecError, match="concave"):
+        solve_loss("square+free+l2:1", 4)
+    with pytest.raises(LossSpecError, match="n must be"):
+        solve_loss("open-assistant", 1)
+
+
+def test_json_is_strict_and_carries_todays_solve_fields() -> None:
+    for spec in ("bradley-terry", "open-assistant", "log"):
+        data = solve_loss(spec, 4).as_dict()
+        json.dumps(data, allow_nan=False)
+        for key in ("utility", "n", "rewards", "objective", "gap", "converged", "certified", "iterations", "seconds", "message"):
+            assert key in data
+        assert data["status"] in {status.value for status in LossStatus}
+
+
+def test_global_jax_precision_is_left_alone() -> None:
+    solve_loss("ipo:1", 4)
+    assert not jax.config.jax_enable_x64
+
+
+def test_an_overflowing_certificate_certifies_nothing() -> None:
+    huge = np.array([1e308, -1e308, 1e308])
+    assert cone_gap(huge, np.zeros(3), 1e-308) == np.inf
+    assert frank_wolfe_gap(np.array([np.nan, 1.0]), np.array([1.0, 0.0])) == np.inf
