@@ -169,7 +169,8 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
         >>> round(law.variance, 2)      # the semicircle of radius 2 has variance 1
         1.0
     """
-    from collapse_theory import numerical_laws
+    from collapse_theory._energy_quadrature import energy_matrix
+    from collapse_theory._simplex_energy import maximise_energy
     from collapse_theory.loss_solver import solve_loss
 
     loss = parse_loss(loss)
@@ -193,11 +194,11 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
 
         scaled = custom(stretched, f"scaled-{base.family}", concave=True)
         nodes = np.linspace(0.0, 0.5, cells + 1)
-        matrix = numerical_laws._energy_matrix(scaled, nodes, with_atoms=False)
+        matrix = energy_matrix(scaled, nodes, with_atoms=False)
         a, b = nodes[:-1] - 0.5, nodes[1:] - 0.5
         square = width**2 * (a * a + a * b + b * b) / 3.0  # cell average of x^2, x = 2L (s - 1/2)
         matrix = matrix - 0.5 * beta * (square[:, None] + square[None, :])
-        optimum = numerical_laws._maximise_energy(matrix, np.ones(cells), tol)
+        optimum = maximise_energy(matrix, np.ones(cells), tol)
         if optimum.weights[0] <= 1e-9:  # the outermost cells are empty: the support is inside
             break
         half_width *= 2.0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import sys
 from typing import Any
 
+from collapse_theory._results import json_value
 from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, limit, limit_parameters
 from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, check_n, solve_many
@@ -36,13 +39,28 @@ def utility_spec(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def loss_spec(text: str) -> str:
+    """argparse type for a ranking-loss spec (``log-sigmoid:1+free+l2:0.001``, a preset): validated."""
+    from collapse_theory.losses import parse_loss
+
+    try:
+        return parse_loss(text).spec
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+FORMATS = ("table", "csv", "json")
+
+
 def register(subparsers: Any) -> None:
     """Add ``solve`` and ``limit`` to the command line."""
     forms = ", ".join(VALID_FORMS)
     solve_parser = subparsers.add_parser(
         "solve",
-        help="optimal rewards for utilities and n, with certificates",
-        description=f"Solve max sum_{{i<j}} U(r_i - r_j) over 1 >= r_1 >= ... >= r_n >= 0. Utility specs: {forms}.",
+        help="optimal rewards for utilities (or ranking losses) and n, with certificates",
+        description=f"Solve max sum_{{i<j}} U(r_i - r_j) over 1 >= r_1 >= ... >= r_n >= 0. Utility specs: {forms}. "
+        "With --loss, a ranking loss as trainers use it (docs/losses.md): terms joined by '+', e.g. "
+        "log-sigmoid:1+free+l2:0.001, or a preset (bradley-terry, open-assistant, trl-center:C, ipo:TAU, listmle).",
     )
     solve_parser.add_argument(
         "--utility",
@@ -52,9 +70,12 @@ def register(subparsers: Any) -> None:
         help=f"utility spec, repeatable (default: {' '.join(DEFAULT_SPECS)})",
     )
     solve_parser.add_argument(
+        "--loss", action="append", type=loss_spec, metavar="SPEC", help="ranking-loss spec, repeatable (instead of --utility)"
+    )
+    solve_parser.add_argument(
         "--n", action="append", type=completions, metavar="N", help="completions per prompt, repeatable (default: 8)"
     )
-    solve_parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    solve_parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     solve_parser.add_argument(
         "--tol", type=float, default=DEFAULT_TOLERANCE, help="relative certificate tolerance (default: 1e-10)"
     )
@@ -62,11 +83,12 @@ def register(subparsers: Any) -> None:
 
     limit_parser = subparsers.add_parser(
         "limit",
-        help="the closed-form n -> infinity law of a utility",
+        help="the closed-form n -> infinity law of a utility (or a ranking loss)",
         description=f"Print the limit law of the optimal rewards. Utility specs: {forms}.",
     )
-    limit_parser.add_argument("--utility", required=True, type=utility_spec, metavar="SPEC", help="utility spec")
-    limit_parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    limit_parser.add_argument("--utility", action="append", type=utility_spec, metavar="SPEC", help="utility spec, repeatable")
+    limit_parser.add_argument("--loss", action="append", type=loss_spec, metavar="SPEC", help="ranking-loss spec, repeatable")
+    limit_parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     limit_parser.set_defaults(handler=run_limit)
 
 
@@ -77,18 +99,34 @@ def _limit_distance(solution: Solution) -> float | None:
     return None if law is None else distance(solution.rewards, law).kolmogorov_smirnov
 
 
+def _check_tolerance(tol: float) -> None:
+    if not (0.0 < tol < 1.0):
+        raise ValueError(f"--tol must be in (0, 1), got {tol!r}")
+
+
 def run_solve(arguments: argparse.Namespace) -> int:
-    """Solve every (utility, n) pair and print the table or the JSON list."""
+    """Solve every (utility, n) pair and print the table, CSV or the JSON list."""
+    _check_tolerance(arguments.tol)
+    if arguments.loss and arguments.utility:
+        raise ValueError("give --utility or --loss, not both")
+    if arguments.loss:
+        return _run_losses(arguments)
     specs = arguments.utility or list(DEFAULT_SPECS)
     ns = arguments.n or [8]
-    if not (0.0 < arguments.tol < 1.0):
-        raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
     # largest n first: a size that does not fit is refused before anything is solved
     by_n = {n: solve_many(specs, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
     solutions = [next(s for s in by_n[n] if s.utility == spec) for spec in specs for n in ns]
     if arguments.format == "json":
         # strict JSON: as_dict writes non-finite numbers as null, and allow_nan=False makes sure
         print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
+    elif arguments.format == "csv":
+        _write_csv(
+            ["utility", "n", "objective", "gap", "status", "ks_to_limit", "seconds", "rewards"],
+            [
+                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s), s.seconds, _reward_text(s.rewards)]
+                for s in solutions
+            ],
+        )
     else:
         _print_table(solutions)
     failed = [s for s in solutions if not s.converged]
@@ -97,36 +135,128 @@ def run_solve(arguments: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _run_losses(arguments: argparse.Namespace) -> int:
+    from collapse_theory.loss_solver import solve_loss
+
+    ns = arguments.n or [8]
+    solutions = [solve_loss(spec, n, tol=arguments.tol) for spec in arguments.loss for n in ns]
+    if arguments.format == "json":
+        print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
+    elif arguments.format == "csv":
+        _write_csv(
+            ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction"],
+            [
+                [s.loss, s.n, s.status.value, s.objective, s.gap, s.seconds, _reward_text(s.rewards), _reward_text(s.direction)]
+                for s in solutions
+            ],
+        )
+    else:
+        for s in solutions:
+            print(f"{s.loss}  n = {s.n}: {s.status.value}")
+            if s.rewards is not None:
+                print("  rewards   [" + ", ".join(f"{r:.6g}" for r in s.rewards) + "]")
+            if s.direction is not None:
+                print("  direction [" + ", ".join(f"{r:.6g}" for r in s.direction) + "]  (best first, range 1)")
+            if s.gap is not None:
+                print(f"  objective {s.objective:.12g}, gap {s.gap:.2e}")
+            print(f"  {s.message}")
+    failed = [s for s in solutions if not s.converged]
+    for s in failed:
+        print(f"warning: {s.loss} n={s.n}: {s.message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _reward_text(values: Any) -> str:
+    return "" if values is None else " ".join(f"{float(r):.10g}" for r in values)
+
+
+def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in row])
+
+
 #: The table's status column (the JSON gives ``status`` itself).
 _TABLE_STATUS = {
     Status.OPTIMAL: "certified",
-    Status.EXACT_VERTEX: "not certified",
+    Status.EXACT_VERTEX: "exact vertex",
     Status.NOT_CERTIFIED: "not certified",
     Status.NOT_CONVERGED: "NOT CONVERGED",
     Status.FAILED: "FAILED",
 }
 
+#: Rewards shown in the table (all of them up to this n, else the first and last few).
+_SHOWN_REWARDS = 10
+
+
+def _rewards_column(rewards: Any) -> str:
+    values = [f"{float(r):.3f}" for r in rewards]
+    if len(values) > _SHOWN_REWARDS:
+        values = [*values[:4], "...", *values[-4:]]
+    return " ".join(values)
+
 
 def _print_table(solutions: list[Solution]) -> None:
-    header = f"{'utility':<16}{'n':>7}{'objective':>22}{'gap':>11}{'time [s]':>10}{'KS to limit':>13}  status"
+    header = f"{'utility':<16}{'n':>7}{'objective':>22}{'gap':>11}{'KS to limit':>13}  {'status':<14}rewards (best first)"
     print(header)
     print("-" * len(header))
     for s in solutions:
         ks = _limit_distance(s)
         ks_text = "-" if ks is None else f"{ks:.4f}"
         status = _TABLE_STATUS[s.status]
-        print(f"{s.utility:<16}{s.n:>7}{s.objective:>22.12g}{s.gap:>11.2e}{s.seconds:>10.3f}{ks_text:>13}  {status}")
+        print(
+            f"{s.utility:<16}{s.n:>7}{s.objective:>22.12g}{s.gap:>11.2e}{ks_text:>13}  {status:<14}{_rewards_column(s.rewards)}"
+        )
+    # the time column mixed a first call's compilation with the solve; JSON and CSV keep `seconds`
+    print("(times: --format json or csv, field seconds, which includes compilation on a first call)")
 
 
 def run_limit(arguments: argparse.Namespace) -> int:
-    """Print the limit law of one utility."""
-    law = limit(arguments.utility)
+    """Print the limit law of each utility (or loss)."""
+    if not arguments.utility and not arguments.loss:
+        raise ValueError("give at least one --utility or --loss")
+    records = []
+    for spec in arguments.utility or []:
+        law = limit(spec)
+        records.append({"utility": spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)})
+    for spec in arguments.loss or []:
+        from collapse_theory.loss_laws import loss_limit
+
+        try:
+            law = loss_limit(spec)
+        except ValueError as error:
+            records.append({"loss": spec, "law": None, "description": str(error), "limit": None})
+            continue
+        records.append({"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law)})
     if arguments.format == "json":
-        print(json.dumps({"utility": arguments.utility, **limit_parameters(law)}))
+        print(json.dumps(records[0] if len(records) == 1 else records, allow_nan=False))
         return 0
-    print(f"{arguments.utility}: {describe_limit(law)}")
-    if law is None:
-        print("  (try `collapse-theory explore` for the numerical limit law)")
-    else:
-        print(f"  mean {law.mean:.6g}, variance {law.variance:.6g}")
+    if arguments.format == "csv":
+        _write_csv(
+            ["spec", "law", "description", "mean", "variance"],
+            [
+                [
+                    r.get("utility", r.get("loss")),
+                    r["law"],
+                    r["description"],
+                    None if r["limit"] is None else r["limit"]["mean"],
+                    None if r["limit"] is None else r["limit"]["variance"],
+                ]
+                for r in records
+            ],
+        )
+        return 0
+    for record in records:
+        spec = record.get("utility", record.get("loss"))
+        print(f"{spec}: {record['description']}")
+        if record["limit"] is None:
+            print("  (try `collapse-theory explore` for the numerical limit law)")
+        else:
+            print(f"  mean {record['limit']['mean']:.6g}, variance {record['limit']['variance']:.6g}")
     return 0
+
+
+def _law_json(law: Any) -> dict[str, Any] | None:
+    """The law in the structure every command shares (kind, parameters, atoms, mean, variance)."""
+    return None if law is None else json_value(law.as_dict())
