@@ -9,6 +9,8 @@ pays one JAX start-up and one compilation).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ from helpers import solved
 from collapse_theory.cli import main
 from collapse_theory.distances import distance
 from collapse_theory.limits import gauss_lobatto_rewards, limit
-from collapse_theory.solver import Solution
+from collapse_theory.solver import Solution, solve
 from collapse_theory.status import Status
 from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
 
@@ -147,19 +149,23 @@ def test_huge_n_is_refused_before_memory_is_spent(capsys: pytest.CaptureFixture[
 
 
 def test_table_has_a_row_per_problem_with_distance_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
-    """Default utilities at n = 16: one row each with objective, gap, time, KS to the limit ('-' if none)."""
+    """Default utilities at n = 16: one row each with objective, gap, KS to the limit ('-' if none), status, rewards."""
     code, out, _ = run(["solve", "--n", "16"], capsys)
     lines = out.strip().splitlines()
-    header, rows = lines[0], lines[2:]
+    header, rows = lines[0], lines[2:-1]
     assert code == 0
-    for column in ("utility", "n", "objective", "gap", "time", "KS to limit"):
+    for column in ("utility", "n", "objective", "gap", "KS to limit", "status", "rewards"):
         assert column in header
     assert [row.split()[0] for row in rows] == list(DEFAULT_SPECS)
     by_utility = {row.split()[0]: row for row in rows}
-    assert " - " in by_utility["exp:1"] + " " and " - " in by_utility["log-sigmoid:4"] + " "
+    assert " - " in by_utility["log-sigmoid:4"] + " "
     ks = distance(gauss_lobatto_rewards(16), limit("log")).kolmogorov_smirnov
     assert f"{ks:.4f}" in by_utility["log"]
-    assert "not certified" in by_utility["square"]
+    exp_ks = distance(solve("exp:1", 16).rewards, limit("exp:1")).kolmogorov_smirnov  # exp:B's closed form now
+    assert f"{exp_ks:.4f}" in by_utility["exp:1"]
+    assert "exact vertex" in by_utility["square"]
+    # the rewards, the main result, are in the table (the first four and last four at n = 16)
+    assert "1.000 0.990" in by_utility["log"] or "1.000" in by_utility["log"].split("certified")[1]
 
 
 @pytest.mark.parametrize(
@@ -169,7 +175,8 @@ def test_table_has_a_row_per_problem_with_distance_to_the_limit(capsys: pytest.C
         ("power:0.5", "Beta(0.25, 0.25)"),
         ("neg-power:2", "Uniform(0, 1)"),
         ("linear", "two-point"),
-        ("exp:1", "no closed form known"),
+        ("exp:1", "atoms 0.3333 at 0 and 1, uniform density 0.3333 between"),
+        ("log-sigmoid:4", "no closed form known"),
     ],
 )
 def test_limit_prints_the_law(spec: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,7 +188,44 @@ def test_limit_prints_the_law(spec: str, expected: str, capsys: pytest.CaptureFi
 def test_limit_json_gives_the_parameters(capsys: pytest.CaptureFixture[str]) -> None:
     """collapse-theory limit --format json: the law's name and parameters."""
     code, out, _ = run(["limit", "--utility", "power:0.5", "--format", "json"], capsys)
-    assert code == 0 and json.loads(out) == {"utility": "power:0.5", "law": "beta", "a": 0.25, "b": 0.25}
+    record = json.loads(out)
+    assert code == 0 and {k: record[k] for k in ("utility", "law", "a", "b")} == {
+        "utility": "power:0.5",
+        "law": "beta",
+        "a": 0.25,
+        "b": 0.25,
+    }
+    # the law in the structure every command shares
+    assert record["limit"]["kind"] == "beta" and record["limit"]["variance"] == pytest.approx(0.25**2 / (0.5**2 * 1.5))
+
+
+def test_limit_answers_each_of_several_utilities(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["limit", "--utility", "log", "--utility", "exp:2", "--format", "json"], capsys)
+    records = json.loads(out)
+    assert code == 0 and [r["utility"] for r in records] == ["log", "exp:2"]
+    assert records[1]["limit"]["atoms"] == [{"location": 0.0, "mass": 0.25}, {"location": 1.0, "mass": 0.25}]
+
+
+def test_solve_csv_has_a_header_and_one_row_per_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["solve", "--utility", "log", "--n", "4", "--format", "csv"], capsys)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows[0][:2] == ["utility", "n"] and len(rows) == 2
+    rewards = [float(x) for x in rows[1][rows[0].index("rewards")].split()]
+    assert rewards == pytest.approx(gauss_lobatto_rewards(4).tolist(), abs=1e-10)
+
+
+def test_solve_loss_json_says_which_case_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """--loss: an optimum (Open-Assistant), or no maximiser with the limiting direction (Bradley-Terry)."""
+    code, out, _ = run(["solve", "--loss", "open-assistant", "--loss", "bradley-terry", "--n", "8", "--format", "json"], capsys)
+    oa, bt = json.loads(out)
+    assert code == 0 and oa["status"] == "optimal" and bt["status"] == "unbounded"
+    assert max(oa["rewards"]) - min(oa["rewards"]) == pytest.approx(17.14, abs=0.01)  # PRACTICE.md's oracle
+    assert bt["rewards"] is None and bt["direction"] == pytest.approx(np.linspace(1.0, 0.0, 8).tolist(), abs=1e-9)
+
+
+def test_solve_loss_refuses_two_objective_terms(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["solve", "--loss", "log+ipo:1", "--n", "8"], capsys)
+    assert code == 2 and err.count("\n") == 1
 
 
 # --- error exits ---------------------------------------------------------------------
