@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import scipy.stats
 
 from collapse_theory._results import as_dict
 from collapse_theory.distances import distance
+from collapse_theory.laws import Law
 from collapse_theory.limits import describe_limit, limit
 from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve_many
 from collapse_theory.utilities import Utility, parse_utility
@@ -74,6 +75,7 @@ class ConvergenceStudy:
     Attributes:
         utility: the utility's spec string.
         law: a description of the limit law, e.g. ``"Beta(0.5, 0.5) (arcsine)"``.
+        limit: the law itself.
         points: one :class:`ConvergencePoint` per n, in increasing n.
         kolmogorov_smirnov_rate: the fitted rate of the KS distance, or None (fewer than
             two positive distances).
@@ -82,13 +84,14 @@ class ConvergenceStudy:
 
     utility: str
     law: str
+    limit: Law = field(metadata={"json": False})
     points: tuple[ConvergencePoint, ...]
     kolmogorov_smirnov_rate: Rate | None
     wasserstein_rate: Rate | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``collapse-theory converge --format json``."""
-        return as_dict(self)
+        """The JSON contract of ``collapse-theory converge --format json`` (``limit``: the law's shared structure)."""
+        return {**as_dict(self), "limit": self.limit.as_dict()}
 
 
 def fit_rate(ns: Sequence[int], distances: Sequence[float]) -> Rate | None:
@@ -173,6 +176,7 @@ def convergence_many(
             ConvergenceStudy(
                 utility=utility.spec,
                 law=describe_limit(law),
+                limit=law,
                 points=tuple(points),
                 kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
                 wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),

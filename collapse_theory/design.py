@@ -46,6 +46,7 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
+from collapse_theory._checks import check_memory
 from collapse_theory._results import as_dict
 from collapse_theory.distances import law_distance
 from collapse_theory.families import FAMILIES
@@ -62,6 +63,7 @@ from collapse_theory.family_sweeps import (
 )
 from collapse_theory.laws import Law, as_law, beta_law, exp_law, uniform_law
 from collapse_theory.reward_sensitivity import RewardSensitivity, reward_sensitivity
+from collapse_theory.solver import estimated_memory
 from collapse_theory.utilities import box_cox
 
 __all__ = [
@@ -112,6 +114,10 @@ class Design:
         n: the number of completions, or None for the n -> infinity law.
         method: ``"closed form"`` or how the fit was done.
         message: a human-readable verdict (why a target is unreachable, non-uniqueness).
+        residual_kind: what ``residual`` measures: ``"kolmogorov-smirnov"`` (law targets)
+            or ``"rms reward error"`` (reward targets).
+        target_rewards: the target rewards, best first (reward targets), else None.
+        rewards: the designed utility's optimal rewards at n (reward targets), else None.
     """
 
     target: str
@@ -123,10 +129,23 @@ class Design:
     n: int | None
     method: str
     message: str
+    residual_kind: str = "kolmogorov-smirnov"
+    target_rewards: np.ndarray | None = None
+    rewards: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (strict: an infinite residual is null)."""
         return as_dict(self)
+
+
+#: n x n float64 arrays the implicit derivative holds at once (pairs, gaps, U'' weights, the
+#: Laplacian and its product with the block membership), on top of the solve itself.
+_SENSITIVITY_ARRAYS = 8
+
+
+def _design_memory(n: int) -> float:
+    """Peak bytes of design_for_rewards at n target rewards: a solve plus the O(n^2) derivative."""
+    return float(estimated_memory(n) + _SENSITIVITY_ARRAYS * 8 * n * n)
 
 
 def exp_limit_law(beta: float) -> Law:
@@ -318,7 +337,7 @@ def design_for_rewards(
     G -> -inf, the nearest-neighbour regime of neg-power).
 
     Example:
-        >>> from collapse_theory.solver import solve
+        >>> from collapse_theory.solver import estimated_memory, solve
         >>> target = solve("power:0.3", 6).rewards
         >>> design = design_for_rewards(target)
         >>> design.utility, design.reachable
@@ -333,6 +352,7 @@ def design_for_rewards(
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
     low, high, theta = FAMILY_BOUNDS[family]
     n = t.size
+    check_memory("design for target rewards", n, _design_memory, lower=2)
     log_scale = family in ("exp", "log-sigmoid")  # scale parameters: search on log theta
 
     def residual_and_jacobian(value: float) -> tuple[np.ndarray, np.ndarray]:
@@ -388,4 +408,7 @@ def design_for_rewards(
         n=n,
         method=method,
         message=message,
+        residual_kind="rms reward error",
+        target_rewards=t,
+        rewards=t + residual,
     )

@@ -31,6 +31,7 @@ from collapse_theory import cli
 from collapse_theory.commands import _arguments, converge, design, explore
 from collapse_theory.commands import reproduce as reproduce_command
 from collapse_theory.convergence_studies import ConvergencePoint, ConvergenceStudy, Rate
+from collapse_theory.laws import beta_law
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -255,7 +256,12 @@ def _study(converged: tuple[bool, ...], ns: tuple[int, ...]) -> ConvergenceStudy
     )
     rate = Rate(slope=-1.0, standard_error=None if len(ns) < 3 else 0.0, points=len(ns))  # as fit_rate returns
     return ConvergenceStudy(
-        utility="log", law="Beta(0.5, 0.5) (arcsine)", points=points, kolmogorov_smirnov_rate=rate, wasserstein_rate=rate
+        utility="log",
+        law="Beta(0.5, 0.5) (arcsine)",
+        limit=beta_law(0.5, 0.5),
+        points=points,
+        kolmogorov_smirnov_rate=rate,
+        wasserstein_rate=rate,
     )
 
 
