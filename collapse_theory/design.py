@@ -8,12 +8,17 @@
     U_G(x) = \\frac{x^G - 1}{G} \\quad (G \\ne 0), \\qquad U_0(x) = \\log x, \\qquad G \\le 1,
 
 are positive multiples of ``power:G`` (0 < G < 1), ``log`` (G = 0), ``neg-power:-G``
-(G < 0) and ``linear`` (G = 1), plus constants, so they have the same optimal rewards
-(the family is one record of :mod:`collapse_theory.families`, ``box-cox:G`` as a spec). In one
-family the limit law reads :math:`\\text{Beta}(a, a)` with :math:`a = (1 - G)/2` for
--1 < G < 1 (Song, Cai, Lee, Su, arXiv 2305.17608, Section 3.2), uniform for G <= -1
-(Hardin and Saff), and two atoms at 0 and 1 for G = 1. All members share one JAX
-function, so :func:`beta_parameter_sweep` solves every G in one compiled, vmapped call.
+(G < 0) and ``linear`` (G = 1), plus constants, so they have the same set of optimal
+rewards (the family is one record of :mod:`collapse_theory.families`, ``box-cox:G`` as a
+spec). For G < 1 the optimum is one vector (U strictly concave and increasing); at G = 1
+(``linear``) and odd n the middle reward is free in [0, 1] and the solver returns 1/2
+(``docs/theory.md``, section 2). In one family the limit law reads
+:math:`\\text{Beta}(a, a)` with :math:`a = (1 - G)/2` for -1 < G < 1 (the closed forms of
+Song, Cai, Lee, Su, arXiv 2305.17608, asymptotic section), uniform for G <= -1 (Hardin and
+Saff; G = -1 is the borderline Riesz case s = d = 1), and two atoms at 0 and 1 for G = 1.
+As G falls the law becomes less spread: variance 1/4 (two atoms), 1/8 (arcsine, G = 0),
+1/12 (uniform). All members share one JAX function, so :func:`beta_parameter_sweep` solves
+every G in one compiled, vmapped call.
 
 **Inverse design.** Given the law a kind of prompt should have, :func:`design_for_limit`
 returns the utility whose n -> infinity law it is: in closed form for Beta(a, a)
@@ -23,9 +28,14 @@ the ``exp:B`` family (atoms 1/(2+B) at 0 and 1 plus a uniform density, derived i
 ``docs/theory.md``), by fitting otherwise. Given target rewards at finite n,
 :func:`design_for_rewards` fits the family parameter by Gauss-Newton, differentiating the
 optimal rewards with respect to the parameter by implicit differentiation of the
-optimality conditions (:func:`reward_sensitivity`). Targets no member reaches are
-reported as such: asymmetric laws (the limit of every concave utility is symmetric) and
-Beta(a, a) with a > 1 (more concentrated than uniform, the widest-spread limit).
+optimality conditions (:func:`reward_sensitivity`; valid where the parameter enters
+differentiably, the Hessian on the free block is non-singular and the tie pattern is
+locally constant, i.e. strict complementarity holds). Targets no member reaches are
+reported as such: asymmetric laws (for U concave, non-decreasing, not constant and
+integrable at 0 the energy is strictly concave, so its maximiser, the limit law, is unique
+and hence symmetric: proof in ``docs/theory.md``, section 3; the uniform law of G <= -1 is
+symmetric too) and Beta(a, a) with a > 1 (more concentrated in the middle than the uniform
+law, the least spread limit of the family).
 
 Example:
     >>> design_for_limit(scipy.stats.beta(0.25, 0.25)).utility
