@@ -196,7 +196,7 @@ def convergence(
 
     For each n, the certified optimum of :math:`\\max \\sum_{i<j} U(r_i - r_j)` is compared
     with the limit law of :func:`collapse_theory.limits.limit` (Song, Cai, Lee, Su,
-    arXiv 2305.17608, Theorem 3) in Kolmogorov-Smirnov and Wasserstein-1 distance, and the
+    arXiv 2305.17608, the limit theorem) in Kolmogorov-Smirnov and Wasserstein-1 distance, and the
     rates are fitted by :func:`fit_rate`. Measured rates are listed in ``docs/theory.md``.
 
     Args:

@@ -1,7 +1,7 @@
 """The utility families: one record per family, read by every layer of the library.
 
 A :class:`Family` holds everything the library knows about a family of utilities U
-(Song, Cai, Lee, Su, arXiv 2305.17608, Sections 3.1-3.2): its JAX function, its
+(Song, Cai, Lee, Su, arXiv 2305.17608: the utilities and their limit laws): its JAX function, its
 parameter and range, an example, its shape (concave, convex, singular at 0, defined on
 the whole line), its closed-form n -> infinity law (or none), the parameter interval
 inverse design searches, and its colour in figures. Parsing, the list of valid forms in
@@ -243,7 +243,7 @@ def box_cox_beta_parameter(exponent: float) -> float:
 
 
 def _box_cox_law(exponent: float) -> Law:
-    """The limit of ``box-cox:G`` (Song, Cai, Lee, Su, Section 3.2; Hardin and Saff for G <= -1)."""
+    """The limit of ``box-cox:G`` (Song, Cai, Lee, Su, the closed-form limits; Hardin and Saff for G <= -1)."""
     if exponent >= 1.0:
         return two_point_law()
     if exponent <= -1.0:

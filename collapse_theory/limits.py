@@ -3,8 +3,8 @@
 As n grows, the empirical distribution of the optimal rewards of
 :math:`\\max \\sum_{i<j} U(r_i - r_j)` converges to the law of X maximising
 :math:`E\\, U(|X - X'|)` over laws on [0, 1] (X, X' independent); Song, Cai, Lee, Su,
-"Reward Collapse in Aligning Large Language Models", arXiv 2305.17608, Theorem 3
-and Section 3.2. The closed forms, with their references, are the ``law`` of each family
+"Reward Collapse in Aligning Large Language Models", arXiv 2305.17608 (its
+limit theorem for the optimal rewards and the closed forms it derives). The closed forms, with their references, are the ``law`` of each family
 record in :mod:`collapse_theory.families`; :func:`limit` reads them from there, as one
 :class:`~collapse_theory.laws.Law` type.
 """
@@ -42,7 +42,7 @@ def limit(utility: Utility | str) -> Law | None:
     * anything else (``log-sigmoid:B``, custom) -> None; see
       :func:`collapse_theory.numerical_laws.numerical_limit`.
 
-    Reference: Song, Cai, Lee, Su, arXiv 2305.17608, Theorem 3 and Section 3.2.
+    Reference: Song, Cai, Lee, Su, arXiv 2305.17608 (the limit theorem and its closed forms).
 
     Example:
         >>> limit("log").parameters

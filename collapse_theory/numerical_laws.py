@@ -7,7 +7,7 @@ converges to a maximiser of the energy
 
     I(\\mu) = \\iint U(|x - y|)\\, d\\mu(x)\\, d\\mu(y) = E\\, U(|X - X'|)
 
-over probability measures on [0, 1] (Song, Cai, Lee, Su, arXiv 2305.17608, Theorem 3).
+over probability measures on [0, 1] (Song, Cai, Lee, Su, arXiv 2305.17608: the limit of the optimal rewards as an energy maximiser).
 :func:`numerical_limit` maximises I directly over a discretised measure: point masses
 at the nodes of a mesh of [0, 1] (only when U(0) is finite; otherwise an atom has energy
 -inf) plus a piecewise-constant density on its cells. The mesh is graded geometrically
@@ -19,10 +19,11 @@ piecewise-linear density of X - X', computed by tanh-sinh quadrature for cells t
 touch (it integrates the singularity of U at 0 to full precision) and by Gauss-Legendre
 quadrature for cells far apart (U is analytic there).
 
-For U concave and non-decreasing on (0, 1], :math:`z \\mapsto U(|z|)` is conditionally negative
-definite (Polya's criterion: :math:`U(1) - U(|z|)` extended beyond 1 is convex and decreasing,
-hence a positive definite function), so I is concave on probability measures and so is
-w^T K w on the simplex. The discretised problem is solved by a primal log-barrier
+For U concave and non-decreasing on (0, 1] (and integrable at 0, U(0) possibly -inf),
+:math:`U(1) - U(|z|)` is a mixture of triangle functions, whose Fourier transforms (Fejer
+kernels) are positive off a discrete set, so I is strictly concave on probability measures
+(docs/theory.md, section 3, gives the proof; for finite U(0) this is Polya's criterion) and
+w^T K w is concave on the simplex. The discretised problem is solved by a primal log-barrier
 Newton method; its Frank-Wolfe gap ``2 (max_i (Kw)_i - w^T K w)`` certifies the discrete
 optimum, and the gap between two mesh resolutions (Kolmogorov-Smirnov distance of the
 two laws) is the reported error estimate. Symmetry (I is invariant under x -> 1 - x,
@@ -434,7 +435,7 @@ def numerical_limit(
         cells: cells on [0, 1/2] of the fine mesh.
         tol: relative tolerance on the Frank-Wolfe gap of the discretised problem.
 
-    Reference: Song, Cai, Lee, Su, arXiv 2305.17608, Theorem 3 (the limit as an energy
+    Reference: Song, Cai, Lee, Su, arXiv 2305.17608 (the limit as an energy
     maximiser); Hardin and Saff (2004, 2005) for the hypersingular case.
 
     Example:

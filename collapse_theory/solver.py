@@ -1,6 +1,6 @@
 """The interpolating-regime solver: optimal rewards for one prompt, certified.
 
-Problem (Song, Cai, Lee, Su, arXiv 2305.17608, eq. (3.2)):
+Problem (Song, Cai, Lee, Su, arXiv 2305.17608, the interpolating-regime problem):
 
 .. math::
 

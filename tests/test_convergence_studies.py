@@ -20,7 +20,7 @@ from collapse_theory.convergence_studies import ConvergenceStudy, convergence, c
 NS = (10, 13, 17)
 
 #: Measured log-log slopes on n = 10, 13, 17 (docs/theory.md, "Measured convergence rates"):
-#: KS is -1.00 for all four (at small n the jump 1/n of the empirical law at r_n = 0 dominates),
+#: KS is -1.00 for log, power:0.5 and neg-power:0.5 and -0.98 for neg-power:2 (at small n the jump 1/n of the empirical law at r_n = 0 dominates),
 #: Wasserstein-1 is -1.02 (log), -1.00 (power:0.5), -0.92 (neg-power:0.5), -0.97 (neg-power:2).
 #: The intervals add a margin of about 0.08 for changes in the solver's last digits.
 KS_SLOPE_INTERVALS = {
