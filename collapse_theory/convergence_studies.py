@@ -20,12 +20,21 @@ import scipy.stats
 
 from collapse_theory._results import as_dict
 from collapse_theory.distances import distance
-from collapse_theory.laws import Law
+from collapse_theory.laws import Law, UnitIntervalLaw
 from collapse_theory.limits import describe_limit, limit
 from collapse_theory.solver import DEFAULT_TOLERANCE, check_n, solve_many
 from collapse_theory.utilities import Utility, parse_utility
 
-__all__ = ["ATOM_TOLERANCE", "ConvergencePoint", "ConvergenceStudy", "Rate", "convergence", "convergence_many", "fit_rate"]
+__all__ = [
+    "ATOM_TOLERANCE",
+    "ConvergencePoint",
+    "ConvergenceStudy",
+    "Rate",
+    "convergence",
+    "convergence_many",
+    "fit_rate",
+    "loss_convergence",
+]
 
 #: Rewards within this distance of an atom of the limit law count as sitting on it when the
 #: Kolmogorov-Smirnov distance is measured: KS is discontinuous at atoms, and a reward that
@@ -212,3 +221,51 @@ def convergence(
         [1.0, 1.0, 1.0]
     """
     return convergence_many([utility], ns, tol=tol, atom_tolerance=atom_tolerance)[0]
+
+
+def loss_convergence(loss: Any, ns: Sequence[int], *, tol: float = DEFAULT_TOLERANCE) -> ConvergenceStudy:
+    """:func:`convergence` for a ranking loss with a limit law (:func:`collapse_theory.loss_laws.loss_limit`).
+
+    Free-reward laws live on an interval [a, b] of the real line: rewards and law are moved
+    onto [0, 1] by x -> (x - a)/(b - a) before measuring (KS is unchanged by the move,
+    Wasserstein-1 is reported in units of b - a).
+
+    Example:
+        >>> study = loss_convergence("log+free+l2:0.5", [8, 16, 32])
+        >>> study.kolmogorov_smirnov_rate.slope < -0.5, study.law
+        (True, 'semicircle on [-2, 2]')
+    """
+    from collapse_theory.loss_laws import loss_limit
+    from collapse_theory.loss_solver import solve_loss
+    from collapse_theory.losses import parse_loss
+
+    parsed = parse_loss(loss)
+    law = loss_limit(parsed)
+    low, high = law.support
+    on_unit = law if (low, high) == (0.0, 1.0) else UnitIntervalLaw(law, (low, high))
+    points = []
+    for n in sorted({check_n(n) for n in ns}):
+        solution = solve_loss(parsed, n, tol=tol)
+        if solution.rewards is None:
+            raise ValueError(f"{parsed.spec} has no maximiser at n = {n} ({solution.status.value})")
+        rewards = (np.asarray(solution.rewards, dtype=np.float64) - low) / (high - low)
+        measured = distance(on_unit.snap_to_atoms(np.clip(rewards, 0.0, 1.0), ATOM_TOLERANCE), on_unit)
+        points.append(
+            ConvergencePoint(
+                n=n,
+                kolmogorov_smirnov=measured.kolmogorov_smirnov,
+                wasserstein=measured.wasserstein,
+                seconds=solution.seconds,
+                converged=solution.certified,
+            )
+        )
+    fitted = [p for p in points if p.converged]
+    ns_used = [p.n for p in fitted]
+    return ConvergenceStudy(
+        utility=parsed.spec,
+        law=law.describe(),
+        limit=law,
+        points=tuple(points),
+        kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
+        wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),
+    )

@@ -40,6 +40,7 @@ __all__ = [
     "Atom",
     "ClosedFormLaw",
     "Law",
+    "UnitIntervalLaw",
     "as_law",
     "beta_law",
     "exp_law",
@@ -292,6 +293,50 @@ def exp_law(beta: float) -> ClosedFormLaw:
         continuous=scipy.stats.uniform(0.0, 1.0),
         atoms=(Atom(0.0, atom), Atom(1.0, atom)),
     )
+
+
+class UnitIntervalLaw(Law):
+    """The law of (X - a)/(b - a) for X with support [a, b]: a law of the real line moved onto [0, 1].
+
+    Free-reward losses have limit laws on an interval of the real line (a semicircle, a
+    uniform law); comparing rewards with them on [0, 1] keeps every distance of
+    :mod:`collapse_theory.distances` (Kolmogorov-Smirnov is unchanged by the move;
+    Wasserstein-1 is divided by b - a).
+
+    Example:
+        >>> law = UnitIntervalLaw(ClosedFormLaw(kind="uniform", law_parameters=(), continuous=scipy.stats.uniform(-2, 4)), (-2.0, 2.0))
+        >>> float(law.cdf(0.25)), law.mean
+        (0.25, 0.5)
+    """
+
+    def __init__(self, law: Law, support: tuple[float, float]) -> None:
+        low, high = (float(v) for v in support)
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"a law moved onto [0, 1] needs a finite support, got {support}")
+        self.law, self.low, self.width = law, low, high - low
+        self.kind = law.kind
+        self.atoms = tuple(Atom((atom.location - low) / self.width, atom.mass) for atom in law.atoms)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {**self.law.parameters, "support": [self.low, self.low + self.width]}
+
+    @property
+    def mean(self) -> float:  # type: ignore[override]
+        return (self.law.mean - self.low) / self.width
+
+    @property
+    def variance(self) -> float:  # type: ignore[override]
+        return self.law.variance / self.width**2
+
+    def cdf(self, x: Any) -> np.ndarray:
+        return np.asarray(self.law.cdf(self.low + np.asarray(x, dtype=np.float64) * self.width), dtype=np.float64)
+
+    def pdf(self, x: Any) -> np.ndarray:
+        return self.width * np.asarray(self.law.pdf(self.low + np.asarray(x, dtype=np.float64) * self.width), dtype=np.float64)
+
+    def describe(self) -> str:
+        return f"{self.law.describe()}, moved onto [0, 1]"
 
 
 def as_law(law: Any) -> Law:

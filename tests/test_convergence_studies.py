@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from collapse_theory.convergence_studies import ConvergenceStudy, convergence, convergence_many, fit_rate
+from collapse_theory.convergence_studies import ConvergenceStudy, convergence, convergence_many, fit_rate, loss_convergence
 
 # The ns of the convergence tests: n // 2 = 5, 6, 8 share the solver's padded size 8, so all
 # of them (and every utility below, solved as Box-Cox members) cost one compilation.
@@ -118,3 +118,22 @@ def test_study_as_dict_is_json_ready(studies):
     data = studies["log"].as_dict()
     assert data["utility"] == "log" and [p["n"] for p in data["points"]] == list(NS)
     assert set(data["kolmogorov_smirnov_rate"]) == {"slope", "standard_error", "points"}
+
+
+# --- losses -----------------------------------------------------------------------------------
+
+
+def test_log_with_l2_on_free_rewards_converges_to_the_semicircle():
+    """The Hermite maximisers (Stieltjes) approach the semicircle on [-sqrt(2/BETA), sqrt(2/BETA)] at rate ~1/n."""
+    study = loss_convergence("log+free+l2:0.5", [16, 32, 64])
+    assert study.limit.support == (-2.0, 2.0)
+    ks = [p.kolmogorov_smirnov for p in study.points]
+    assert all(b < a for a, b in itertools.pairwise(ks)) and all(p.converged for p in study.points)
+    assert study.kolmogorov_smirnov_rate is not None and -1.1 <= study.kolmogorov_smirnov_rate.slope <= -0.85
+
+
+def test_ipo_converges_to_the_uniform_law_with_ks_exactly_one_over_2n():
+    """IPO's equal gaps 2 TAU/n sit at the midpoints of n equal cells of [-TAU, TAU]: KS = 1/(2n) exactly."""
+    study = loss_convergence("ipo:0.5", [8, 16])
+    for point in study.points:
+        assert point.kolmogorov_smirnov == pytest.approx(1.0 / (2 * point.n), abs=1e-9)

@@ -9,7 +9,8 @@ from typing import Any
 
 from collapse_theory._results import json_value
 from collapse_theory.commands._arguments import completions, utility_spec
-from collapse_theory.convergence_studies import ConvergenceStudy, convergence_many
+from collapse_theory.commands.solve import loss_spec
+from collapse_theory.convergence_studies import ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.limits import limit
 from collapse_theory.solver import DEFAULT_TOLERANCE
 
@@ -27,10 +28,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--utility",
         action="append",
-        required=True,
         type=utility_spec,
         metavar="SPEC",
-        help="utility spec with a closed-form limit (log, power:G, neg-power:G, linear, square); repeatable",
+        help="utility spec with a closed-form limit (log, power:G, neg-power:G, box-cox:G, exp:B, linear, square); repeatable",
+    )
+    parser.add_argument(
+        "--loss",
+        action="append",
+        type=loss_spec,
+        metavar="SPEC",
+        help="ranking-loss spec with a limit law (e.g. log+free+l2:0.5: a semicircle; ipo:0.5: uniform); repeatable",
     )
     parser.add_argument(
         "--n",
@@ -89,12 +96,23 @@ def run_converge(arguments: argparse.Namespace) -> int:
     """Run the convergence study and print the table or the JSON list."""
     if not (0.0 < arguments.tol < 1.0):  # also NaN
         raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
-    for spec in arguments.utility:
+    utilities = arguments.utility or []
+    losses = getattr(arguments, "loss", None) or []
+    if not utilities and not losses:
+        raise ValueError("give at least one --utility or --loss")
+    for spec in utilities:
         if limit(spec) is None:
             raise ValueError(
                 f"{spec} has no closed-form limit; use `collapse-theory explore --utility {spec}` for its numerical limit"
             )
-    studies = convergence_many(arguments.utility, arguments.n or list(DEFAULT_NS), tol=arguments.tol)
+    if losses:
+        from collapse_theory.loss_laws import loss_limit
+
+        for spec in losses:
+            loss_limit(spec)  # refuses losses without a limit law (one line, exit 2) before any solve
+    ns = arguments.n or list(DEFAULT_NS)
+    studies = convergence_many(utilities, ns, tol=arguments.tol) if utilities else []
+    studies += [loss_convergence(spec, ns, tol=arguments.tol) for spec in losses]
     if arguments.format == "json":
         print(json.dumps(json_value([_study_record(s) for s in studies]), indent=1, allow_nan=False))
     else:
