@@ -177,21 +177,21 @@ def convergence_many(
                     converged=solution.converged,
                 )
             )
-    studies = []
-    for utility, law, points in zip(parsed, laws, per_utility, strict=True):
-        fitted = [p for p in points if p.converged]  # an uncertified solve measures nothing
-        ns_used = [p.n for p in fitted]
-        studies.append(
-            ConvergenceStudy(
-                utility=utility.spec,
-                law=describe_limit(law),
-                limit=law,
-                points=tuple(points),
-                kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
-                wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),
-            )
-        )
-    return studies
+    return [_study(utility.spec, law, points) for utility, law, points in zip(parsed, laws, per_utility, strict=True)]
+
+
+def _study(spec: str, law: Law, points: list[ConvergencePoint]) -> ConvergenceStudy:
+    """The study of one utility or loss, its rates fitted on the certified points only."""
+    fitted = [p for p in points if p.converged]  # an uncertified solve measures nothing
+    ns_used = [p.n for p in fitted]
+    return ConvergenceStudy(
+        utility=spec,
+        law=describe_limit(law),
+        limit=law,
+        points=tuple(points),
+        kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
+        wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),
+    )
 
 
 def convergence(
@@ -259,13 +259,4 @@ def loss_convergence(loss: Any, ns: Sequence[int], *, tol: float = DEFAULT_TOLER
                 converged=solution.certified,
             )
         )
-    fitted = [p for p in points if p.converged]
-    ns_used = [p.n for p in fitted]
-    return ConvergenceStudy(
-        utility=parsed.spec,
-        law=law.describe(),
-        limit=law,
-        points=tuple(points),
-        kolmogorov_smirnov_rate=fit_rate(ns_used, [p.kolmogorov_smirnov for p in fitted]),
-        wasserstein_rate=fit_rate(ns_used, [p.wasserstein for p in fitted]),
-    )
+    return _study(parsed.spec, law, points)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from collapse_theory._checks import check_seed
@@ -53,6 +54,41 @@ def utility_spec(text: str) -> str:
         return parse_utility(text).spec
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def loss_spec(text: str) -> str:
+    """argparse type for a ranking-loss spec (``log-sigmoid:1+free+l2:0.001``, a preset): validated, canonical.
+
+    Example:
+        >>> loss_spec("bradley-terry")
+        'log-sigmoid:1+free'
+    """
+    from collapse_theory.losses import parse_loss
+
+    try:
+        return parse_loss(text).spec
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def integer(minimum: int, what: str) -> Callable[[str], int]:
+    """argparse type for an integer >= ``minimum``, named ``what`` in its one-line error.
+
+    Example:
+        >>> integer(1, "steps")("20")
+        20
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def seed(text: str) -> int:

@@ -20,21 +20,8 @@ from collapse_theory.auditing import (
     write_report,
 )
 from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
-from collapse_theory.commands.solve import utility_spec
+from collapse_theory.commands._arguments import integer, utility_spec
 from collapse_theory.design import FAMILY_BOUNDS
-
-
-def _integer(minimum: int, what: str) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _fraction(what: str, upper_open: bool) -> Any:
@@ -78,13 +65,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--grid",
-        type=_integer(2, "grid"),
+        type=integer(2, "grid"),
         default=DEFAULT_GRID,
         help=f"grid points shapes are compared on (default: {DEFAULT_GRID})",
     )
     parser.add_argument(
         "--permutations",
-        type=_integer(1, "permutations"),
+        type=integer(1, "permutations"),
         default=DEFAULT_PERMUTATIONS,
         help=f"relabellings in the permutation test (default: {DEFAULT_PERMUTATIONS})",
     )

@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 from collapse_theory._results import json_value
-from collapse_theory.commands._arguments import completions, utility_spec
-from collapse_theory.commands.solve import loss_spec
+from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.convergence_studies import ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.limits import limit
 from collapse_theory.solver import DEFAULT_TOLERANCE

@@ -10,44 +10,12 @@ import sys
 from typing import Any
 
 from collapse_theory._results import json_value
+from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, limit, limit_parameters
-from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, check_n, solve_many
+from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, solve_many
 from collapse_theory.status import Status
-from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS, parse_utility
-
-
-def completions(text: str) -> int:
-    """argparse type for n: an integer >= 2, with a one-line message otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"n must be an integer >= 2, got {text!r}") from None
-    if not value.is_integer():
-        raise argparse.ArgumentTypeError(f"n must be an integer >= 2, got {text!r}")
-    try:
-        return check_n(int(value))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def utility_spec(text: str) -> str:
-    """argparse type for a utility spec: validated, returned as given."""
-    try:
-        return parse_utility(text).spec
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def loss_spec(text: str) -> str:
-    """argparse type for a ranking-loss spec (``log-sigmoid:1+free+l2:0.001``, a preset): validated."""
-    from collapse_theory.losses import parse_loss
-
-    try:
-        return parse_loss(text).spec
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
+from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
 
 FORMATS = ("table", "csv", "json")
 

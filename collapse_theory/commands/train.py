@@ -10,7 +10,7 @@ from typing import Any
 
 from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands.solve import completions, utility_spec
+from collapse_theory.commands._arguments import completions, integer, utility_spec
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -32,19 +32,6 @@ from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE
 from collapse_theory.utilities import VALID_FORMS
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
-
-
-def _integer(minimum: int, what: str) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
-        return value
-
-    return parse
 
 
 def seed_value(text: str) -> int:
@@ -115,7 +102,7 @@ def register(subparsers: Any) -> None:
     train_parser.add_argument("--data", metavar="FILE.npz", help="dataset (default: the synthetic demo, seeded by --seed)")
     train_parser.add_argument(
         "--steps",
-        type=_integer(1, "steps"),
+        type=integer(1, "steps"),
         default=TrainingConfig.steps,
         help=f"optimizer steps (default: {TrainingConfig.steps})",
     )
@@ -132,7 +119,7 @@ def register(subparsers: Any) -> None:
     )
     train_parser.add_argument(
         "--snapshot-every",
-        type=_integer(1, "snapshot every"),
+        type=integer(1, "snapshot every"),
         default=TrainingConfig.snapshot_every,
         metavar="K",
         help=f"steps between snapshots of every prompt's rewards (default: {TrainingConfig.snapshot_every})",
@@ -162,9 +149,9 @@ def _register_make_data(subparsers: Any) -> None:
         description="Write a seeded synthetic dataset (.npz; format in docs/training.md).",
     )
     data_parser.add_argument("--out", metavar="FILE.npz", required=True, help="output file (must not exist)")
-    data_parser.add_argument("--prompts", type=_integer(2, "prompts"), default=2000, help="number of prompts P (default: 2000)")
+    data_parser.add_argument("--prompts", type=integer(2, "prompts"), default=2000, help="number of prompts P (default: 2000)")
     data_parser.add_argument("--n", type=completions, default=8, help="completions per prompt (default: 8)")
-    data_parser.add_argument("--dim", type=_integer(8, "dim"), default=16, help="embedding dimension (default: 16)")
+    data_parser.add_argument("--dim", type=integer(8, "dim"), default=16, help="embedding dimension (default: 16)")
     data_parser.add_argument("--seed", type=seed_value, default=0, help=f"seed, 0..{MAX_SEED} (default: 0)")
     data_parser.add_argument(
         "--held-out",
