@@ -16,6 +16,7 @@ Example:
     'Beta(0.5, 0.5) (arcsine)'
 """
 
+from collapse_theory._compilation_cache import enable_compilation_cache
 from collapse_theory.distances import Distances, distance, law_distance
 from collapse_theory.families import FAMILIES, Family
 from collapse_theory.laws import Atom, Law
@@ -79,6 +80,7 @@ __all__ = [
     "design_for_limit",
     "design_for_rewards",
     "distance",
+    "enable_compilation_cache",
     "explore",
     "gauss_lobatto_rewards",
     "law_distance",
