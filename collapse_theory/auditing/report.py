@@ -24,10 +24,9 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from collapse_theory._io import atomic_write
 from collapse_theory._results import as_dict
@@ -43,6 +42,9 @@ from collapse_theory.auditing.statistics import (
     summarise_groups,
 )
 from collapse_theory.collapse_score import collapse_score, group_distances
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -309,6 +311,8 @@ def report_markdown(report: AuditReport) -> str:
 
 def plot_audit(report: AuditReport) -> Figure:
     """Mean shape per group against the response position, 10%-90% bands, the optimum dashed."""
+    from matplotlib.figure import Figure  # matplotlib loads only when a figure is drawn
+
     figure = Figure(figsize=(6.0, 4.4), layout="constrained")
     axis = figure.subplots()
     x = report.grid
