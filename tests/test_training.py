@@ -138,7 +138,7 @@ def test_parse_prompt_aware_and_its_errors() -> None:
         parse_prompt_aware("closed:linear")
     with pytest.raises(TrainingError, match="twice"):
         parse_prompt_aware("open=log,open=linear")
-    with pytest.raises(ValueError, match="unknown utility 'cubic'"):
+    with pytest.raises(ValueError, match="unknown term 'cubic'"):
         parse_prompt_aware("open=cubic")
 
 

@@ -230,7 +230,7 @@ def test_train_rejects_unknown_prompt_kinds(tmp_path: Path, data_file: Path, cap
     [
         (["--utility", "cubic"], "unknown utility 'cubic'; valid forms:"),
         (["--utility", "log", "--prompt-aware", "open=log,closed=linear"], "not allowed with argument"),
-        ([], "one of the arguments --utility --prompt-aware is required"),
+        ([], "one of the arguments --utility --loss --utility-file --prompt-aware is required"),
         (["--prompt-aware", "open:log"], "KIND=SPEC,KIND=SPEC"),
         (["--utility", "log", "--steps", "0"], "steps must be an integer >= 1"),
         (["--utility", "log", "--hidden", "64,x"], "hidden widths must be comma-separated integers"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands._arguments import completions, integer, utility_spec
+from collapse_theory.commands._arguments import completions, integer, loss_spec, utility_spec
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -29,7 +30,7 @@ from collapse_theory.training import (
 )
 from collapse_theory.training.diagnostics import package_versions
 from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
-from collapse_theory.utilities import VALID_FORMS
+from collapse_theory.utilities import VALID_FORMS, Utility
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
 
@@ -86,7 +87,9 @@ def register(subparsers: Any) -> None:
         help="train a reward model on rankings and watch rewards collapse (or not, prompt-aware)",
         description=(
             "Train an MLP reward model (sigmoid output) on ranked completions with the loss "
-            "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase. Writes metrics.jsonl, snapshots/, checkpoint.npz, "
+            "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase; or with a ranking loss as practitioners train it "
+            "(--loss: -F(r), docs/losses.md; a free loss such as bradley-terry, open-assistant, ipo:TAU trains raw "
+            "logits, no sigmoid). Writes metrics.jsonl, snapshots/, checkpoint.npz, "
             f"heldout_rewards.jsonl, diagnostics.json and rewards.png to --out, holding its lock (train.lock) throughout: "
             f"one process per run directory. Utility specs: {forms}."
         ),
@@ -94,10 +97,24 @@ def register(subparsers: Any) -> None:
     mode = train_parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--utility", type=utility_spec, metavar="SPEC", help="one utility for every prompt")
     mode.add_argument(
+        "--loss",
+        type=loss_spec,
+        metavar="SPEC",
+        help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:TAU, plackett-luce:B; free, "
+        "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, open-assistant, trl-center:C, "
+        "listmle); a free loss trains raw logits",
+    )
+    mode.add_argument(
+        "--utility-file",
+        metavar="PATH.py:FUNCTION",
+        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0), for every prompt. "
+        "WARNING: the file is imported, so its Python code runs with your permissions; use only files you trust",
+    )
+    mode.add_argument(
         "--prompt-aware",
         type=prompt_aware_spec,
         metavar="KIND=SPEC,KIND=SPEC",
-        help="a utility per prompt kind, e.g. closed=linear,open=neg-power:1",
+        help="a utility or loss per prompt kind, e.g. closed=linear,open=neg-power:1 or closed=log,open=open-assistant",
     )
     train_parser.add_argument("--data", metavar="FILE.npz", help="dataset (default: the synthetic demo, seeded by --seed)")
     train_parser.add_argument(
@@ -192,9 +209,18 @@ def run_make_data(arguments: argparse.Namespace) -> int:
 
 def run_train(arguments: argparse.Namespace) -> int:
     """Train, then write diagnostics.json and rewards.png and print the summary and the verdict."""
+    utility: str | Utility | None = arguments.utility
+    utility_file = None
+    if arguments.utility_file is not None:
+        from collapse_theory.exploration import load_utility
+
+        utility = load_utility(arguments.utility_file)
+        utility_file = _utility_file_record(arguments.utility_file)
     dataset = load_dataset(arguments.data) if arguments.data else make_synthetic_dataset(seed=arguments.seed)
     config = TrainingConfig(
-        utility=arguments.utility,
+        utility=utility,
+        loss=arguments.loss,
+        utility_file=utility_file,
         prompt_aware=arguments.prompt_aware or (),
         steps=arguments.steps,
         seed=arguments.seed,
@@ -210,7 +236,7 @@ def run_train(arguments: argparse.Namespace) -> int:
             print(f"{out}: this run already finished at step {config.steps}; nothing to resume (results in {DIAGNOSTICS_FILE})")
             return 0
         result = train(dataset, config, out, progress=not arguments.quiet, resume=arguments.resume)
-        diagnostics = diagnose(dataset, result.rewards, result.utilities)
+        diagnostics = diagnose(dataset, result.rewards, result.losses_by_kind)
         outcome = verdict(diagnostics)
         record = RunRecord(
             versions=package_versions(),
@@ -234,6 +260,13 @@ def run_train(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _utility_file_record(reference: str) -> str:
+    """``path.py:function sha256:...``: the file's content identifies the run (a resume with an edited file is refused)."""
+    path = reference.rpartition(":")[0]
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return f"{Path(path).name}:{reference.rpartition(':')[2]} sha256:{digest}"
+
+
 def _finished(out: Path, config: TrainingConfig) -> bool:
     """The run in ``out`` reached its last step under ``config`` and wrote its results."""
     run = RunDirectory(out)
@@ -242,8 +275,10 @@ def _finished(out: Path, config: TrainingConfig) -> bool:
 
 
 def _print_summary(out: Path, result: TrainingResult, diagnostics: Diagnostics) -> None:
-    if result.config.utility is not None:
-        utilities = f"one utility for every prompt: {result.config.utility}"
+    if result.config.loss is not None:
+        utilities = f"one loss for every prompt: {result.config.loss}"
+    elif result.config.utility is not None:
+        utilities = f"one utility for every prompt: {result.config.spec}"
     else:
         utilities = "prompt-aware: " + ", ".join(f"{kind}={spec}" for kind, spec in result.utilities.items())
     print(f"run directory: {out}")
@@ -255,6 +290,18 @@ def _print_summary(out: Path, result: TrainingResult, diagnostics: Diagnostics) 
         f"terminal phase: {'yes' if result.terminal_phase else 'no'} (training pair accuracy {result.train_pair_accuracy:.4f}, "
         f"loss change over the last tenth {result.loss_change:.1e})"
     )
+    free = [curve for curve in diagnostics.train.curves if curve.normalised]
+    if free:
+        unbounded = any(curve.unbounded for curve in free)
+        print(
+            "free rewards (raw logits): curves and optima are range-normalised per prompt"
+            + ("; an unbounded loss is compared with its direction (no optimum exists)" if unbounded else "")
+        )
+        last = result.metrics[-1] if result.metrics else {}
+        if "reward_range" in last:
+            print(
+                f"mean reward range {last['reward_range']:.4g}, shape distance {last['shape_distance']:.4f} (step {last['step']})"
+            )
     print(f"{'split':<10}{'kind':<12}{'prompts':>8}{'pair acc.':>11}{'distance to optimum':>21}")
     for split in (diagnostics.train, diagnostics.held_out):
         if split is None:

@@ -36,6 +36,8 @@ from collapse_theory.training.diagnostics import (
     collapse_score,
     diagnose,
     pair_accuracy,
+    predict,
+    range_normalised,
     save_diagnostics,
     sorted_rewards,
     verdict,
@@ -87,8 +89,11 @@ __all__ = [
     "make_synthetic_dataset",
     "pair_accuracy",
     "parse_prompt_aware",
+    "plot_divergence",
     "plot_rewards",
+    "predict",
     "prompt_loss",
+    "range_normalised",
     "reward_logits",
     "reward_model_rewards",
     "rewards_from_logits",
@@ -101,13 +106,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from collapse_theory.training.divergence import plot_divergence
     from collapse_theory.training.plots import plot_rewards
 
 
 def __getattr__(name: str) -> Any:
-    # plot_rewards pulls in matplotlib (~2 s to import): load it only when asked for.
+    # the figures pull in matplotlib (~2 s to import): load it only when asked for.
     if name == "plot_rewards":
         from collapse_theory.training.plots import plot_rewards
 
         return plot_rewards
+    if name == "plot_divergence":
+        from collapse_theory.training.divergence import plot_divergence
+
+        return plot_divergence
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

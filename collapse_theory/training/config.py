@@ -8,6 +8,8 @@ Example:
     >>> config = TrainingConfig(utility="log-sigmoid:4.0", steps=200)
     >>> config.utility, config.mode, config.snapshot_every
     ('log-sigmoid:4', 'single', 20)
+    >>> TrainingConfig(loss="open-assistant").loss
+    'log-sigmoid:1+free+l2:0.001'
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from collapse_theory._checks import check_seed
 from collapse_theory._results import as_dict
-from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, parse_utility
+from collapse_theory.losses import Loss, parse_loss
+from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility, parse_utility
 
 __all__ = ["DEFAULT_TRAINING_HIDDEN", "TrainingConfig", "TrainingError", "parse_prompt_aware"]
 
@@ -36,11 +39,14 @@ class TrainingError(ValueError):
 def parse_prompt_aware(text: str) -> tuple[tuple[str, str], ...]:
     """Parse ``"closed=linear,open=neg-power:1"`` into ``(("closed", "linear"), ("open", "neg-power:1"))``.
 
-    Each utility spec is validated (:func:`parse_utility`) and written canonically.
+    Each spec is a utility or a ranking loss (:func:`~collapse_theory.losses.parse_loss`),
+    validated and written canonically; a plain utility spec stays what it is.
 
     Example:
         >>> parse_prompt_aware("closed=linear, open=neg-power:1.0")
         (('closed', 'linear'), ('open', 'neg-power:1'))
+        >>> parse_prompt_aware("closed=log,open=open-assistant")
+        (('closed', 'log'), ('open', 'log-sigmoid:1+free+l2:0.001'))
     """
     pairs: list[tuple[str, str]] = []
     for item in text.split(","):
@@ -50,7 +56,7 @@ def parse_prompt_aware(text: str) -> tuple[tuple[str, str], ...]:
             raise TrainingError(f"prompt-aware utilities must look like KIND=SPEC,KIND=SPEC, got {text!r}")
         if kind in dict(pairs):
             raise TrainingError(f"prompt-aware utilities name kind {kind!r} twice")
-        pairs.append((kind, parse_utility(spec.strip()).spec))
+        pairs.append((kind, parse_loss(spec.strip()).spec))
     return tuple(pairs)
 
 
@@ -65,9 +71,15 @@ class TrainingConfig:
     """Everything that determines a training run (two equal configs give equal runs).
 
     Attributes:
-        utility: one utility spec for every prompt (e.g. ``"log"``), or None.
-        prompt_aware: ``((kind, spec), ...)``, a utility per prompt kind, or empty.
-            Exactly one of ``utility`` and ``prompt_aware`` is given.
+        utility: one utility for every prompt: a spec (e.g. ``"log"``) or a custom
+            :class:`~collapse_theory.utilities.Utility` (``--utility-file``), or None.
+        loss: one ranking-loss spec for every prompt (e.g. ``"open-assistant"``,
+            ``"ipo:0.5"``; :mod:`collapse_theory.losses`), or None. A plain utility spec
+            trains exactly as ``utility`` does.
+        prompt_aware: ``((kind, spec), ...)``, a utility or loss per prompt kind, or empty.
+            Exactly one of ``utility``, ``loss`` and ``prompt_aware`` is given.
+        utility_file: where a custom utility came from (``"path.py:function"`` and the
+            file's SHA-256), recorded in the run directory and checked on resume.
         steps: full-batch optimizer steps.
         learning_rate: Adam's initial learning rate, decayed along a cosine.
         final_learning_rate_fraction: the learning rate at the last step, as a fraction
@@ -86,8 +98,10 @@ class TrainingConfig:
         (('closed', 'linear'), ('open', 'neg-power:1'))
     """
 
-    utility: str | None = None
+    utility: str | Utility | None = None
+    loss: str | None = None
     prompt_aware: tuple[tuple[str, str], ...] = ()
+    utility_file: str | None = None
     steps: int = 600
     learning_rate: float = 1e-2
     final_learning_rate_fraction: float = 0.01
@@ -99,12 +113,18 @@ class TrainingConfig:
     checkpoint_every: int = 100
 
     def __post_init__(self) -> None:
-        if (self.utility is None) == (not self.prompt_aware):
-            raise TrainingError("give exactly one of a utility for every prompt or prompt-aware utilities per kind")
+        given = [self.utility is not None, self.loss is not None, bool(self.prompt_aware)]
+        if sum(given) != 1:
+            raise TrainingError(
+                "give exactly one of a utility or a loss for every prompt, or prompt-aware utilities (or losses) per kind"
+            )
         if self.utility is not None:
-            object.__setattr__(self, "utility", parse_utility(self.utility).spec)
+            custom = isinstance(self.utility, Utility) and self.utility.family_record is None
+            object.__setattr__(self, "utility", self.utility if custom else parse_utility(self.utility).spec)
+        elif self.loss is not None:
+            object.__setattr__(self, "loss", parse_loss(self.loss).spec)
         else:
-            pairs = tuple((str(kind), parse_utility(spec).spec) for kind, spec in self.prompt_aware)
+            pairs = tuple((str(kind), parse_loss(spec).spec) for kind, spec in self.prompt_aware)
             if len({kind for kind, _ in pairs}) != len(pairs):
                 raise TrainingError(f"prompt-aware utilities name a kind twice: {pairs}")
             object.__setattr__(self, "prompt_aware", pairs)
@@ -128,13 +148,33 @@ class TrainingConfig:
 
     @property
     def mode(self) -> str:
-        """``"single"`` (one utility) or ``"prompt-aware"``."""
-        return "single" if self.utility is not None else "prompt-aware"
+        """``"single"`` (one utility or loss) or ``"prompt-aware"``."""
+        return "prompt-aware" if self.prompt_aware else "single"
+
+    @property
+    def spec(self) -> str | None:
+        """The utility's or loss's spec of a single-mode run (None when prompt-aware)."""
+        if isinstance(self.utility, Utility):
+            return self.utility.spec
+        return self.utility if self.utility is not None else self.loss
+
+    def losses_for(self, kind_names: Sequence[str]) -> dict[str, Loss]:
+        """The :class:`~collapse_theory.losses.Loss` of each kind (a utility is its plain loss).
+
+        Example:
+            >>> TrainingConfig(loss="bradley-terry").losses_for(["open"])["open"].free
+            True
+        """
+        if isinstance(self.utility, Utility):
+            custom = parse_loss(self.utility)
+            return {kind: custom for kind in kind_names}
+        return {kind: parse_loss(spec) for kind, spec in self.utilities_for(kind_names).items()}
 
     def utilities_for(self, kind_names: Sequence[str]) -> dict[str, str]:
-        """The utility spec of each kind of a dataset; every kind needs one, no other kind may appear."""
-        if self.utility is not None:
-            return {kind: self.utility for kind in kind_names}
+        """The utility or loss spec of each kind of a dataset; every kind needs one, no other kind may appear."""
+        single = self.spec
+        if single is not None:
+            return {kind: single for kind in kind_names}
         assigned = dict(self.prompt_aware)
         unknown = [kind for kind in assigned if kind not in kind_names]
         if unknown:
@@ -153,4 +193,5 @@ class TrainingConfig:
             >>> TrainingConfig(utility="log").as_dict()["hidden"]
             [64, 64]
         """
-        return as_dict(self)
+        values = as_dict(self, exclude=("utility",))
+        return {"utility": self.spec if self.utility is not None else None, **values}

@@ -6,7 +6,13 @@ prompt, the plot of Song, Cai, Lee, Su ("Reward Collapse in Aligning Large Langu
 Models", arXiv 2305.17608, Figures 3-5: reward against response index). Then
 
 * distance to the optimum: :math:`\\max_k |\\bar r_k - r^*_k|`, with :math:`r^*` the
-  solver's optimum (:func:`collapse_theory.solver.solve`) of the kind's utility for n;
+  solver's optimum (:func:`collapse_theory.solver.solve`) of the kind's utility for n,
+  or of its ranking loss (:func:`collapse_theory.loss_solver.solve_loss`);
+* **free rewards** (a loss with ``free``: raw logits, no sigmoid): each prompt's rewards
+  are *range-normalised*, :math:`(r - \\min r) / (\\max r - \\min r)`, before the mean,
+  and compared with the solver's optimum normalised the same way, or, when the loss has
+  no maximiser (``bradley-terry``, ``listmle``: status ``unbounded``), with its limiting
+  *direction* (equal gaps for saturating losses);
 * distance between kinds a and b: :math:`\\max_k |\\bar r^{(a)}_k - \\bar r^{(b)}_k|`;
 * **collapse score**: the largest distance between any two kinds (0 when every kind
   has the same mean curve, i.e. complete reward collapse; at most 1 since rewards lie
@@ -32,9 +38,11 @@ import numpy as np
 from collapse_theory import collapse_score as shared
 from collapse_theory._io import atomic_write_json
 from collapse_theory._results import as_dict
+from collapse_theory.loss_solver import LossStatus, solve_loss
+from collapse_theory.losses import Loss, parse_loss
 from collapse_theory.solver import solve_many
 from collapse_theory.training.data import Dataset
-from collapse_theory.utilities import parse_utility
+from collapse_theory.utilities import Utility
 
 __all__ = [
     "ACCEPTANCE_SEPARATION",
@@ -42,14 +50,18 @@ __all__ = [
     "Acceptance",
     "Diagnostics",
     "KindCurve",
+    "Prediction",
     "RunRecord",
     "SplitDiagnostics",
     "Verdict",
     "acceptance",
     "collapse_score",
     "diagnose",
+    "diagnostic_rewards",
     "package_versions",
     "pair_accuracy",
+    "predict",
+    "range_normalised",
     "save_diagnostics",
     "sorted_rewards",
     "verdict",
@@ -73,6 +85,105 @@ def pair_accuracy(scores: np.ndarray, rankings: np.ndarray) -> float:
 def sorted_rewards(rewards: np.ndarray) -> np.ndarray:
     """Each prompt's rewards sorted descending (column k = the (k+1)-th largest), float64."""
     return -np.sort(-np.asarray(rewards, dtype=np.float64), axis=1)
+
+
+def range_normalised(rewards: np.ndarray) -> np.ndarray:
+    """Each row mapped affinely onto [0, 1]: (r - min r) / (max r - min r); a row of ties becomes 1/2.
+
+    The shape of free rewards, which a shift or a scale does not change.
+
+    Example:
+        >>> range_normalised(np.array([[4.0, 0.0, 2.0], [1.0, 1.0, 1.0]])).tolist()
+        [[1.0, 0.0, 0.5], [0.5, 0.5, 0.5]]
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    low = rewards.min(axis=-1, keepdims=True)
+    spread = rewards.max(axis=-1, keepdims=True) - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = (rewards - low) / spread
+    return np.where(spread > 0, scaled, 0.5)
+
+
+def diagnostic_rewards(rewards: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The rewards the diagnostics compare: as they are, or range-normalised on prompts whose loss is free.
+
+    ``free`` is a bool [P] (or a scalar) marking the prompts trained with free rewards.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    mask = np.broadcast_to(np.asarray(free, dtype=bool), rewards.shape[:1])
+    return np.where(mask[:, None], range_normalised(rewards), rewards)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    """What the theory predicts for one loss at n: the rewards every prompt ends at, or their shape.
+
+    Attributes:
+        loss: the loss's spec.
+        status: the solver's status (``optimal`` for a plain utility's certified optimum).
+        rewards: float64 [n], best first: the optimum (range-normalised for a free loss) or,
+            when the loss is unbounded, the limiting direction (range [0, 1]).
+        normalised: the rewards are a range-normalised shape (free losses).
+        unbounded: the loss has no maximiser; ``rewards`` is its direction.
+    """
+
+    loss: str
+    status: str
+    rewards: np.ndarray
+    normalised: bool
+    unbounded: bool
+
+
+def predict(loss: Loss | Utility | str, n: int) -> Prediction:
+    """The solver's prediction for a loss at n (a plain utility: :func:`~collapse_theory.solver.solve`).
+
+    Example:
+        >>> p = predict("bradley-terry", 4)
+        >>> p.status, p.unbounded, [round(float(x), 4) for x in p.rewards]
+        ('unbounded', True, [1.0, 0.6667, 0.3333, 0.0])
+        >>> [round(float(x), 4) for x in predict("ipo:0.5", 4).rewards]  # equal gaps, range-normalised
+        [1.0, 0.6667, 0.3333, 0.0]
+    """
+    return _predictions([parse_loss(loss)], n)[0]
+
+
+def _predictions(losses: list[Loss], n: int) -> list[Prediction]:
+    plain = [loss for loss in losses if loss.is_plain_utility]
+    solved = solve_many([loss.utility for loss in plain if loss.utility is not None], n) if plain else []
+    by_plain = {id(loss): solution for loss, solution in zip(plain, solved, strict=True)}
+    answers = []
+    for loss in losses:
+        if id(loss) in by_plain:
+            solution = by_plain[id(loss)]
+            answers.append(
+                Prediction(
+                    loss=loss.spec,
+                    status=solution.status.value if hasattr(solution.status, "value") else str(solution.status),
+                    rewards=np.asarray(solution.rewards, dtype=np.float64),
+                    normalised=False,
+                    unbounded=False,
+                )
+            )
+            continue
+        answer = solve_loss(loss, n)
+        unbounded = answer.rewards is None and answer.direction is not None
+        if answer.rewards is not None:
+            values = np.asarray(answer.rewards, dtype=np.float64)
+            values = range_normalised(values[None, :])[0] if loss.free else values
+        elif answer.direction is not None:
+            values = np.asarray(answer.direction, dtype=np.float64)
+        else:
+            values = np.full(n, np.nan)
+        answers.append(
+            Prediction(
+                loss=loss.spec,
+                status=answer.status.value,
+                rewards=values,
+                normalised=loss.free or unbounded,
+                unbounded=unbounded or answer.status is LossStatus.UNBOUNDED,
+            )
+        )
+    return answers
 
 
 def collapse_score(rewards: np.ndarray, kinds: np.ndarray, kind_count: int) -> float | None:
@@ -103,13 +214,17 @@ class KindCurve:
 
     Attributes:
         kind: the kind's name.
-        utility: the kind's utility spec.
+        utility: the kind's utility or loss spec.
         prompts: number of prompts of this kind in the split.
         pair_accuracy: fraction of this kind's ranked pairs ordered right by the rewards.
-        mean: float64 [n], mean over prompts of the sorted rewards, per rank.
+        mean: float64 [n], mean over prompts of the sorted rewards, per rank (each prompt
+            range-normalised first when ``normalised``).
         spread: float64 [n], their standard deviation over prompts.
-        optimum: float64 [n], the solver's optimal rewards for the utility and n.
+        optimum: float64 [n], the solver's optimal rewards for the utility or loss and n
+            (range-normalised when ``normalised``; the direction when ``unbounded``).
         distance_to_optimum: ``max_k |mean_k - optimum_k|``.
+        normalised: the loss trains free rewards, compared as range-normalised shapes.
+        unbounded: the loss has no maximiser; ``optimum`` is its limiting direction.
     """
 
     kind: str
@@ -120,6 +235,8 @@ class KindCurve:
     spread: np.ndarray
     optimum: np.ndarray
     distance_to_optimum: float
+    normalised: bool = False
+    unbounded: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values (non-finite numbers as null)."""
@@ -192,16 +309,18 @@ def _split_diagnostics(
     kinds: np.ndarray,
     kind_names: tuple[str, ...],
     utilities: Mapping[str, str],
-    optima: Mapping[str, np.ndarray],
+    predictions: Mapping[str, Prediction],
 ) -> SplitDiagnostics:
-    ordered = sorted_rewards(rewards)
+    free = np.asarray([predictions[utilities[kind]].normalised for kind in kind_names], dtype=bool)
+    ordered = sorted_rewards(diagnostic_rewards(rewards, free[kinds] if kinds.size else np.zeros(0, dtype=bool)))
     curves = []
     for index, kind in enumerate(kind_names):
         members = ordered[kinds == index]
         if members.shape[0] == 0:
             continue
         mean = members.mean(axis=0)
-        optimum = optima[utilities[kind]]
+        prediction = predictions[utilities[kind]]
+        optimum = prediction.rewards
         curves.append(
             KindCurve(
                 kind=kind,
@@ -212,6 +331,8 @@ def _split_diagnostics(
                 spread=members.std(axis=0),
                 optimum=optimum,
                 distance_to_optimum=float(np.max(np.abs(mean - optimum))),
+                normalised=prediction.normalised,
+                unbounded=prediction.unbounded,
             )
         )
     distances = shared.group_distances({curve.kind: curve.mean for curve in curves})
@@ -228,7 +349,7 @@ def _split_diagnostics(
 def diagnose(
     dataset: Dataset,
     rewards: np.ndarray,
-    utilities: Mapping[str, str],
+    utilities: Mapping[str, str | Loss | Utility],
     optima: Mapping[str, np.ndarray] | None = None,
 ) -> Diagnostics:
     """Reward curves per kind, distances to the solver's optima and between kinds, the collapse score.
@@ -237,9 +358,12 @@ def diagnose(
         dataset: the dataset the rewards belong to (rankings, kinds, held-out split).
         rewards: [P, n] rewards of every prompt in the dataset's order, e.g.
             ``TrainingResult.rewards`` or one of its ``snapshots``.
-        utilities: each kind's utility spec, e.g. ``TrainingResult.utilities``.
+        utilities: each kind's utility or loss (spec or object), e.g. ``TrainingResult.utilities``
+            (``TrainingResult.losses_by_kind`` for a custom utility). Prompts of a free loss
+            are range-normalised (their rewards are raw logits).
         optima: optional ``{spec: optimal rewards [n], best first}`` to compare with instead
-            of calling the solver (e.g. a closed form); specs not given are solved.
+            of calling the solver (e.g. a closed form); specs not given are solved
+            (a free loss's given optimum is range-normalised too).
 
     Example:
         >>> import numpy as np
@@ -256,19 +380,33 @@ def diagnose(
     missing = [kind for kind in dataset.kind_names if kind not in utilities]
     if missing:
         raise ValueError(f"no utility given for kind {missing[0]!r}")
-    chosen = {kind: parse_utility(utilities[kind]).spec for kind in dataset.kind_names}
-    given = {parse_utility(spec).spec: np.asarray(value, dtype=np.float64) for spec, value in (optima or {}).items()}
+    losses = {kind: parse_loss(utilities[kind]) for kind in dataset.kind_names}
+    chosen = {kind: loss.spec for kind, loss in losses.items()}
+    distinct = {loss.spec: loss for loss in losses.values()}
+    given: dict[str, np.ndarray] = {}
+    for spec, value in (optima or {}).items():
+        key = parse_loss(spec).spec if spec not in distinct else spec
+        given[key] = np.asarray(value, dtype=np.float64)
+        if given[key].shape != (dataset.n,) or not np.all(np.isfinite(given[key])):
+            raise ValueError(f"optimum given for {spec!r} must be {dataset.n} finite rewards, got shape {given[key].shape}")
+    unsolved = [loss for spec, loss in distinct.items() if spec not in given]
+    predictions = {prediction.loss: prediction for prediction in (_predictions(unsolved, dataset.n) if unsolved else [])}
     for spec, value in given.items():
-        if value.shape != (dataset.n,) or not np.all(np.isfinite(value)):
-            raise ValueError(f"optimum given for {spec!r} must be {dataset.n} finite rewards, got shape {value.shape}")
-    missing_specs = [spec for spec in dict.fromkeys(chosen.values()) if spec not in given]
-    solved = solve_many(missing_specs, dataset.n) if missing_specs else []
-    optima = {**given, **{s.utility: np.asarray(s.rewards, dtype=np.float64) for s in solved}}
+        if spec not in distinct:
+            continue
+        free = distinct[spec].free
+        predictions[spec] = Prediction(
+            loss=spec,
+            status="given",
+            rewards=range_normalised(value[None, :])[0] if free else value,
+            normalised=free,
+            unbounded=False,
+        )
 
     def split(name: str, held_out: bool) -> SplitDiagnostics:
         rows = dataset.split(held_out)
         return _split_diagnostics(
-            name, rewards[rows], dataset.rankings[rows], dataset.kinds[rows], dataset.kind_names, chosen, optima
+            name, rewards[rows], dataset.rankings[rows], dataset.kinds[rows], dataset.kind_names, chosen, predictions
         )
 
     held = split("held_out", True) if dataset.held_out.any() else None
@@ -326,7 +464,12 @@ def acceptance(
     else:
         apart = score is not None and score > separation
         relation = f"kinds differ by {score:.4f} (> {separation:g} wanted)" if score is not None else "only one kind"
-    message = f"{split}: max distance to optimum {distance:.4f} (< {tolerance:g} wanted), {relation}"
+    target = "optimum"
+    if any(curve.unbounded for curve in chosen.curves):
+        target = "optimum or, for an unbounded loss, its direction (range-normalised)"
+    elif any(curve.normalised for curve in chosen.curves):
+        target = "optimum (range-normalised)"
+    message = f"{split}: max distance to {target} {distance:.4f} (< {tolerance:g} wanted), {relation}"
     return Acceptance(
         passed=bool(near and apart),
         mode=diagnostics.mode,

@@ -10,8 +10,11 @@ arXiv 2305.17608, eq. (2.1)) is
 
 with :math:`U_{ext}` the utility's extended version (:meth:`Utility.extended`, the
 tangent below ``extension_eps``) and rewards r in (0, 1) from the sigmoid model of
-:mod:`collapse_theory.training.model`. The training loss is the mean of
-:math:`\\ell` over the training prompts. Two modes:
+:mod:`collapse_theory.training.model`. A ranking loss as practitioners train it
+(:mod:`collapse_theory.losses`: ``open-assistant``, ``ipo:0.5``, ``bradley-terry``, ...)
+gives :math:`\\ell = -F(r)` (:mod:`collapse_theory.training.objectives`), with r the raw
+logit when the loss is ``free``. The training loss is the mean of :math:`\\ell` over the
+training prompts. Two modes:
 
 * one utility U for every prompt: in the interpolating regime every prompt ends at the
   same reward vector, the solver's optimum for U and n (*reward collapse*);
@@ -59,13 +62,21 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from collapse_theory._checks import check_memory
+from collapse_theory.losses import Loss
 from collapse_theory.training.config import DEFAULT_TRAINING_HIDDEN, TrainingConfig, TrainingError, parse_prompt_aware
 from collapse_theory.training.data import Dataset
-from collapse_theory.training.diagnostics import collapse_score, pair_accuracy
+from collapse_theory.training.diagnostics import (
+    Prediction,
+    collapse_score,
+    diagnostic_rewards,
+    pair_accuracy,
+    predict,
+    range_normalised,
+    sorted_rewards,
+)
 from collapse_theory.training.model import RewardModel, init_reward_model
 from collapse_theory.training.run_directory import CHECKPOINT_FORMAT, RunDirectory, hold
 from collapse_theory.training.steps import Batch, adam_optimizer, evaluate_batch, make_batch, prompt_loss, train_chunk
-from collapse_theory.utilities import Utility, parse_utility
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -92,7 +103,9 @@ class TrainingResult:
     Attributes:
         config: the configuration.
         kind_names: the dataset's kinds.
-        utilities: each kind's utility spec.
+        utilities: each kind's utility or loss spec.
+        losses_by_kind: each kind's :class:`~collapse_theory.losses.Loss` (a custom
+            utility's too, which has no spec to parse back).
         params: the final reward model (NumPy arrays).
         step: the last step trained (``config.steps`` unless stopped early).
         logits: float64 [P, n], every prompt's final logits in the dataset's order.
@@ -110,6 +123,7 @@ class TrainingResult:
         devices: number of devices the prompts were split over.
         platform: the devices' platform (``"cpu"``, ``"gpu"``, ``"tpu"``).
         device_kind: the first device's kind (e.g. ``"cpu"``, ``"NVIDIA H200"``).
+        free: bool [P], prompts whose loss trains free rewards (reward = logit, no sigmoid).
     """
 
     config: TrainingConfig
@@ -131,11 +145,13 @@ class TrainingResult:
     devices: int
     platform: str
     device_kind: str = ""
+    losses_by_kind: dict[str, Loss] = field(default_factory=dict)
+    free: np.ndarray | None = None
 
     @property
     def rewards(self) -> np.ndarray:
-        """float64 [P, n], every prompt's rewards sigmoid(logits)."""
-        return _sigmoid(self.logits)
+        """float64 [P, n], every prompt's rewards: sigmoid(logits), or the logits where the loss is free."""
+        return _head(self.logits, self.free)
 
     @property
     def train_rewards(self) -> np.ndarray:
@@ -151,6 +167,14 @@ class TrainingResult:
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -logits))
+
+
+def _head(logits: np.ndarray, free: np.ndarray | None) -> np.ndarray:
+    """Rewards from logits: sigmoid, except the raw logits on prompts whose loss is free."""
+    rewards = _sigmoid(logits)
+    if free is None or not np.any(free):
+        return rewards
+    return np.where(np.asarray(free, dtype=bool)[:, None], np.asarray(logits, dtype=np.float64), rewards)
 
 
 def dataset_fingerprint(dataset: Dataset) -> str:
@@ -272,7 +296,7 @@ def _check_training_memory(dataset: Dataset, config: TrainingConfig) -> None:
 
 
 class _Setup(NamedTuple):
-    """What every step of one run shares: the batches on the devices, the optimizer, the utilities."""
+    """What every step of one run shares: the batches on the devices, the optimizer, the losses."""
 
     train_indices: np.ndarray
     held_indices: np.ndarray
@@ -281,8 +305,10 @@ class _Setup(NamedTuple):
     replicated: NamedSharding
     schedule: optax.Schedule
     optimizer: optax.GradientTransformation
-    utilities: tuple[Utility, ...]
+    losses: tuple[Loss, ...]
     devices: tuple[jax.Device, ...]
+    free: np.ndarray  # bool [P]: the prompt's loss trains free rewards
+    predictions: dict[int, Prediction]  # kind index -> the solver's normalised shape, for free kinds
 
 
 @dataclass
@@ -299,9 +325,13 @@ class _State:
     checkpointed: int | None = None  # the step of the last checkpoint written or resumed from
 
 
-def _prepare(dataset: Dataset, config: TrainingConfig, utilities: dict[str, str], devices: Sequence[jax.Device] | None) -> _Setup:
-    distinct = tuple(dict.fromkeys(utilities.values()))
-    utility_of_kind = np.asarray([distinct.index(utilities[kind]) for kind in dataset.kind_names])
+def _prepare(dataset: Dataset, config: TrainingConfig, devices: Sequence[jax.Device] | None) -> _Setup:
+    losses = config.losses_for(dataset.kind_names)
+    distinct = tuple(dict.fromkeys(losses.values()))
+    loss_of_kind = np.asarray([distinct.index(losses[kind]) for kind in dataset.kind_names])
+    free_kind = np.asarray([losses[kind].free for kind in dataset.kind_names], dtype=bool)
+    # The metrics compare free kinds' shapes with the solver's (normalised optimum or direction).
+    predictions = {index: predict(losses[kind], dataset.n) for index, kind in enumerate(dataset.kind_names) if free_kind[index]}
     chosen = tuple(devices) if devices is not None else tuple(jax.devices())
     if not chosen:
         raise TrainingError("no devices to train on")
@@ -311,13 +341,15 @@ def _prepare(dataset: Dataset, config: TrainingConfig, utilities: dict[str, str]
     return _Setup(
         train_indices=train_indices,
         held_indices=held_indices,
-        train_batch=make_batch(dataset, train_indices, utility_of_kind, mesh),
-        held_batch=make_batch(dataset, held_indices, utility_of_kind, mesh) if held_indices.size else None,
+        train_batch=make_batch(dataset, train_indices, loss_of_kind, mesh),
+        held_batch=make_batch(dataset, held_indices, loss_of_kind, mesh) if held_indices.size else None,
         replicated=NamedSharding(mesh, PartitionSpec()),
         schedule=schedule,
         optimizer=optimizer,
-        utilities=tuple(parse_utility(spec) for spec in distinct),
+        losses=distinct,
         devices=chosen,
+        free=free_kind[dataset.kinds],
+        predictions=predictions,
     )
 
 
@@ -354,7 +386,7 @@ def _initial_state(
 
 def _all_logits(dataset: Dataset, config: TrainingConfig, setup: _Setup, params: Any) -> tuple[float, np.ndarray, float | None]:
     """The training loss, every prompt's logits (float64, dataset order), the held-out loss."""
-    evaluate = functools.partial(evaluate_batch, utilities=setup.utilities, eps=config.extension_eps)
+    evaluate = functools.partial(evaluate_batch, losses=setup.losses, eps=config.extension_eps)
     loss, train_logits = evaluate(params, setup.train_batch)
     logits = np.zeros(dataset.rankings.shape, dtype=np.float64)
     logits[setup.train_indices] = np.asarray(train_logits, dtype=np.float64)[: setup.train_indices.size]
@@ -394,8 +426,13 @@ def _check_chunk(values: np.ndarray, params: Any, state: _State, end: int, run: 
 def _log_entry(
     dataset: Dataset, setup: _Setup, step: int, loss: float, logits: np.ndarray, held_loss: float | None, seconds: float
 ) -> dict[str, Any]:
-    """One metrics entry: loss, pair accuracy and collapse score (training and held-out), learning rate."""
-    rewards = _sigmoid(logits)
+    """One metrics entry: loss, pair accuracy and collapse score (training and held-out), learning rate.
+
+    With free rewards also ``reward_range`` (the mean over free training prompts of max r - min r)
+    and ``shape_distance`` (the largest over free kinds of max_k |mean normalised shape_k -
+    prediction_k|, the prediction the solver's normalised optimum or, unbounded, its direction).
+    """
+    rewards = diagnostic_rewards(_head(logits, setup.free), setup.free)
     train, held = setup.train_indices, setup.held_indices
     kind_count = len(dataset.kind_names)
     entry: dict[str, Any] = {
@@ -406,11 +443,30 @@ def _log_entry(
         "learning_rate": float(setup.schedule(step)),
         "seconds": round(seconds, 3),
     }
+    if setup.predictions:
+        entry.update(_free_shape(dataset, setup, logits))
     if held_loss is not None:
         entry["held_out_loss"] = held_loss
         entry["held_out_pair_accuracy"] = pair_accuracy(logits[held], dataset.rankings[held])
         entry["held_out_collapse_score"] = collapse_score(rewards[held], dataset.kinds[held], kind_count)
     return entry
+
+
+def _free_shape(dataset: Dataset, setup: _Setup, logits: np.ndarray) -> dict[str, float]:
+    """``reward_range`` and ``shape_distance`` of the free training prompts (see :func:`_log_entry`)."""
+    train = setup.train_indices
+    free = train[setup.free[train]]
+    ranges = logits[free].max(axis=1) - logits[free].min(axis=1)
+    distances = []
+    for index, prediction in setup.predictions.items():
+        members = free[dataset.kinds[free] == index]
+        if members.size:
+            shape = sorted_rewards(range_normalised(logits[members])).mean(axis=0)
+            distances.append(float(np.max(np.abs(shape - prediction.rewards))))
+    return {
+        "reward_range": float(ranges.mean()) if ranges.size else math.nan,
+        "shape_distance": max(distances) if distances else math.nan,
+    }
 
 
 def _record(
@@ -439,7 +495,7 @@ def _record(
             if run is not None:
                 run.write_metrics(state.metrics)
         if snapped:
-            state.snapshots[step] = _sigmoid(logits)
+            state.snapshots[step] = _head(logits, setup.free)
             if run is not None:
                 run.save_snapshot(step, state.snapshots[step])
     if run is not None and (step % config.checkpoint_every == 0 or last or step == until):
@@ -531,12 +587,12 @@ def _train(
 ) -> TrainingResult:
     start = time.perf_counter()
     utilities = config.utilities_for(dataset.kind_names)
-    setup = _prepare(dataset, config, utilities, devices)
+    setup = _prepare(dataset, config, devices)
     fingerprint = dataset_fingerprint(dataset)
     state = _initial_state(dataset, config, setup, run, resume, fingerprint)
     if run is not None:
         run.write_config(config.as_dict(), fingerprint, utilities)
-    chunk = functools.partial(train_chunk, optimizer=setup.optimizer, utilities=setup.utilities, eps=config.extension_eps)
+    chunk = functools.partial(train_chunk, optimizer=setup.optimizer, losses=setup.losses, eps=config.extension_eps)
     if state.step:
         bar.bar.update(state.step)  # a resumed run's bar starts where it stopped
     try:
@@ -573,7 +629,7 @@ def _result(
     train_accuracy = pair_accuracy(logits[train], dataset.rankings[train])
     held_accuracy = pair_accuracy(logits[held], dataset.rankings[held]) if held.size else None
     if run is not None and state.step == config.steps:
-        run.write_heldout_rewards(_heldout_records(dataset, _sigmoid(logits)))
+        run.write_heldout_rewards(_heldout_records(dataset, _head(logits, setup.free)))
     loss_change = _loss_change(state.losses.astype(np.float64))
     steady = state.timed[1:] if len(state.timed) > 1 else state.timed
     steps_per_second = sum(s for s, _ in steady) / max(sum(t for _, t in steady), 1e-12) if steady else 0.0
@@ -597,4 +653,6 @@ def _result(
         devices=len(setup.devices),
         platform=setup.devices[0].platform,
         device_kind=str(getattr(setup.devices[0], "device_kind", setup.devices[0].platform)),
+        losses_by_kind=config.losses_for(dataset.kind_names),
+        free=setup.free.copy(),
     )

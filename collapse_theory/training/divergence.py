@@ -1,0 +1,78 @@
+"""The figure of a free loss without a maximiser: rewards that grow without bound, a shape that converges.
+
+Free Bradley-Terry (``bradley-terry`` = ``log-sigmoid:1+free``, TRL's and OpenRLHF's default) has
+no maximiser: every gap r_i - r_{i+1} improves the loss, so training spreads the rewards without
+limit, while their range-normalised shape approaches the direction
+:func:`collapse_theory.loss_solver.solve_loss` predicts (equal gaps for saturating losses;
+docs/losses.md). The trainer logs both at every logged step (``metrics.jsonl``):
+
+* ``reward_range``: the mean over the free training prompts of max r - min r (grows);
+* ``shape_distance``: max over ranks of |mean range-normalised shape - direction| (shrinks).
+
+:func:`plot_divergence` draws them against the step: two panels, range and distance.
+
+Example:
+    >>> entries = [{"step": 40, "reward_range": 2.7, "shape_distance": 0.105},
+    ...            {"step": 400, "reward_range": 19.1, "shape_distance": 0.045}]
+    >>> figure = plot_divergence(entries, title="bradley-terry, n = 4")
+    >>> [axis.get_ylabel() for axis in figure.axes]
+    ['mean reward range (max r - min r)', 'distance to the direction']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["divergence_curves", "plot_divergence"]
+
+
+def divergence_curves(metrics: Iterable[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps, mean reward ranges and shape distances of the metrics entries that carry them (float64).
+
+    ``metrics`` is ``TrainingResult.metrics`` or the lines of ``metrics.jsonl``; entries without
+    ``reward_range`` (bounded losses) are skipped.
+
+    Example:
+        >>> divergence_curves([{"step": 20, "loss": 1.0}, {"step": 40, "reward_range": 3.0, "shape_distance": 0.1}])
+        (array([40.]), array([3.]), array([0.1]))
+    """
+    rows = [
+        (float(entry["step"]), float(entry["reward_range"]), float(entry.get("shape_distance", np.nan)))
+        for entry in metrics
+        if entry.get("reward_range") is not None
+    ]
+    if not rows:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    steps, ranges, distances = (np.asarray(column, dtype=np.float64) for column in zip(*rows, strict=True))
+    return steps, ranges, distances
+
+
+def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = None) -> Figure:
+    """Mean reward range vs step (left) and distance of the normalised shape to the direction vs step (right).
+
+    Returns a matplotlib :class:`~matplotlib.figure.Figure` not attached to pyplot; save it with
+    :func:`collapse_theory._io.atomic_savefig`. Raises ValueError when no entry carries the
+    free-reward metrics (a bounded loss).
+    """
+    steps, ranges, distances = divergence_curves(metrics)
+    if steps.size == 0:
+        raise ValueError("no metrics entry has reward_range: the run did not train free rewards")
+    figure = Figure(figsize=(9.0, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    left.plot(steps, ranges, "o-", color="tab:blue", linewidth=2.0)
+    left.set_xlabel("step")
+    left.set_ylabel("mean reward range (max r - min r)")
+    left.set_title("rewards grow without bound", fontsize=10)
+    left.grid(alpha=0.3)
+    right.plot(steps, distances, "o-", color="tab:red", linewidth=2.0)
+    right.set_xlabel("step")
+    right.set_ylabel("distance to the direction")
+    right.set_title("normalised shape approaches the predicted direction", fontsize=10)
+    right.set_ylim(bottom=0.0)
+    right.grid(alpha=0.3)
+    figure.suptitle(title or "free rewards without a maximiser: range and shape")
+    return figure
