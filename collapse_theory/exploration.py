@@ -360,9 +360,7 @@ def exploration_figure(exploration: Exploration) -> Figure:
     left.set_title(f"U = {exploration.utility}: optimum and limit quantiles", fontsize=10)
 
     x = np.linspace(1e-4, 1.0 - 1e-4, 801)
-    right.hist(
-        rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}"
-    )
+    right.hist(rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}")
     density = _density(law, x)
     # the scale: the continuous density away from the ends (where Beta densities may blow up)
     inner = (x > 0.05) & (x < 0.95)

@@ -244,7 +244,7 @@ def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legen
     axis.set_ylim(-0.05, 1.05)
     axis.grid(alpha=0.3)
     if legend:
-        axis.legend(fontsize=7, loc="upper right")
+        axis.legend(fontsize=7, loc="lower left")
 
 
 def _score_text(split: SplitDiagnostics) -> str:
@@ -278,13 +278,13 @@ def training_snapshots(runs: Sequence[SnapshotRun]) -> Figure:
     the snapshot steps marked.
     """
     columns = max(len(run.snapshots) for run in runs)
-    layout = [[f"{row}:{column}" for column in range(columns)] + ["score"] for row in range(len(runs))]
+    layout: list[list[Any]] = [[f"{row}:{column}" for column in range(columns)] + ["score"] for row in range(len(runs))]
     figure = Figure(figsize=(4.2 * (columns + 1), 3.8 * len(runs)), layout="constrained")
     axes = figure.subplot_mosaic(layout)
     for row, run in enumerate(runs):
         for column, snapshot in enumerate(run.snapshots):
             title = f"{run.name}, step {snapshot.step}\n{_score_text(snapshot.split)}"
-            draw_reward_curves(axes[f"{row}:{column}"], snapshot.split, title, legend=row == 0 and column == 0)
+            draw_reward_curves(axes[f"{row}:{column}"], snapshot.split, title, legend=column == 0)
         for column in range(len(run.snapshots), columns):
             axes[f"{row}:{column}"].set_visible(False)
     _draw_collapse_scores(axes["score"], runs)
@@ -360,9 +360,9 @@ def limit_laws(items: Sequence[LimitPanel], n: int) -> Figure:
 def numerical_limits(items: Sequence[NumericalLawDrawing]) -> Figure:
     """Numerical limit laws of utilities without a closed form (e.g. log-sigmoid:B, exp:B).
 
-    One panel per family; each law's continuous density as a line (left axis) and its
-    atoms at 0 and 1 as squares whose height is the mass (right axis); the legend gives
-    each end's mass.
+    One panel per family; each law's continuous density as a line (left axis, one line
+    style per member) and its atoms at 0 and 1 as squares whose height is the mass (right
+    axis), each labelled with its mass, as is the legend.
     """
     families = list(dict.fromkeys(item.utility.split(":")[0] for item in items))
     figure = Figure(figsize=(6.2 * len(families), 4.6), layout="constrained")
@@ -372,12 +372,27 @@ def numerical_limits(items: Sequence[NumericalLawDrawing]) -> Figure:
         masses = axis.twinx()
         shades = np.linspace(0.35, 1.0, len(members))
         base = np.array(matplotlib.colors.to_rgb(family_colour(family)))
-        for shade, item in zip(shades, members, strict=True):
+        styles = ("-", "--", ":", "-.")
+        for number, (shade, item) in enumerate(zip(shades, members, strict=True)):
             colour = tuple(base * shade)
             law = item.law
             atoms = f"atoms {_atoms_text(law.atoms)}" if law.atoms else "no atoms"
-            axis.plot(law.grid, law.density, color=colour, label=f"{item.utility}: {atoms}")
+            axis.plot(
+                law.grid, law.density, styles[number % len(styles)], color=colour, linewidth=1.8, label=f"{item.utility}: {atoms}"
+            )
             masses.plot([a.location for a in law.atoms], [a.mass for a in law.atoms], "s", color=colour, markersize=7)
+            for atom in law.atoms:
+                inward = 1 if atom.location < 0.5 else -1
+                masses.annotate(
+                    f"{atom.mass:.3g}",
+                    (atom.location, atom.mass),
+                    xytext=(7 * inward, 0),
+                    textcoords="offset points",
+                    ha="left" if inward > 0 else "right",
+                    va="center",
+                    fontsize=8,
+                    color=colour,
+                )
         axis.set_xlabel("reward x")
         axis.set_ylabel("density of the continuous part")
         masses.set_ylabel("atom mass (squares)")

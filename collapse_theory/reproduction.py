@@ -452,10 +452,15 @@ def _training(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
 
 
 def _number(value: float | None) -> str:
-    """Three significant figures, short exponents: ``4.3e-15``, ``0.0625``, ``-1``."""
+    """Three significant figures, short exponents, below 1e-3 in scientific notation.
+
+    Example:
+        >>> [_number(v) for v in (4.34e-15, 0.0625, -1.0, 0.000121, 0.00147)]
+        ['4.34e-15', '0.0625', '-1', '1.21e-4', '0.00147']
+    """
     if value is None:
         return "none"
-    text = f"{value:.3g}"
+    text = f"{value:.3g}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
     mantissa, _, exponent = text.partition("e")
     return mantissa if not exponent else f"{mantissa}e{int(exponent)}"
 

@@ -35,9 +35,7 @@ def _curve(kind: str, utility: str, mean: np.ndarray, optimum: np.ndarray) -> Ki
 
 def _split(*curves: KindCurve) -> SplitDiagnostics:
     gap = max(float(np.max(np.abs(a.mean - b.mean))) for a in curves for b in curves)
-    return SplitDiagnostics(
-        split="train", prompts=20, pair_accuracy=1.0, curves=curves, kind_distances={}, collapse_score=gap
-    )
+    return SplitDiagnostics(split="train", prompts=20, pair_accuracy=1.0, curves=curves, kind_distances={}, collapse_score=gap)
 
 
 def collapsed() -> SplitDiagnostics:
