@@ -26,8 +26,8 @@ CLAIM_IDS = [
     "smoothed-neg-power",
     "training-collapse-linear",
     "training-collapse-log",
-    "training-collapse-neg-power-1",
     "training-collapse-log-sigmoid-4",
+    "training-collapse-neg-power-1",
     "training-prompt-aware",
 ]
 
