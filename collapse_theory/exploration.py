@@ -331,15 +331,20 @@ def exploration_figure(exploration: Exploration) -> Figure:
 
     Left: the certified optimum r_1 >= ... >= r_n (dots) and the quantiles of the limit law
     at the plotting positions 1 - (i - 1/2)/n (line), the picture of the paper's figures.
-    Right: the limit density (atoms as stems labelled with their mass), the best Beta fit
-    (dashed), and a histogram of the optimal rewards.
+    Right: a histogram of the optimal rewards, the limit law's continuous density and the
+    best Beta fit (dashed), the y axis scaled by the continuous density (a Beta fit that
+    blows up at an end is clipped, not allowed to flatten the rest). Atoms are not
+    densities: they are stems on their own axis (right, "atom mass"), labelled with
+    their mass.
 
     Example:
         >>> figure = exploration_figure(explore("log", n=6))
         >>> len(figure.axes)
         2
     """
-    figure = Figure(figsize=(10, 4), layout="constrained")
+    import textwrap
+
+    figure = Figure(figsize=(11, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
     rewards = exploration.solution.rewards
     n = rewards.size
@@ -348,31 +353,59 @@ def exploration_figure(exploration: Exploration) -> Figure:
     left.plot(index, rewards, "o", label=f"optimal rewards, n = {n}")
     positions = 1.0 - (index - 0.5) / n
     left.plot(index, np.asarray(law.ppf(positions), dtype=float), "-", alpha=0.7, label="limit quantiles")
-    left.set_xlabel("completion rank i")
-    left.set_ylabel("reward r_i")
+    left.set_xlabel("response index, best first")
+    left.set_ylabel("reward")
     left.set_ylim(-0.05, 1.05)
-    left.legend(loc="upper right")
-    left.set_title(exploration.utility)
+    left.legend(loc="upper right", fontsize=8)
+    left.set_title(f"U = {exploration.utility}: optimum and limit quantiles", fontsize=10)
 
     x = np.linspace(1e-4, 1.0 - 1e-4, 801)
     right.hist(rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}")
     density = _density(law, x)
+    # the scale: the continuous density away from the ends (where Beta densities may blow up)
+    inner = (x > 0.05) & (x < 0.95)
+    scale = 1.0 if density is None else float(np.nanmax(density[inner]))
+    cap = 1.6 * max(scale, 1.0)  # curves above it leave the axis (clipped by matplotlib)
     if density is not None:
-        cap = 4.0 * max(1.0, float(np.nanmedian(density)))
-        right.plot(x, np.minimum(density, cap), "-", label="limit density")
-    for atom in exploration.atoms:
-        right.vlines(atom.location, 0.0, 1.0, colors="C3", linewidth=3)
-        right.annotate(f"atom {atom.mass:.3g}", (atom.location, 1.0), ha="center", va="bottom", fontsize=8)
+        right.plot(x, density, "-", color="C1", label="limit density (continuous part)")
     fit = exploration.beta_fit
     right.plot(
         x,
-        np.minimum(beta_law(fit.a, fit.b).pdf(x), 4.0 * max(1.0, float(np.nanmedian(density)) if density is not None else 1.0)),
+        beta_law(fit.a, fit.b).pdf(x),
         "--",
+        color="C2",
         label=f"Beta({fit.a:.3g}, {fit.b:.3g}): KS {fit.kolmogorov_smirnov:.2g}, W1 {fit.wasserstein:.2g}",
     )
+    right.set_ylim(0.0, cap * 1.05)
+    right.set_xlim(-0.04, 1.04)
     right.set_xlabel("reward")
-    right.set_title(exploration.law, fontsize=9)
-    right.legend(loc="upper center", fontsize=8)
+    right.set_ylabel("density")
+    if exploration.atoms:
+        masses = right.twinx()
+        largest = max(atom.mass for atom in exploration.atoms)
+        for atom in exploration.atoms:
+            masses.vlines(atom.location, 0.0, atom.mass, colors="C3", linewidth=2)
+            masses.plot([atom.location], [atom.mass], "o", color="C3")
+            inward = 1 if atom.location < 0.5 else -1
+            masses.annotate(
+                f"atom {atom.mass:.3g}",
+                (atom.location, atom.mass),
+                xytext=(6 * inward, 4),
+                textcoords="offset points",
+                ha="left" if inward > 0 else "right",
+                va="bottom",
+                fontsize=8,
+                color="C3",
+            )
+        masses.set_ylim(0.0, 1.3 * largest)
+        masses.set_ylabel("atom mass", color="C3")
+        masses.plot([], [], "o-", color="C3", label="atoms (stems, right axis)")
+        handles, labels = right.get_legend_handles_labels()
+        extra_handles, extra_labels = masses.get_legend_handles_labels()
+        right.legend(handles + extra_handles, labels + extra_labels, loc="upper center", fontsize=8)
+    else:
+        right.legend(loc="upper center", fontsize=8)
+    right.set_title("\n".join(textwrap.wrap(f"limit law: {exploration.law}", 60)), fontsize=9)
     return figure
 
 

@@ -1,33 +1,64 @@
-"""The reproduction's figures: one function per figure, each returning a matplotlib Figure.
+"""The reproduction's figures: one function per figure, each taking typed results and returning a Figure.
 
-Every function takes plain results (the JSON-ready dictionaries that
-:mod:`collapse_theory.reproduction` computes and caches) and draws; none computes.
-Colours are fixed per utility family and per kind of prompt, so a utility looks
-the same in every figure.
+Every function takes the small frozen records defined here (or the library's own
+results: :class:`~collapse_theory.training.diagnostics.SplitDiagnostics`,
+:class:`~collapse_theory.laws.Atom`) and draws; none computes. The records are built
+from :func:`collapse_theory.reproduction.reproduce`'s cached JSON in one place of that
+module. Figures are plain :class:`matplotlib.figure.Figure` objects, not attached to
+pyplot: importing this module never changes a notebook's backend.
+
+Colours are fixed: one per utility family (the family records) and one per kind of
+prompt, shared by a kind's trained curve and its optimum. The reward-curve picture
+(reward against response index, best first) exists once, in :func:`draw_reward_curves`;
+:func:`reward_curves`, :func:`training_snapshots` and
+:func:`collapse_theory.training.plots.plot_rewards` all call it.
+
+Example:
+    >>> import numpy as np
+    >>> drawing = LawDrawing(grid=np.linspace(0.01, 0.99, 5), density=np.ones(5), atoms=())
+    >>> figure = numerical_limits([NumericalLawDrawing(utility="exp:1", law=drawing)])
+    >>> len(figure.axes)  # the density axis and the atom-mass axis
+    2
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are files; never open a window
-
-import matplotlib.pyplot as plt
+import matplotlib.colors
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from collapse_theory.families import FAMILIES
+from collapse_theory.laws import Atom
 from collapse_theory.utilities import parse_utility
+
+if TYPE_CHECKING:
+    from collapse_theory.training.diagnostics import SplitDiagnostics
 
 __all__ = [
     "FAMILY_COLOURS",
     "KIND_COLOURS",
+    "RESPONSE_INDEX_LABEL",
+    "CollapseHistory",
+    "ConvergenceSeries",
+    "FamilyMap",
+    "LawDrawing",
+    "LimitPanel",
+    "NumericalLawDrawing",
+    "RewardPanel",
+    "Snapshot",
+    "SnapshotRun",
     "convergence",
+    "draw_reward_curves",
     "family_colour",
     "family_map",
+    "kind_colour",
     "limit_laws",
     "numerical_limits",
     "reward_curves",
@@ -36,8 +67,109 @@ __all__ = [
 
 #: One colour per utility family, used in every figure (read from the family records).
 FAMILY_COLOURS = {family.name: family.colour for family in FAMILIES.values()}
-#: One colour per kind of prompt.
+#: One colour per kind of prompt, shared by the kind's trained curve and its optimum.
 KIND_COLOURS = {"open": "#1f77b4", "closed": "#d62728"}
+#: The x label of every reward-curve panel.
+RESPONSE_INDEX_LABEL = "response index, best first"
+#: Marker and horizontal offset per kind (by order), so collapsed curves stay visible side by side.
+_KIND_MARKERS = ("o", "s", "^", "D", "v")
+_KIND_OFFSET = 0.09
+
+
+# --- what the figures draw --------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardPanel:
+    """One reward-curve panel: a title and the split diagnostics of a training run."""
+
+    title: str
+    split: SplitDiagnostics
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """The training prompts' diagnostics at one step of training."""
+
+    step: int
+    split: SplitDiagnostics
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollapseHistory:
+    """The collapse score against step (the trainer's metrics log), training and held-out prompts."""
+
+    steps: np.ndarray
+    train: np.ndarray
+    held_out: np.ndarray | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotRun:
+    """One training run of the snapshot figure: its name, snapshots and collapse-score history."""
+
+    name: str
+    snapshots: tuple[Snapshot, ...]
+    history: CollapseHistory
+
+
+@dataclass(frozen=True, kw_only=True)
+class LawDrawing:
+    """A law as drawn: the continuous part's density on a grid (empty when none) and the atoms."""
+
+    grid: np.ndarray
+    density: np.ndarray
+    atoms: tuple[Atom, ...]
+
+    @property
+    def atom_mass(self) -> float:
+        """The atoms' total mass."""
+        return float(sum(atom.mass for atom in self.atoms))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitPanel:
+    """The optimal rewards of one utility at n and the law they converge to."""
+
+    utility: str
+    rewards: np.ndarray
+    law_name: str
+    law: LawDrawing
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergenceSeries:
+    """Distances of the optimal rewards to the limit law against n, with fitted log-log slopes."""
+
+    utility: str
+    ns: np.ndarray
+    kolmogorov_smirnov: np.ndarray
+    wasserstein: np.ndarray
+    kolmogorov_smirnov_slope: float | None
+    wasserstein_slope: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FamilyMap:
+    """The Beta(a, a) parameter and the limit density across the exponent g of U = (x^g - 1)/g."""
+
+    n: int
+    exponents: np.ndarray
+    closed_form_a: np.ndarray
+    fitted_a: np.ndarray
+    grid: np.ndarray
+    densities: np.ndarray  # [exponent, grid]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumericalLawDrawing:
+    """A numerical limit law of a utility without a closed form."""
+
+    utility: str
+    law: LawDrawing
+
+
+# --- colours ----------------------------------------------------------------------------
 
 
 def family_colour(spec: str) -> str:
@@ -49,147 +181,297 @@ def family_colour(spec: str) -> str:
     return "#555555" if record is None else record.colour
 
 
-def _kind_colour(kind: str, index: int) -> Any:
-    return KIND_COLOURS[kind] if kind in KIND_COLOURS else plt.get_cmap("tab10")(index)
+def kind_colour(kind: str, index: int = 0) -> Any:
+    """The colour of a kind of prompt (``open``, ``closed``; others by their index in tab10)."""
+    return KIND_COLOURS[kind] if kind in KIND_COLOURS else colormaps["tab10"](index % 10)
 
 
-def _draw_curves(axis: Any, split: Mapping[str, Any], title: str) -> None:
-    """Mean +- spread of the sorted rewards per kind, the solver's optimum dashed."""
-    for index, curve in enumerate(split["curves"]):
-        mean, spread, optimum = (np.asarray(curve[key]) for key in ("mean", "spread", "optimum"))
-        ranks = np.arange(1, mean.size + 1)
-        colour = _kind_colour(curve["kind"], index)
-        axis.plot(ranks, mean, "o-", color=colour, label=f"{curve['kind']}-ended ({curve['utility']})")
-        axis.fill_between(ranks, mean - spread, mean + spread, color=colour, alpha=0.2, linewidth=0)
-        axis.plot(ranks, optimum, "--", color=colour, alpha=0.8, linewidth=1.5)
+# --- the reward-curve picture -------------------------------------------------------------
+
+
+def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legend: bool = True) -> None:
+    """Reward against response index (best first) per kind, with the solver's optimum dashed on top.
+
+    Each kind: mean over its prompts of the sorted rewards (markers and line, in the kind's
+    colour, shifted by a small horizontal offset per kind so that collapsed kinds stay
+    visible side by side) and a one-standard-deviation band. The optimum of each utility is
+    drawn dashed above the curves, with its own legend entry: black when several kinds share
+    the utility (one utility for every prompt), else in its kind's colour (prompt-aware).
+    The one picture of Song, Cai, Lee, Su (arXiv 2305.17608), Figures 3-5.
+    """
+    curves = split.curves
+    n = curves[0].mean.size if curves else 0
+    index = np.arange(1, n + 1, dtype=float)
+    middle = (len(curves) - 1) / 2.0
+    for number, curve in enumerate(curves):
+        colour = kind_colour(curve.kind, number)
+        shifted = index + (number - middle) * _KIND_OFFSET
+        mean, spread = np.asarray(curve.mean), np.asarray(curve.spread)
+        axis.fill_between(shifted, mean - spread, mean + spread, color=colour, alpha=0.15, linewidth=0)
+        axis.plot(
+            shifted,
+            mean,
+            marker=_KIND_MARKERS[number % len(_KIND_MARKERS)],
+            linestyle="-",
+            color=colour,
+            linewidth=1.6,
+            markersize=5,
+            alpha=0.9,
+            label=f"{curve.kind}-ended, U = {curve.utility}",
+        )
+    sharers: dict[str, list[int]] = {}
+    for number, curve in enumerate(curves):
+        sharers.setdefault(curve.utility, []).append(number)
+    for utility, numbers in sharers.items():
+        first = curves[numbers[0]]
+        shared = len(numbers) > 1
+        colour = "black" if shared else kind_colour(first.kind, numbers[0])
+        whose = "every kind" if shared else f"{first.kind}-ended"
+        axis.plot(
+            index,
+            np.asarray(first.optimum),
+            linestyle=(0, (5, 3)),
+            color=colour,
+            linewidth=1.5,
+            zorder=5,
+            label=f"optimum of U = {utility} ({whose})",
+        )
     axis.set_title(title, fontsize=10)
-    axis.set_xlabel("response index (best first)")
+    axis.set_xlabel(RESPONSE_INDEX_LABEL)
     axis.set_ylabel("reward")
+    axis.set_xticks(index)
+    axis.set_xlim(0.5, n + 0.5)
     axis.set_ylim(-0.05, 1.05)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="upper right")
+    if legend:
+        axis.legend(fontsize=7, loc="lower left")
 
 
-def reward_curves(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
-    """Reward vs response index per kind of prompt, one panel per training run.
+def _score_text(split: SplitDiagnostics) -> str:
+    return "" if split.collapse_score is None else f"collapse score {split.collapse_score:.3g}"
 
-    ``panels`` holds (title, split diagnostics) with the split's ``curves`` as in
-    :meth:`collapse_theory.training.Diagnostics.as_dict`. Solid: trained mean with a
-    one-standard-deviation band over prompts; dashed: the solver's optimum.
+
+def reward_curves(panels: Sequence[RewardPanel]) -> Figure:
+    """Reward against response index per kind of prompt, one panel per training run.
+
+    Solid: the trained mean with a one-standard-deviation band over prompts; dashed on top:
+    the solver's optimum (:func:`draw_reward_curves`).
     """
     columns = min(len(panels), 2)
     rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.9 * rows), squeeze=False)
-    for axis, (title, split) in zip(axes.flat, panels, strict=False):
-        _draw_curves(axis, split, title)
+    figure = Figure(figsize=(5.4 * columns, 4.0 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for axis, panel in zip(axes.flat, panels, strict=False):
+        draw_reward_curves(axis, panel.split, f"{panel.title}\n{_score_text(panel.split)}")
     for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
-    figure.suptitle("Trained rewards (solid, mean ± sd over prompts) and the solver's optimum (dashed), n = 8")
-    figure.tight_layout()
+    n = panels[0].split.curves[0].mean.size if panels and panels[0].split.curves else 0
+    figure.suptitle(f"Trained rewards (mean ± sd over prompts) and the solver's optimum (dashed), n = {n}")
     return figure
 
 
-def training_snapshots(runs: Sequence[tuple[str, Sequence[tuple[int, Mapping[str, Any]]]]]) -> Figure:
-    """Early and late snapshots of training: one row per run, one column per snapshot."""
-    columns = max(len(snapshots) for _, snapshots in runs)
-    figure, axes = plt.subplots(len(runs), columns, figsize=(5.0 * columns, 3.7 * len(runs)), squeeze=False)
-    for row, (title, snapshots) in enumerate(runs):
-        for column, (step, split) in enumerate(snapshots):
-            _draw_curves(axes[row, column], split, f"{title}, step {step}")
-    figure.suptitle("Collapse during training: one utility for all prompts vs the prompt-aware scheme")
-    figure.tight_layout()
+def training_snapshots(runs: Sequence[SnapshotRun]) -> Figure:
+    """Collapse as it happens: reward curves at a few steps per run, and the collapse score against step.
+
+    One row per run, one column per snapshot; the last column holds the collapse score
+    (largest gap between the kinds' mean curves) against step on a log axis for every run,
+    the snapshot steps marked.
+    """
+    columns = max(len(run.snapshots) for run in runs)
+    layout: list[list[Any]] = [[f"{row}:{column}" for column in range(columns)] + ["score"] for row in range(len(runs))]
+    figure = Figure(figsize=(4.2 * (columns + 1), 3.8 * len(runs)), layout="constrained")
+    axes = figure.subplot_mosaic(layout)
+    for row, run in enumerate(runs):
+        for column, snapshot in enumerate(run.snapshots):
+            title = f"{run.name}, step {snapshot.step}\n{_score_text(snapshot.split)}"
+            draw_reward_curves(axes[f"{row}:{column}"], snapshot.split, title, legend=column == 0)
+        for column in range(len(run.snapshots), columns):
+            axes[f"{row}:{column}"].set_visible(False)
+    _draw_collapse_scores(axes["score"], runs)
+    figure.suptitle("Collapse during training: one utility for every prompt vs the prompt-aware scheme")
     return figure
 
 
-def _draw_law(axis: Any, law: Mapping[str, Any], colour: str) -> None:
-    grid = np.asarray(law["grid"])
-    density = np.asarray(law["density"])
-    if density.size:
-        axis.plot(grid, density, color="black", linewidth=1.3, label="limit density")
-    for index, (location, mass) in enumerate(law["atoms"]):
-        label = "atoms (masses " + ", ".join(f"{m:.3g}" for _, m in law["atoms"]) + ")" if index == 0 else None
-        axis.vlines(location, 0, mass * law.get("atom_scale", 1.0), color="black", linewidth=3, label=label)
+def _draw_collapse_scores(axis: Axes, runs: Sequence[SnapshotRun]) -> None:
+    styles = ("-", "--", ":", "-.")
+    for number, run in enumerate(runs):
+        history = run.history
+        steps, scores = np.asarray(history.steps, dtype=float), np.asarray(history.train, dtype=float)
+        positive = scores > 0
+        (line,) = axis.plot(steps[positive], scores[positive], styles[number % len(styles)], linewidth=1.8, label=run.name)
+        marked = [s.step for s in run.snapshots]
+        at = np.isin(steps, marked) & positive
+        axis.plot(steps[at], scores[at], "o", color=line.get_color(), markersize=6)
+    axis.set_yscale("log")
+    axis.set_xlabel("training step")
+    axis.set_ylabel("collapse score (training prompts)")
+    axis.set_title("collapse score against step\n(dots: the snapshots)", fontsize=10)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
 
 
-def limit_laws(items: Sequence[Mapping[str, Any]], n: int) -> Figure:
+# --- laws ---------------------------------------------------------------------------------
+
+
+def _atoms_text(atoms: Sequence[Atom]) -> str:
+    return ", ".join(f"{atom.mass:.3g} at {atom.location:g}" for atom in atoms)
+
+
+def limit_laws(items: Sequence[LimitPanel], n: int) -> Figure:
     """Histograms of the optimal rewards at n with the limit density (or atoms) overlaid.
 
-    Each item: ``spec``, ``rewards``, ``law_name`` and ``law`` (``grid``, ``density``,
-    ``atoms`` as [(location, mass)]). Atoms are drawn as bars whose height is the
-    mass divided by the histogram's bin width, so they compare with the histogram.
+    Atoms are drawn as bars whose height is the mass divided by the histogram's bin
+    width, so that they compare with the histogram; the legend gives each atom's mass.
     """
     columns = 4
     rows = -(-len(items) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.2 * rows), squeeze=False)
+    figure = Figure(figsize=(4.1 * columns, 3.4 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
     bins = np.linspace(0.0, 1.0, 26)
     width = bins[1] - bins[0]
     for axis, item in zip(axes.flat, items, strict=False):
-        colour = family_colour(item["spec"])
-        axis.hist(item["rewards"], bins=bins, density=True, color=colour, alpha=0.55, label=f"optimum, n = {n}")
-        law = dict(item["law"], atom_scale=1.0 / width)
-        _draw_law(axis, law, colour)
-        axis.set_title(f"{item['spec']}: {item['law_name']}", fontsize=9)
-        axis.set_xlabel("reward")
+        colour = family_colour(item.utility)
+        heights = np.histogram(item.rewards, bins=bins, density=True)[0]
+        axis.hist(item.rewards, bins=bins, density=True, color=colour, alpha=0.55, label=f"optimum, n = {n}")
+        law = item.law
+        if law.density.size:
+            axis.plot(law.grid, law.density, color="black", linewidth=1.3, label="limit density")
+        if law.atoms:
+            locations = [atom.location for atom in law.atoms]
+            axis.vlines(
+                locations,
+                0,
+                [atom.mass / width for atom in law.atoms],
+                color="black",
+                linewidth=3,
+                label=f"atoms: {_atoms_text(law.atoms)}",
+            )
+        axis.set_title(f"{item.utility}: {item.law_name}", fontsize=9)
+        axis.set_xlabel("reward x")
         axis.set_ylabel("density")
-        top = max(np.histogram(item["rewards"], bins=bins, density=True)[0].max(), 1.0)
-        axis.set_ylim(0, 1.25 * top)
+        axis.set_ylim(0, 1.3 * max(float(heights.max()), 1.0))
         axis.legend(fontsize=7, loc="upper center")
     for axis in axes.flat[len(items) :]:
         axis.set_visible(False)
     figure.suptitle(f"Optimal rewards at n = {n} and their n -> infinity laws")
-    figure.tight_layout()
     return figure
 
 
-def convergence(studies: Sequence[Mapping[str, Any]]) -> Figure:
-    """Kolmogorov-Smirnov and Wasserstein-1 distance to the limit against n, log-log, with fitted slopes."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+def numerical_limits(items: Sequence[NumericalLawDrawing]) -> Figure:
+    """Numerical limit laws of utilities without a closed form (e.g. log-sigmoid:B, exp:B).
+
+    One panel per family; each law's continuous density as a line (left axis, one line
+    style per member) and its atoms at 0 and 1 as squares whose height is the mass (right
+    axis), each labelled with its mass, as is the legend.
+    """
+    families = list(dict.fromkeys(item.utility.split(":")[0] for item in items))
+    figure = Figure(figsize=(6.2 * len(families), 4.6), layout="constrained")
+    axes = figure.subplots(1, len(families), squeeze=False)
+    for axis, family in zip(axes.flat, families, strict=True):
+        members = [item for item in items if item.utility.split(":")[0] == family]
+        masses = axis.twinx()
+        shades = np.linspace(0.35, 1.0, len(members))
+        base = np.array(matplotlib.colors.to_rgb(family_colour(family)))
+        styles = ("-", "--", ":", "-.")
+        for number, (shade, item) in enumerate(zip(shades, members, strict=True)):
+            colour = tuple(base * shade)
+            law = item.law
+            atoms = f"atoms {_atoms_text(law.atoms)}" if law.atoms else "no atoms"
+            axis.plot(
+                law.grid, law.density, styles[number % len(styles)], color=colour, linewidth=1.8, label=f"{item.utility}: {atoms}"
+            )
+            masses.plot([a.location for a in law.atoms], [a.mass for a in law.atoms], "s", color=colour, markersize=7)
+            for atom in law.atoms:
+                inward = 1 if atom.location < 0.5 else -1
+                masses.annotate(
+                    f"{atom.mass:.3g}",
+                    (atom.location, atom.mass),
+                    xytext=(7 * inward, 0),
+                    textcoords="offset points",
+                    ha="left" if inward > 0 else "right",
+                    va="center",
+                    fontsize=8,
+                    color=colour,
+                )
+        axis.set_xlabel("reward x")
+        axis.set_ylabel("density of the continuous part")
+        masses.set_ylabel("atom mass (squares)")
+        masses.set_ylim(0, 0.6)
+        axis.set_ylim(bottom=0)
+        axis.set_title(f"{family}:B, numerical n -> infinity laws")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+    return figure
+
+
+# --- convergence and the family map ------------------------------------------------------
+
+
+def convergence(studies: Sequence[ConvergenceSeries]) -> Figure:
+    """Kolmogorov-Smirnov and Wasserstein-1 distance to the limit against n, log-log, with fitted slopes.
+
+    A utility whose distance is exactly 0 at every n (``linear`` at even n: its optimum is
+    the two-point law) cannot be drawn on a log axis: the legend says so, and draws nothing.
+    The x ticks are the n values themselves.
+    """
+    figure = Figure(figsize=(11, 4.4), layout="constrained")
+    axes = figure.subplots(1, 2)
     markers = "osD^v<>p"
-    for index, study in enumerate(studies):
-        ns = np.asarray(study["ns"], dtype=float)
-        colour = family_colour(study["utility"])
-        for axis, key in zip(axes, ("kolmogorov_smirnov", "wasserstein"), strict=True):
-            values = np.asarray(study[key], dtype=float)
-            slope = study[f"{key}_slope"]
-            label = study["utility"] + ("" if slope is None else f" (slope {slope:.2f})")
+    ns_all = sorted({int(n) for study in studies for n in study.ns})
+    for axis, key, name in zip(axes, ("kolmogorov_smirnov", "wasserstein"), ("Kolmogorov-Smirnov", "Wasserstein-1"), strict=True):
+        for index, study in enumerate(studies):
+            ns = np.asarray(study.ns, dtype=float)
+            values = np.asarray(getattr(study, key), dtype=float)
+            slope = getattr(study, f"{key}_slope")
             positive = values > 0
-            axis.loglog(ns[positive], values[positive], marker=markers[index % len(markers)], color=colour, label=label)
-    for axis, name in zip(axes, ("Kolmogorov-Smirnov", "Wasserstein-1"), strict=True):
+            if not positive.any():
+                axis.plot([], [], linestyle="none", label=f"{study.utility}: distance exactly 0 at every n (not drawn)")
+                continue
+            label = study.utility + ("" if slope is None else f" (slope {slope:.2f})")
+            axis.loglog(
+                ns[positive],
+                values[positive],
+                marker=markers[index % len(markers)],
+                color=family_colour(study.utility),
+                label=label,
+            )
+        axis.xaxis.set_major_locator(FixedLocator(ns_all))
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.set_xticklabels([str(n) for n in ns_all])
         axis.set_xlabel("n (completions per prompt)")
         axis.set_ylabel(f"{name} distance to the limit")
         axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=7)
     figure.suptitle("Convergence of the optimal rewards to their closed-form limit laws")
-    figure.tight_layout()
     return figure
 
 
-def family_map(sweep: Mapping[str, Any]) -> Figure:
+def family_map(sweep: FamilyMap) -> Figure:
     """The limit law's shape across power:G, log and neg-power:G as one continuous picture.
 
-    Top: the Beta(a, a) parameter against the exponent g of U = (x^g - 1)/g (power
-    for g > 0, log at 0, neg-power for g < 0), closed form and moment fits of the
-    finite-n optima. Bottom: the limit densities as a strip (one column per g).
+    Top: the Beta(a, a) parameter against the exponent g of U = (x^g - 1)/g (power for
+    g > 0, log at 0, neg-power for g < 0), closed form and moment fits of the finite-n
+    optima. Bottom: the limit densities as a strip (one column per g), its colour bar
+    beside it.
     """
-    exponents = np.asarray(sweep["exponents"], dtype=float)
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [1, 1.4]}, constrained_layout=True
-    )
-    top.plot(exponents, sweep["closed_form_a"], color="black", label="closed form: a = (1 - g)/2, 1 for g <= -1")
+    exponents = np.asarray(sweep.exponents, dtype=float)
+    figure = Figure(figsize=(8.5, 8), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
+    top.plot(exponents, sweep.closed_form_a, color="black", label="closed form: a = (1 - g)/2, 1 for g <= -1")
     top.plot(
         exponents,
-        sweep["fitted_a"],
+        sweep.fitted_a,
         "o",
         markersize=4,
         color=FAMILY_COLOURS["power"],
-        label=f"moment fit of the optimum, n = {sweep['n']}",
+        label=f"moment fit of the optimum, n = {sweep.n}",
     )
     top.axvline(0.0, color=FAMILY_COLOURS["log"], linestyle=":", label="log (arcsine, a = 1/2)")
     top.set_ylabel("Beta(a, a) parameter a")
     top.grid(alpha=0.3)
     top.legend(fontsize=8)
-    grid = np.asarray(sweep["grid"])
-    densities = np.asarray(sweep["densities"])
+    grid = np.asarray(sweep.grid)
+    densities = np.asarray(sweep.densities)
     image = bottom.imshow(
         densities.T,
         origin="lower",
@@ -201,37 +483,6 @@ def family_map(sweep: Mapping[str, Any]) -> Figure:
     )
     bottom.set_xlabel("exponent g (neg-power:-g  <  0 = log  <  power:g)")
     bottom.set_ylabel("reward x")
-    figure.colorbar(image, ax=bottom, label="limit density", orientation="horizontal", pad=0.18, fraction=0.06)
+    figure.colorbar(image, ax=[top, bottom], location="right", shrink=0.55, anchor=(0.0, 0.0), label="limit density")
     figure.suptitle("The family map: limit laws from two-point (g -> 1) through arcsine (g = 0) to uniform (g <= -1)")
-    return figure
-
-
-def numerical_limits(items: Sequence[Mapping[str, Any]]) -> Figure:
-    """Numerical limit laws of utilities without a closed form (log-sigmoid:B, exp:B).
-
-    One panel per family; each law's continuous density as a line and its atoms at
-    0 and 1 as markers whose height is the mass (right axis).
-    """
-    families = list(dict.fromkeys(item["spec"].split(":")[0] for item in items))
-    figure, axes = plt.subplots(1, len(families), figsize=(6.0 * len(families), 4.2), squeeze=False)
-    for axis, family in zip(axes.flat, families, strict=True):
-        members = [item for item in items if item["spec"].startswith(family + ":")]
-        masses = axis.twinx()
-        shades = np.linspace(0.35, 1.0, len(members))
-        base = np.array(matplotlib.colors.to_rgb(family_colour(family)))
-        for shade, item in zip(shades, members, strict=True):
-            colour = tuple(base * shade)
-            law = item["law"]
-            axis.plot(law["grid"], law["density"], color=colour, label=f"{item['spec']} (atoms {law['atom_mass']:.2f})")
-            for location, mass in law["atoms"]:
-                masses.plot([location], [mass], "s", color=colour, markersize=7)
-        axis.set_xlabel("reward x")
-        axis.set_ylabel("density of the continuous part")
-        masses.set_ylabel("atom mass (squares)")
-        masses.set_ylim(0, 0.6)
-        axis.set_ylim(bottom=0)
-        axis.set_title(f"{family}:B, numerical n -> infinity laws")
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(members))
-    figure.tight_layout()
     return figure

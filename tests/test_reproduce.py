@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collapse_theory import figures
 from collapse_theory.cli import main
 from collapse_theory.reproduction import FIGURES, reproduce
+
+CLAIM_IDS = [
+    "gauss-lobatto",
+    "convergence-power-0.5",
+    "convergence-log",
+    "convergence-neg-power-0.5",
+    "convergence-neg-power-2",
+    "convergence-linear",
+    "numerical-limit-cross-check",
+    "certified-solves",
+    "smoothed-neg-power",
+    "training-collapse-linear",
+    "training-collapse-log",
+    "training-collapse-log-sigmoid-4",
+    "training-collapse-neg-power-1",
+    "training-prompt-aware",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +51,8 @@ def test_quick_run_writes_every_figure_and_the_report(quick_run: Path) -> None:
 def test_every_claim_of_the_quick_report_passes(quick_run: Path) -> None:
     report = json.loads((quick_run / "report.json").read_text())
     claims = report["claims"]
-    assert len(claims) == 13  # Gauss-Lobatto, 5 convergence, cross-check, certified solves, 4 collapse, prompt-aware
+    # Gauss-Lobatto, 5 convergence, cross-check, certified solves, smoothed -1/x, 4 collapse, prompt-aware
+    assert [c["id"] for c in claims] == CLAIM_IDS
     assert [c["verdict"] for c in claims] == ["PASS"] * len(claims)
     assert report["passed"] is True
     markdown = (quick_run / "report.md").read_text()
@@ -40,11 +60,27 @@ def test_every_claim_of_the_quick_report_passes(quick_run: Path) -> None:
     assert report["environment"]["versions"]["jax"]
 
 
+def _deterministic_markdown(path: Path) -> str:
+    """report.md without its last section, ``This run`` (date and run time: the only varying part)."""
+    text = path.read_text()
+    assert text.count("\n## This run\n") == 1
+    return text[: text.index("\n## This run\n")]
+
+
+def _deterministic_json(path: Path) -> dict[str, Any]:
+    """report.json without its ``run`` object (date and run time)."""
+    report = json.loads(path.read_text())
+    assert set(report.pop("run")) == {"date", "seconds", "steps", "steps_from_cache"}
+    return report
+
+
 def test_rerun_from_the_cache_gives_an_identical_report(quick_run: Path, tmp_path: Path) -> None:
     shutil.copytree(quick_run / ".cache", tmp_path / ".cache")
     reproduce(tmp_path, quick=True, stream=None)
-    assert (tmp_path / "report.json").read_bytes() == (quick_run / "report.json").read_bytes()
-    assert (tmp_path / "report.md").read_bytes() == (quick_run / "report.md").read_bytes()
+    assert _deterministic_json(tmp_path / "report.json") == _deterministic_json(quick_run / "report.json")
+    assert _deterministic_markdown(tmp_path / "report.md") == _deterministic_markdown(quick_run / "report.md")
+    rerun = json.loads((tmp_path / "report.json").read_text())["run"]
+    assert rerun["steps_from_cache"] == rerun["steps"]
 
 
 def test_an_interrupted_run_leaves_no_half_written_file_and_a_rerun_finishes(
@@ -64,7 +100,91 @@ def test_an_interrupted_run_leaves_no_half_written_file_and_a_rerun_finishes(
     monkeypatch.undo()
     result = reproduce(tmp_path, quick=True, stream=None)
     assert result.passed
-    assert (tmp_path / "report.json").read_bytes() == (quick_run / "report.json").read_bytes()
+    assert _deterministic_json(tmp_path / "report.json") == _deterministic_json(quick_run / "report.json")
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    rows = [line for line in markdown.splitlines() if line.startswith("| `")]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def test_the_report_reads_as_prose_with_ids_settings_versions_and_captions(quick_run: Path) -> None:
+    markdown = (quick_run / "report.md").read_text()
+    report = json.loads((quick_run / "report.json").read_text())
+    rows = _table_rows(markdown)
+    assert [row[0] for row in rows] == [f"`{claim_id}`" for claim_id in CLAIM_IDS]
+    for (_, _, measured, _, verdict), claim in zip(rows, report["claims"], strict=True):
+        assert measured == claim["summary"] and verdict == "**PASS**"
+        assert "{" not in measured and "}" not in measured and "..." not in measured  # prose, not cut-off JSON
+        assert not re.search(r"\d{6,}", measured)  # three significant figures, not 16 digits
+    gauss = rows[0][2]
+    assert re.match(r"max abs error \d(\.\d+)?e-\d+ at n = \d+; 3 of 3 solves certified", gauss), gauss
+    # the full values stay in report.json
+    assert report["claims"][0]["measured"]["max_abs_error_by_n"].keys() == {"8", "64", "200"}
+    # settings, versions, the project's version, the date
+    settings = report["settings"]
+    assert settings["prompts"] == 400 and settings["steps"] == 600 and settings["snapshot_steps"] == [20, 60]
+    assert "- training: 400 synthetic prompts" in markdown and "- convergence: n = 8, 16, 32, 64" in markdown
+    project = report["environment"]["project"]
+    assert project["package"] and project["code"].startswith(project["package"] + "+")
+    assert f"code {project['code']}" in markdown and "- jax: " in markdown and "- numpy: " in markdown
+    assert re.search(r"^- date: \d{4}-\d\d-\d\dT", markdown, re.MULTILINE)
+    assert re.search(r"^- run time: [\d.]+ s", markdown, re.MULTILINE)
+    # a caption under every figure
+    lines = markdown.splitlines()
+    for name in FIGURES:
+        at = lines.index(f"![{name}]({name}.png)")
+        assert lines[at + 2].startswith(f"*{name}.* ") and len(lines[at + 2]) > 80
+    assert [figure["name"] for figure in report["figures"]] == list(FIGURES)
+
+
+def test_the_smoothed_utility_has_atoms_at_the_ends_unlike_neg_power_1(quick_run: Path) -> None:
+    """Oracle: the numerical limit law of -1/(x + 0.1), against the uniform law of neg-power:1 (Hardin and Saff)."""
+    report = json.loads((quick_run / "report.json").read_text())
+    (claim,) = [c for c in report["claims"] if c["id"] == "smoothed-neg-power"]
+    measured = claim["measured"]
+    masses = [mass for _, mass in measured["atoms"]]
+    assert [location for location, _ in measured["atoms"]] == [0.0, 1.0]
+    assert all(0.05 <= mass <= 0.15 for mass in masses)
+    assert measured["kolmogorov_smirnov_to_uniform"] > 0.05
+    assert measured["ties_at_zero"] >= 2 and measured["ties_at_one"] >= 2
+
+
+def _cached(out: Path) -> dict[str, Any]:
+    """Every step's cached result, by step name."""
+    results = {}
+    for path in (out / ".cache").glob("*-*.json"):
+        entry = json.loads(path.read_text())
+        results[entry["step"]] = entry["value"]
+    return results
+
+
+def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
+    """An early snapshot far from collapse, a late one collapsed, and the collapse score against step drawn."""
+    from collapse_theory.reproduction import _drawings
+
+    results = _cached(quick_run)
+    run = results["training"]["log-sigmoid:4"]
+    scores = {int(step): split["collapse_score"] for step, split in run["snapshots"].items()}
+    assert sorted(scores) == [20, 60, 600]
+    assert scores[min(scores)] > 0.1 and scores[max(scores)] < 0.05
+    history = run["collapse_history"]
+    assert history["steps"][0] == 20 and history["steps"][-1] == 600
+    assert history["train"][0] == pytest.approx(scores[20])
+    figure = _drawings(results)["training_snapshots"]()
+    (score_panel,) = [axis for axis in figure.axes if axis.get_yscale() == "log"]
+    drawn = {line.get_label() for line in score_panel.get_lines()}
+    assert {"log-sigmoid:4", "prompt-aware"} <= drawn
+    titles = [axis.get_title() for axis in figure.axes]
+    assert any("step 20" in title for title in titles) and any("step 600" in title for title in titles)
+
+
+def test_the_convergence_figure_ticks_are_the_n_values(quick_run: Path) -> None:
+    from collapse_theory.reproduction import _drawings
+
+    figure = _drawings(_cached(quick_run))["convergence"]()
+    for axis in figure.axes:
+        assert list(axis.get_xticks()) == [8, 16, 32, 64]
 
 
 def test_a_bad_seed_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
