@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +207,8 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
     Args:
         target: a frozen scipy law on [0, 1] or a NumericalLimit.
         family: ``"box-cox"`` or ``"exp"``.
-        tolerance: the largest KS distance counted as a match.
+        tolerance: the largest KS distance counted as a match (a verdict threshold, not a
+            solver tolerance: the fits run to their own convergence).
 
     Example:
         >>> design_for_limit(scipy.stats.beta(0.75, 0.75)).utility
@@ -329,53 +330,24 @@ def _design_exp_limit(target: Any, described: str, tolerance: float) -> Design:
     )
 
 
-def design_for_rewards(
-    target: Sequence[float] | np.ndarray,
-    family: str = "box-cox",
-    *,
-    tolerance: float = 1e-3,
-    max_iterations: int = 40,
-) -> Design:
-    """The family member whose optimal rewards at n = len(target) are closest to the target.
+def _projected_gauss_newton(
+    residual_and_jacobian: Callable[[float], tuple[np.ndarray, np.ndarray]],
+    theta: float,
+    bounds: tuple[float, float],
+    log_scale: bool,
+    max_steps: int,
+) -> tuple[float, np.ndarray]:
+    """min_theta |residual(theta)|^2 over [low, high] for one scalar theta: (theta, residual).
 
-    Minimises :math:`\\tfrac12 \\lVert r^*(\\theta) - t \\rVert^2` (t sorted descending) by
-    projected Gauss-Newton on theta within ``FAMILY_BOUNDS``, with
-    :math:`dr^*/d\\theta` from :func:`reward_sensitivity` (implicit differentiation). The
-    target is reachable when the root-mean-square error is <= ``tolerance`` at a parameter
-    strictly inside the range; a best fit stuck at the range's end means the target is
-    approached only in a limit of the family (for example evenly spaced rewards as
-    G -> -inf, the nearest-neighbour regime of neg-power).
-
-    Example:
-        >>> from collapse_theory.solver import estimated_memory, solve
-        >>> target = solve("power:0.3", 6).rewards
-        >>> design = design_for_rewards(target)
-        >>> design.utility, design.reachable
-        ('power:0.3', True)
+    Gauss-Newton by hand, on one scalar parameter with a box and a log scale: jaxopt's
+    GaussNewton / LevenbergMarquardt have no bounds and would differentiate the solver by
+    unrolling instead of by the implicit derivative reward_sensitivity already gives.
+    Steps are halved until the cost does not grow (at most 30 halvings).
     """
-    t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
-    if t.size < 2:
-        raise ValueError("target rewards need at least 2 values")
-    if not np.all(np.isfinite(t)) or t.min() < 0.0 or t.max() > 1.0:
-        raise ValueError("target rewards must be finite and in [0, 1]")
-    if family not in FAMILY_BOUNDS:
-        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
-    low, high, theta = FAMILY_BOUNDS[family]
-    n = t.size
-    check_memory("design for target rewards", n, _design_memory, lower=2)
-    log_scale = family in ("exp", "log-sigmoid")  # scale parameters: search on log theta
-
-    def residual_and_jacobian(value: float) -> tuple[np.ndarray, np.ndarray]:
-        sensitivity = reward_sensitivity(family, value, n)
-        return sensitivity.rewards - t, sensitivity.derivative
-
-    # Gauss-Newton by hand, on one scalar parameter with a box and a log scale: jaxopt's
-    # GaussNewton / LevenbergMarquardt have no bounds and would differentiate the solver
-    # by unrolling instead of by the implicit derivative reward_sensitivity already gives.
+    low, high = bounds
     residual, jacobian = residual_and_jacobian(theta)
     cost = float(residual @ residual)
-    method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
-    for _ in range(max_iterations):
+    for _ in range(max_steps):
         scale = theta if log_scale else 1.0  # d r / d log theta = theta d r / d theta
         gradient = float(jacobian @ residual) * scale
         curvature = float(jacobian @ jacobian) * scale * scale
@@ -397,6 +369,59 @@ def design_for_rewards(
         theta, residual, jacobian, cost = trial, trial_residual, trial_jacobian, trial_cost
         if converged:
             break
+    return theta, residual
+
+
+def design_for_rewards(
+    target: Sequence[float] | np.ndarray,
+    family: str = "box-cox",
+    *,
+    tolerance: float = 1e-3,
+    max_steps: int = 40,
+) -> Design:
+    """The family member whose optimal rewards at n = len(target) are closest to the target.
+
+    Minimises :math:`\\tfrac12 \\lVert r^*(\\theta) - t \\rVert^2` (t sorted descending) by
+    projected Gauss-Newton on theta within ``FAMILY_BOUNDS``, with
+    :math:`dr^*/d\\theta` from :func:`reward_sensitivity` (implicit differentiation). The
+    target is reachable when the root-mean-square error is <= ``tolerance`` at a parameter
+    strictly inside the range; a best fit stuck at the range's end means the target is
+    approached only in a limit of the family (for example evenly spaced rewards as
+    G -> -inf, the nearest-neighbour regime of neg-power).
+
+    Args:
+        target: the target rewards (any order; sorted best first), in [0, 1].
+        family: a family with design bounds (``FAMILY_BOUNDS``, read from the registry).
+        tolerance: the largest RMS reward error counted as a match (a verdict threshold,
+            not a solver tolerance).
+        max_steps: Gauss-Newton steps at most.
+
+    Example:
+        >>> from collapse_theory.solver import solve
+        >>> target = solve("power:0.3", 6).rewards
+        >>> design = design_for_rewards(target)
+        >>> design.utility, design.reachable
+        ('power:0.3', True)
+    """
+    t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
+    if t.size < 2:
+        raise ValueError("target rewards need at least 2 values")
+    if not np.all(np.isfinite(t)) or t.min() < 0.0 or t.max() > 1.0:
+        raise ValueError("target rewards must be finite and in [0, 1]")
+    if family not in FAMILY_BOUNDS:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
+    low, high, theta = FAMILY_BOUNDS[family]
+    n = t.size
+    check_memory("design for target rewards", n, _design_memory, lower=2)
+    log_scale = family in ("exp", "log-sigmoid")  # scale parameters: search on log theta
+
+    def residual_and_jacobian(value: float) -> tuple[np.ndarray, np.ndarray]:
+        sensitivity = reward_sensitivity(family, value, n)
+        return sensitivity.rewards - t, sensitivity.derivative
+
+    theta, residual = _projected_gauss_newton(residual_and_jacobian, theta, (low, high), log_scale, max_steps)
+    cost = float(residual @ residual)
+    method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
     rms = math.sqrt(cost / n)
     spec = exponent_spec(theta) if family == "box-cox" else family_utility(family, theta).spec
     at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
