@@ -25,6 +25,8 @@ from matplotlib.figure import Figure
 from collapse_theory.figures import draw_reward_curves
 from collapse_theory.training.diagnostics import Diagnostics
 
+__all__ = ["plot_rewards"]
+
 _TITLES = {"train": "training prompts", "held_out": "held-out prompts"}
 
 
