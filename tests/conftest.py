@@ -68,10 +68,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers used by the suite."""
     config.addinivalue_line("markers", "exhaustive: runs only with --exhaustive (every n from 2 to 2000)")
+    config.addinivalue_line(
+        "markers", "slow: end-to-end runs of a minute or more (the quick reproduction); `pytest -m slow` runs them"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the exhaustive sweep unless ``--exhaustive`` is given."""
+    """Mark the tests of the quick reproduction slow; skip the exhaustive sweep unless ``--exhaustive``."""
+    for item in items:
+        # every test on the quick run shares its module fixture (a full `reproduce --quick`)
+        if "quick_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     if config.getoption("--exhaustive"):
         return
     skip = pytest.mark.skip(reason="needs --exhaustive (every n from 2 to 2000; slow)")
