@@ -167,3 +167,15 @@ def test_exp_family_design_uses_the_atoms_of_its_limit():
     assert design.reachable and design.parameter == pytest.approx(3.0, abs=1e-12)
     not_exp = design_for_limit(scipy.stats.beta(0.5, 0.5), "exp")
     assert not not_exp.reachable
+
+
+def test_design_for_2000_target_rewards_is_refused_before_memory_is_spent(monkeypatch):
+    """Before: 2000 target rewards asked for 445 GB (an n^3 Jacobian); now the need is O(n^2) and checked first."""
+    from collapse_theory._checks import MemoryLimitError
+    from collapse_theory.design import _design_memory
+
+    assert _design_memory(2000) < 2e9  # quadratic: about 0.5 GB, not hundreds of GB
+    assert _design_memory(4000) / _design_memory(2000) < 4.5
+    monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(10**8))
+    with pytest.raises(MemoryLimitError, match="largest n that fits"):
+        design_for_rewards(np.linspace(1.0, 0.0, 2000))

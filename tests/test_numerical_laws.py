@@ -115,3 +115,9 @@ def test_numerical_limit_works_with_distances(numerical):
     law = numerical["linear"]
     assert distance([0.0, 1.0], law).kolmogorov_smirnov <= 1e-5
     assert math.isclose(float(law.cdf(1.0)), 1.0) and float(law.cdf(-0.1)) == 0.0
+
+
+def test_numerical_limit_refuses_a_decreasing_utility():
+    """Before: U(x) = -x was certified with a near-uniform law; its maximiser ties every reward (a point mass)."""
+    with pytest.raises(ValueError, match="decreases on"):
+        numerical_limit(custom(lambda x: -x, "decreasing", concave=True))
