@@ -273,3 +273,17 @@ def test_a_failed_report_write_leaves_no_half_written_directory(
     with pytest.raises(OSError, match="disk full"):
         report_module.write_report(report, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_loss_may_be_a_ranking_loss_whose_prediction_is_its_limiting_direction(tmp_path: Path) -> None:
+    """A model trained with free Bradley-Terry heads towards equal gaps (no maximiser): --loss bradley-terry predicts them."""
+    rng = np.random.default_rng(3)
+    equal_gaps = np.linspace(1.0, 0.0, 8)
+    rows = [
+        {"prompt_id": i, "scores": (rng.uniform(1, 20) * equal_gaps + rng.normal(0, 1)).tolist(), "group": "all"}
+        for i in range(30)
+    ]
+    report = audit(write_jsonl(tmp_path / "bt.jsonl", rows), permutations=20, loss="bradley-terry")
+    assert report.loss is not None and report.loss.largest_distance < 1e-9
+    gauss_lobatto = audit(write_jsonl(tmp_path / "bt2.jsonl", rows), permutations=20, loss="log")
+    assert gauss_lobatto.loss is not None and gauss_lobatto.loss.largest_distance > 0.05

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,20 +82,39 @@ class LossComparison:
 
 
 def compare_with_loss(groups: Sequence[GroupSummary], utility: str, grid: int) -> LossComparison:
-    """Distance of each group's mean shape to the utility's optimum (see the module)."""
-    spec = parse_utility(utility).spec
+    """Distance of each group's mean shape to the loss's optimum (see the module).
+
+    ``utility`` is a utility spec (the paper's bounded problem) or any ranking-loss spec
+    (:func:`collapse_theory.losses.parse_loss`): a free loss's optimum is compared after range
+    normalisation, and an unbounded loss (Bradley-Terry) predicts its limiting direction.
+    """
+    from collapse_theory.losses import parse_loss
+
+    loss = parse_loss(utility)
     every_n = sorted({n for group in groups for n in group.completions})
-    solutions = solve_batch([(spec, n) for n in every_n])
-    optimum_shapes = {
-        n: interpolation_matrix(n, grid) @ _rescaled(np.asarray(solution.rewards, dtype=np.float64))
-        for n, solution in zip(every_n, solutions, strict=True)
-    }
+    if loss.is_plain_utility:
+        spec = parse_utility(utility).spec
+        optima = [np.asarray(s.rewards, dtype=np.float64) for s in solve_batch([(spec, n) for n in every_n])]
+    else:
+        from collapse_theory.loss_solver import solve_loss
+
+        spec = loss.spec
+        optima = [_loss_shape(solve_loss(loss, n)) for n in every_n]
+    optimum_shapes = {n: interpolation_matrix(n, grid) @ _rescaled(optimum) for n, optimum in zip(every_n, optima, strict=True)}
     predictions = []
     for group in groups:
         predicted = sum(count * optimum_shapes[n] for n, count in group.completions.items()) / group.prompts
         predicted = np.asarray(predicted, dtype=np.float64)
         predictions.append(GroupPrediction(group.name, predicted, float(np.max(np.abs(group.mean_shape - predicted)))))
     return LossComparison(spec, tuple(predictions), max(p.distance for p in predictions))
+
+
+def _loss_shape(solution: Any) -> np.ndarray:
+    """A loss's predicted reward shape at n: its maximiser, or its limiting direction when unbounded."""
+    shape = solution.rewards if solution.rewards is not None else solution.direction
+    if shape is None:
+        raise ValueError(f"{solution.loss}: no prediction at n = {solution.n} ({solution.status.value}: {solution.message})")
+    return np.asarray(shape, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collapse_theory.auditing import (
     write_report,
 )
 from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
-from collapse_theory.commands._arguments import integer, utility_spec
+from collapse_theory.commands._arguments import integer, loss_spec
 from collapse_theory.design import FAMILY_BOUNDS
 
 
@@ -90,9 +90,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--loss",
-        type=utility_spec,
+        type=loss_spec,
         metavar="SPEC",
-        help="the utility the model was trained with: distance of each group to its optimum",
+        help="the utility or ranking loss the model was trained with (e.g. log-sigmoid:4, bradley-terry, open-assistant): "
+        "distance of each group to its optimum (range-normalised; an unbounded loss predicts its limiting direction)",
     )
     parser.add_argument(
         "--suggest",
