@@ -7,6 +7,8 @@ one custom utility compiled, one numerical limit).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import textwrap
 
@@ -172,3 +174,10 @@ def test_design_command_rejects_bad_targets(capsys):
     assert code == 2 and "unknown target" in err
     code, err = run_error(capsys, "design", "--target", "rewards:1")
     assert code == 2 and "at least 2 values" in err
+
+
+def test_converge_csv_has_one_row_per_n(capsys):
+    code = main(["converge", "--utility", "log", "--n", "8", "--n", "16", "--format", "csv"])
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert code == 0 and rows[0][:3] == ["spec", "law", "n"] and len(rows) == 3
+    assert float(rows[1][rows[0].index("kolmogorov_smirnov")]) == 0.125  # the Gauss-Lobatto nodes at n = 8: 1/n

@@ -21,6 +21,7 @@ from collapse_theory.auditing import (
 )
 from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
 from collapse_theory.commands._arguments import integer, loss_spec
+from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.design import FAMILY_BOUNDS
 
 
@@ -103,7 +104,7 @@ def register(subparsers: Any) -> None:
         metavar="FAMILY",
         help=f"suggest a utility per group from FAMILY (default family: {DEFAULT_SUGGEST_FAMILY}; one of {', '.join(FAMILY_BOUNDS)})",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     parser.add_argument("--out", metavar="DIR", help="also write report.md, report.json and shapes.png to DIR")
     parser.set_defaults(handler=run_audit)
 
@@ -125,6 +126,14 @@ def run_audit(arguments: argparse.Namespace) -> int:
         write_report(report, arguments.out)
     if arguments.format == "json":
         print(json.dumps(report.as_dict(), indent=1, allow_nan=False))
+    elif arguments.format == "csv":  # one row per group; the verdict and test are in the JSON
+        write_csv(
+            ["group", "prompts", "spread", "accuracy", "mean_shape", "band_low", "band_high"],
+            [
+                [g.name, g.prompts, g.spread, g.accuracy, numbers(g.mean_shape), numbers(g.band_low), numbers(g.band_high)]
+                for g in report.groups
+            ],
+        )
     else:
         print(format_table(report))
         if arguments.out is not None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from collapse_theory._results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
-from collapse_theory.convergence_studies import ConvergenceStudy, convergence_many, loss_convergence
+from collapse_theory.commands._output import write_csv
+from collapse_theory.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.limits import limit
 from collapse_theory.solver import DEFAULT_TOLERANCE
 
@@ -45,7 +46,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"completions per prompt, repeatable (default: {' '.join(map(str, DEFAULT_NS))})",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     parser.add_argument("--tol", type=float, default=DEFAULT_TOLERANCE, help="relative certificate tolerance (default: 1e-10)")
     parser.set_defaults(handler=run_converge)
 
@@ -67,6 +68,11 @@ def _study_record(study: ConvergenceStudy) -> dict[str, Any]:
         if rate is not None and rate["points"] < 3:
             rate["standard_error"] = None
     return record
+
+
+def _certified_distances(point: ConvergencePoint) -> tuple[float | None, float | None]:
+    """KS and Wasserstein-1 of a certified point; None for a point that did not converge."""
+    return (point.kolmogorov_smirnov, point.wasserstein) if point.converged else (None, None)
 
 
 def _print_table(studies: list[ConvergenceStudy]) -> None:
@@ -114,6 +120,11 @@ def run_converge(arguments: argparse.Namespace) -> int:
     studies += [loss_convergence(spec, ns, tol=arguments.tol) for spec in losses]
     if arguments.format == "json":
         print(json.dumps(json_value([_study_record(s) for s in studies]), indent=1, allow_nan=False))
+    elif arguments.format == "csv":
+        write_csv(
+            ["spec", "law", "n", "kolmogorov_smirnov", "wasserstein", "seconds", "certified"],
+            [[s.utility, s.law, p.n, *_certified_distances(p), p.seconds, p.converged] for s in studies for p in s.points],
+        )
     else:
         _print_table(studies)
     failed = [(s.utility, p.n) for s in studies for p in s.points if not p.converged]

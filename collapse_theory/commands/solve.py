@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import sys
 from typing import Any
 
 from collapse_theory._results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
+from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.distances import distance
 from collapse_theory.limits import describe_limit, limit, limit_parameters
 from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, solve_many
@@ -88,10 +87,10 @@ def run_solve(arguments: argparse.Namespace) -> int:
         # strict JSON: as_dict writes non-finite numbers as null, and allow_nan=False makes sure
         print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
-        _write_csv(
+        write_csv(
             ["utility", "n", "objective", "gap", "status", "ks_to_limit", "seconds", "rewards"],
             [
-                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s), s.seconds, _reward_text(s.rewards)]
+                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s), s.seconds, numbers(s.rewards)]
                 for s in solutions
             ],
         )
@@ -111,10 +110,10 @@ def _run_losses(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
-        _write_csv(
+        write_csv(
             ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction"],
             [
-                [s.loss, s.n, s.status.value, s.objective, s.gap, s.seconds, _reward_text(s.rewards), _reward_text(s.direction)]
+                [s.loss, s.n, s.status.value, s.objective, s.gap, s.seconds, numbers(s.rewards), numbers(s.direction)]
                 for s in solutions
             ],
         )
@@ -132,17 +131,6 @@ def _run_losses(arguments: argparse.Namespace) -> int:
     for s in failed:
         print(f"warning: {s.loss} n={s.n}: {s.message}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _reward_text(values: Any) -> str:
-    return "" if values is None else " ".join(f"{float(r):.10g}" for r in values)
-
-
-def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in row])
 
 
 #: The table's status column (the JSON gives ``status`` itself).
@@ -201,7 +189,7 @@ def run_limit(arguments: argparse.Namespace) -> int:
         print(json.dumps(records[0] if len(records) == 1 else records, allow_nan=False))
         return 0
     if arguments.format == "csv":
-        _write_csv(
+        write_csv(
             ["spec", "law", "description", "mean", "variance"],
             [
                 [
