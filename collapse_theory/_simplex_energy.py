@@ -52,7 +52,7 @@ def crossover(matrix: np.ndarray, weights: np.ndarray, tol: float) -> DiscreteOp
     return DiscreteOptimum(candidate, energy, gap)
 
 
-def maximise_energy(matrix: np.ndarray, start: np.ndarray, tol: float, max_iterations: int = 200) -> DiscreteOptimum:
+def maximise_energy(matrix: np.ndarray, start: np.ndarray, tol: float, max_steps: int = 200) -> DiscreteOptimum:
     """max w^T K w over the simplex, by a primal log-barrier Newton method with a crossover.
 
     Not the solver's interior-point code (:mod:`collapse_theory._interior_point`): that one
@@ -79,7 +79,7 @@ def maximise_energy(matrix: np.ndarray, start: np.ndarray, tol: float, max_itera
     def barrier(w: np.ndarray) -> float:
         return float(w @ (matrix @ w) + mu * np.sum(np.log(w)))
 
-    for _ in range(max_iterations):
+    for _ in range(max_steps):
         potential = matrix @ weights
         energy = float(weights @ potential)
         gap = float(2.0 * (potential.max() - energy))
