@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
         "reproduce",
         help="regenerate every figure and a claim-by-claim verification report",
         description="Reproduce the paper's theory end to end: figures (PNG and SVG), report.md and report.json. "
-        "The full run takes about 15 minutes on 2 CPU cores; --quick a few minutes. "
+        "The full run takes about 12 minutes on 2 CPU cores; --quick about 2 minutes. "
         "An interrupted run resumes where it stopped, from the cache in OUT/.cache (kept per settings and per "
         "version of the code; a damaged entry is recomputed).",
     )
