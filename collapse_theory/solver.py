@@ -123,7 +123,8 @@ __all__ = [
     "solve_many",
 ]
 
-#: Relative certificate tolerance: certified when gap <= tol * (|S| + max_k G_k - min_k G_k).
+#: Relative certificate tolerance: certified when gap <= tol * (max_k G_k - min_k G_k), the spread of the
+#: gradient's prefix sums (invariant to U -> cU + b, c > 0).
 DEFAULT_TOLERANCE = 1e-10
 #: Newton steps of the barrier path before giving up (``Status.NOT_CONVERGED``).
 DEFAULT_MAX_STEPS = 400
