@@ -57,10 +57,12 @@ def barrier(phase: Phase, y: jax.Array, mu: jax.Array) -> jax.Array:
     return mu * jnp.sum(jnp.where(phase.layout.constraint_live, jnp.log(c), 0.0))
 
 
-def barrier_hessian(phase: Phase, c: jax.Array, mu: jax.Array) -> jax.Array:
-    """Hessian of -mu sum log c: C^T diag(mu / c^2) C with C bidiagonal.
+def add_barrier_hessian(phase: Phase, matrix: jax.Array, c: jax.Array, mu: jax.Array) -> jax.Array:
+    """``matrix`` plus the Hessian of -mu sum log c: C^T diag(mu / c^2) C with C bidiagonal.
 
-    y_a enters c_a with +1 and c_{a+1} with -1 (or the middle coefficient).
+    y_a enters c_a with +1 and c_{a+1} with -1 (or the middle coefficient). The
+    tridiagonal is added in place (scatters on three diagonals; a dense
+    ``jnp.diag`` would build M x M arrays).
     """
     layout = phase.layout
     w = jnp.where(layout.constraint_live, mu / c**2, 0.0)
@@ -68,7 +70,9 @@ def barrier_hessian(phase: Phase, c: jax.Array, mu: jax.Array) -> jax.Array:
     next_coefficient = jnp.where(a + 1 < phase.m, -1.0, jnp.where(a + 1 == phase.m, problem.middle_coefficient(layout), 0.0))
     diagonal = w[:-1] + w[1:] * next_coefficient**2
     superdiagonal = jnp.where(a[:-1] + 1 < phase.m, -w[1:-1], 0.0)
-    return jnp.diag(diagonal) + jnp.diag(superdiagonal, 1) + jnp.diag(superdiagonal, -1)
+    matrix = matrix.at[a, a].add(diagonal)
+    matrix = matrix.at[a[:-1], a[1:]].add(superdiagonal)
+    return matrix.at[a[1:], a[:-1]].add(superdiagonal)
 
 
 def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate:
@@ -77,8 +81,8 @@ def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate
     y, mu = state.y, state.mu
     c = problem.constraints(y, layout)
     rhs = jnp.where(layout.live, state.gradient + jax.grad(lambda v: barrier(phase, v, mu))(y), 0.0)
-    matrix = phase.identity_outside(state.matrix + barrier_hessian(phase, c, mu), layout.live)
-    step = jnp.where(layout.live, scaled_solve(matrix, rhs), 0.0)
+    matrix = add_barrier_hessian(phase, phase.newton_matrix(y), c, mu)
+    step = jnp.where(layout.live, scaled_solve(matrix, rhs, layout.live), 0.0)
     decrement = jnp.dot(rhs, step)
     dc = problem.constraints(y + step, layout) - c
     alpha0 = boundary_step(c, dc, layout.constraint_live, 0.99)
@@ -90,12 +94,12 @@ def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate
     alpha = line_search(value, trial_value, alpha0, decrement)
     moved = alpha > 0
     y_new = y + alpha * step
-    gap, new_value, new_gradient, new_matrix = phase.certificate(y_new)
+    gap, new_value, new_gradient = phase.certificate(y_new)
     mu_floor = 1e-3 * target_tol * phase.scale(new_gradient) / (phase.m + 1)
     centred = (decrement <= CENTRING * mu * (phase.m + 1)) | ~moved
     mu_new = jnp.where(centred, jnp.maximum(MU_REDUCTION * mu, mu_floor), mu)
     stalled = ~moved & (mu <= mu_floor)
-    return Iterate(y_new, mu_new, state.iteration + 1, gap, new_value, new_gradient, new_matrix, stalled)
+    return Iterate(y_new, mu_new, state.iteration + 1, gap, new_value, new_gradient, stalled)
 
 
 def follow(phase: Phase, start: Iterate, target_tol: jax.Array, skip: jax.Array) -> Iterate:

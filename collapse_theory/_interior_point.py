@@ -15,9 +15,10 @@ iterations at this accuracy). The method, one module per algorithm:
    quadratically from the barrier's point or from a guess.
 
 What both share (the problem's evaluations, the iterate, the linear algebra) is
-in ``_newton``. Each Newton step costs one evaluation of U, U' and U'' per pair
-(packed into one M x M matrix) and one Cholesky factorisation of the M x M Newton
-matrix. Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``,
+in ``_newton``. Each Newton step costs one evaluation of U'' per pair (the Newton
+matrix, the only M x M array, written tile by tile), one Cholesky factorisation of
+it in place, and one evaluation of U and U' per pair at each trial point (tiles of
+PAIR_BLOCK rows, so pair quantities never take M x M memory). Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``,
 and one signature serves every phase, so one compiled program per padded size.
 """
 
@@ -65,9 +66,9 @@ def solve_phase(
     )
 
     def evaluated_start() -> Iterate:
-        gap0, value0, gradient0, matrix0 = phase.certificate(start.y)
+        gap0, value0, gradient0 = phase.certificate(start.y)
         mu0 = jnp.maximum(gap0, 1e-3 * tol * phase.scale(gradient0)) / (phase.m + 1)
-        return Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, matrix0, jnp.asarray(False))
+        return Iterate(start.y, mu0, jnp.asarray(0), gap0, value0, gradient0, jnp.asarray(False))
 
     def guess_only() -> Iterate:
         # a guess to polish: its certificate is not needed (the polish evaluates its own start,

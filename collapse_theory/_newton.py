@@ -1,8 +1,9 @@
 """What the barrier path and the projected-Newton polish share.
 
 * :class:`Phase`: one padded symmetric problem (layout, utility, tolerance, step
-  limit) with its evaluations: S, its gradient and -Hessian from one pass over the
-  pairs (``_symmetric.derivatives``), and the Frank-Wolfe certificate with its scale;
+  limit) with its evaluations: S and its gradient (``_symmetric.value_and_gradient``),
+  the Newton matrix -Hessian (``_symmetric.newton_matrix``), each one tiled pass over
+  the pairs, and the Frank-Wolfe certificate with its scale;
 * :class:`Iterate` (the barrier's state, also the polish's start) and :class:`Result`;
 * the linear algebra both Newton methods use: a Jacobi-scaled Cholesky solve and a
   blocked reverse cumulative sum.
@@ -28,7 +29,12 @@ CUMSUM_BLOCK = 64
 
 
 class Iterate(NamedTuple):
-    """State of the barrier path (``matrix`` is -Hessian of S at y)."""
+    """State of the barrier path.
+
+    No Hessian: it is formed where a Newton step needs it and dies with the
+    factorisation, so a solve holds one M x M matrix at a time (and no M x M array
+    crosses between phases or to the host).
+    """
 
     y: jax.Array
     mu: jax.Array
@@ -36,7 +42,6 @@ class Iterate(NamedTuple):
     gap: jax.Array
     objective: jax.Array
     gradient: jax.Array
-    matrix: jax.Array
     stalled: jax.Array
 
 
@@ -66,7 +71,7 @@ def fresh_iterate(y: np.ndarray) -> Iterate:
 def _zero_fields(shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
     zero = jnp.zeros(shape[:-1], jnp.float64)
     fields = (zero, jnp.zeros(shape[:-1], jnp.int64), zero, zero, jnp.zeros(shape, jnp.float64))
-    return (*fields, jnp.zeros((*shape, shape[-1]), jnp.float64), jnp.zeros(shape[:-1], bool))
+    return (*fields, jnp.zeros(shape[:-1], bool))
 
 
 class Phase:
@@ -108,35 +113,49 @@ class Phase:
         """S at the symmetric rewards with top half y."""
         return problem.objective(y, self.params, self.function, self.layout)
 
-    def evaluate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """S, its gradient and -Hessian, from one pass over the pairs."""
-        value, gradient, hessian = problem.derivatives(y, self.params, self.function, self.layout, self.surrogate)
-        return value, gradient, -hessian
+    def evaluate(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """S and its gradient, from one pass over the pairs (U and U' together)."""
+        return problem.value_and_gradient(y, self.params, self.function, self.layout)
 
-    def certificate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """(Frank-Wolfe gap, S, gradient, -Hessian) at y."""
-        value, gradient, matrix = self.evaluate(y)
-        return problem.frank_wolfe_gap(gradient, y, self.layout), value, gradient, matrix
+    def newton_matrix(self, y: jax.Array) -> jax.Array:
+        """-Hessian of S at y (the surrogate's for non-concave U), from one pass over the pairs."""
+        return problem.newton_matrix(y, self.params, self.function, self.layout, self.surrogate)
+
+    def certificate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(Frank-Wolfe gap, S, gradient) at y."""
+        value, gradient = self.evaluate(y)
+        return problem.frank_wolfe_gap(gradient, y, self.layout), value, gradient
 
     def scale(self, gradient: jax.Array) -> jax.Array:
         """The certificate's scale at a point with this gradient (``_symmetric.certificate_scale``)."""
         return problem.certificate_scale(gradient, self.layout)
 
-    def identity_outside(self, matrix: jax.Array, keep: jax.Array) -> jax.Array:
-        """``matrix`` on the rows and columns in ``keep``, the identity elsewhere."""
-        return jnp.where(keep[:, None] & keep[None, :], matrix, jnp.eye(self.size, dtype=matrix.dtype))
 
+def scaled_solve(matrix: jax.Array, rhs: jax.Array, keep: jax.Array) -> jax.Array:
+    """Solve the symmetric positive definite system on the rows and columns in ``keep`` after Jacobi scaling.
 
-def scaled_solve(matrix: jax.Array, rhs: jax.Array) -> jax.Array:
-    """Solve a symmetric positive definite system after Jacobi scaling.
+    The other rows and columns are replaced by the identity (their solution is the
+    right-hand side there). The scaling makes the factorisation insensitive to the
+    huge spread of curvatures near clustered rewards (U'' ~ gap^-2 for log).
 
-    The scaling makes the factorisation insensitive to the huge spread of
-    curvatures near clustered rewards (U'' ~ gap^-2 for log).
+    Memory and time: the masking, the scaling and the jitter are one elementwise pass
+    into one new M x M array, which LAPACK's Cholesky then overwrites with its factor
+    (``symmetrize_input=False``: the matrix is symmetric by construction and potrf reads
+    its lower triangle only; averaging it with its transpose would cost another M x M
+    array and pass). This replaces ``jax.scipy.linalg.cho_factor``, which symmetrises.
     """
-    scale = 1.0 / jnp.sqrt(jnp.maximum(jnp.diag(matrix), jnp.finfo(matrix.dtype).tiny))
-    scaled = matrix * scale[:, None] * scale[None, :] + 1e-13 * jnp.eye(matrix.shape[0], dtype=matrix.dtype)
-    factor = jax.scipy.linalg.cho_factor(scaled, lower=True)
-    return scale * jax.scipy.linalg.cho_solve(factor, scale * rhs)
+    tiny = jnp.finfo(matrix.dtype).tiny
+    scale = jnp.where(keep, 1.0 / jnp.sqrt(jnp.maximum(jnp.diag(matrix), tiny)), 1.0)
+    index = jnp.arange(matrix.shape[0])
+    diagonal = index[:, None] == index[None, :]
+    kept = keep[:, None] & keep[None, :]
+    scaled = jnp.where(kept, matrix * scale[:, None] * scale[None, :], jnp.where(diagonal, 1.0, 0.0))
+    scaled = scaled + jnp.where(diagonal, 1e-13, 0.0)
+    factor = jax.lax.linalg.cholesky(scaled, symmetrize_input=False)
+    scaled_rhs = (scale * rhs)[:, None]
+    forward = jax.lax.linalg.triangular_solve(factor, scaled_rhs, left_side=True, lower=True)
+    backward = jax.lax.linalg.triangular_solve(factor, forward, left_side=True, lower=True, transpose_a=True)
+    return scale * backward[:, 0]
 
 
 def reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:

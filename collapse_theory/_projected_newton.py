@@ -11,11 +11,11 @@ path's point or from a guess (limit-law quantiles, a coarser solution). The
 polished point replaces the start only when its certificate is no worse, so a
 wrong guess costs time, never correctness.
 
-One loop iteration = one trial point and one evaluation of S, its gradient and
-Hessian there, the only evaluation site (a small program). An accepted trial is the
-next point, its derivatives already at hand for the next direction. A rejected trial
-wastes the derivatives (a value would have done), but near the optimum full steps
-pass. The first iteration evaluates the start itself.
+One loop iteration = one trial point and one evaluation of S and its gradient
+there (U and U' per pair), which also gives the trial's certificate. At an accepted
+point the next direction forms the Newton matrix (U'' per pair) and factorises it;
+a rejected trial costs only the value and gradient. The first iteration evaluates
+the start itself.
 """
 
 from __future__ import annotations
@@ -50,14 +50,13 @@ class Direction(NamedTuple):
 class PolishState(NamedTuple):
     """State of the polish.
 
-    The accepted point (gaps d; S, gradient and -Hessian in y; its certificate), the
-    direction from it and the line search along it (the step tried last, how many so far).
+    The accepted point (gaps d; S and gradient in y; its certificate), the direction
+    from it and the line search along it (the step tried last, how many so far).
     """
 
     d: jax.Array
     value: jax.Array
     gradient: jax.Array
-    matrix: jax.Array
     gap: jax.Array
     previous_gap: jax.Array
     steps: jax.Array
@@ -73,7 +72,7 @@ def to_y(phase: Phase, d: jax.Array, fallback: jax.Array) -> jax.Array:
     return jnp.where(phase.layout.live, jnp.cumsum(d), fallback)
 
 
-def newton_system(phase: Phase, state: PolishState, free: jax.Array, g: jax.Array) -> jax.Array:
+def newton_system(phase: Phase, state: PolishState, matrix: jax.Array, free: jax.Array, g: jax.Array) -> jax.Array:
     """The Newton step on the free gaps: one factorisation, in y or in d.
 
     When the ties form one top cluster d_0..d_{a-1}, the free gaps span the y_k with
@@ -87,36 +86,37 @@ def newton_system(phase: Phase, state: PolishState, free: jax.Array, g: jax.Arra
     active = layout.live & ~free
 
     def system_in_y() -> tuple[jax.Array, jax.Array]:
-        return phase.identity_outside(state.matrix, free), jnp.where(free, gradient_y, 0.0)
+        return matrix, jnp.where(free, gradient_y, 0.0)
 
     def system_in_d() -> tuple[jax.Array, jax.Array]:
-        matrix = reverse_cumsum(reverse_cumsum(state.matrix, 0), 1)
-        return phase.identity_outside(matrix, free), jnp.where(free, g, 0.0)
+        return reverse_cumsum(reverse_cumsum(matrix, 0), 1), jnp.where(free, g, 0.0)
 
     top_cluster = jnp.all(jnp.where(layout.live, active == (index < jnp.sum(active)), True))
     # one factorisation either way: two batched LAPACK calls running side by side (the two
     # branches of a vmapped cond) can take every thread of a 2-core pool and deadlock
-    solution = scaled_solve(*jax.lax.cond(top_cluster, system_in_y, system_in_d))
+    system, rhs = jax.lax.cond(top_cluster, system_in_y, system_in_d)
+    solution = scaled_solve(system, rhs, free)
     step_y = jnp.where(free, solution, 0.0)
     return jnp.where(top_cluster, step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]]), solution)
 
 
-def newton_direction(phase: Phase, state: PolishState) -> Direction:
+def newton_direction(phase: Phase, state: PolishState, fallback: jax.Array) -> Direction:
     """The projected-Newton direction at the accepted point, and the steps to try along it."""
     layout = phase.layout
     index = layout.index
     d = state.d
+    matrix = phase.newton_matrix(to_y(phase, d, fallback))
     half = jnp.asarray(0.5, d.dtype)  # the middle gap: y_m = sum(d) <= 1/2
     gradient_y = jnp.where(layout.live, state.gradient, 0.0)
     g = jnp.where(layout.live, reverse_cumsum(gradient_y, 0), 0.0)  # gradient in d
     # diagonal of the d-space matrix R A R^T: sum over the block [k:, k:] of A
-    strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], state.matrix, 0.0), axis=1)
-    curvature = reverse_cumsum(jnp.diag(state.matrix) + 2.0 * strict_rows, 0)
+    strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], matrix, 0.0), axis=1)
+    curvature = reverse_cumsum(jnp.diag(matrix) + 2.0 * strict_rows, 0)
     curvature = jnp.maximum(curvature, jnp.finfo(d.dtype).tiny)
     scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
     active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / phase.n, scaled_step)) & (g <= 0)
     free = layout.live & ~active
-    newton = newton_system(phase, state, free, g)
+    newton = newton_system(phase, state, matrix, free, g)
     delta = jnp.where(free, newton, jnp.where(active, g / curvature, 0.0))
     # singular U never ties: stay inside (fraction to the boundary); otherwise project
     shrinking = free & (delta < 0)
@@ -137,14 +137,14 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
     layout = phase.layout
     half = jnp.asarray(0.5, state.d.dtype)
     new_point = state.evaluated & (state.trials == 0)
-    direction = jax.lax.cond(new_point, lambda s: newton_direction(phase, s), lambda s: s.direction, state)
+    direction = jax.lax.cond(new_point, lambda s: newton_direction(phase, s, fallback), lambda s: s.direction, state)
     alpha = jnp.where(
         state.trials == 0, direction.first_step, jnp.where(state.trials == 1, direction.second_step, 0.5 * state.alpha)
     )
     projected = jnp.where(layout.live, jnp.maximum(state.d + alpha * direction.delta, 0.0), 0.0)
     trial = jnp.where(state.evaluated, projected, state.d)
     y_trial = to_y(phase, trial, fallback)
-    value, gradient, matrix = phase.evaluate(y_trial)
+    value, gradient = phase.evaluate(y_trial)
     # Armijo along the projection arc
     predicted = alpha * direction.ascent + jnp.sum(jnp.where(direction.active, direction.d_gradient * (trial - state.d), 0.0))
     enough = value >= state.value + ARMIJO * predicted - 1e-14 * jnp.abs(state.value)
@@ -154,14 +154,11 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
     def pick(new: Any, old: Any) -> Any:
         return jax.tree_util.tree_map(lambda a, b: jnp.where(accepted, a, b), new, old)
 
-    d, value, gradient, matrix, gap = pick(
-        (trial, value, gradient, matrix, gap), (state.d, state.value, state.gradient, state.matrix, state.gap)
-    )
+    d, value, gradient, gap = pick((trial, value, gradient, gap), (state.d, state.value, state.gradient, state.gap))
     return PolishState(
         d,
         value,
         gradient,
-        matrix,
         gap,
         jnp.where(accepted & state.evaluated, state.gap, state.previous_gap),
         state.steps + new_point,
@@ -194,7 +191,6 @@ def polish(phase: Phase, start: Iterate) -> Result:
         d0,
         start.objective,
         start.gradient,
-        start.matrix,
         inf,
         inf,
         jnp.asarray(0),

@@ -47,66 +47,128 @@ class Layout:
         self.pairs_across = self.live[:, None] & self.live[None, :]
 
 
-def _masked(function: UtilityFunction, x: jax.Array, params: jax.Array, mask: jax.Array) -> jax.Array:
-    """U on the masked entries and 0 elsewhere, with no NaN leaking into gradients."""
-    return jnp.where(mask, function(jnp.where(mask, x, 0.5), params), 0.0)
+#: Rows of the pair matrix evaluated at once: the pair quantities (U, U', U'' and their
+#: arguments) live as (PAIR_BLOCK x M) tiles, never as M x M arrays; the Hessian is the
+#: only M x M array an evaluation writes.
+PAIR_BLOCK = 256
 
 
-def _packed(y: jax.Array, layout: Layout) -> tuple[jax.Array, jax.Array]:
-    """Both kinds of pair differences in one M x M matrix, with their multiplicities.
+def _derivatives(
+    function: UtilityFunction, params: jax.Array, x: jax.Array, mask: jax.Array, order: int
+) -> tuple[jax.Array, ...]:
+    """U and its first ``order`` derivatives elementwise on the masked entries (0 elsewhere), by forward mode.
+
+    One pass evaluates them together (their common subexpressions once); the
+    masked entries see 1/2, so no NaN leaks into a derivative.
+    """
+    safe = jnp.where(mask, x, 0.5)
+
+    def value(t: jax.Array) -> jax.Array:
+        return function(t, params)
+
+    def value_and_slope(t: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return jax.jvp(value, (t,), (jnp.ones_like(t),))
+
+    if order == 0:
+        outputs: tuple[jax.Array, ...] = (value(safe),)
+    elif order == 1:
+        outputs = value_and_slope(safe)
+    else:
+        (value_, slope), (_, curvature) = jax.jvp(value_and_slope, (safe,), (jnp.ones_like(safe),))
+        outputs = (value_, slope, curvature)
+    return tuple(jnp.where(mask, output, 0.0) for output in outputs)
+
+
+class _Tile:
+    """Rows [start, start + B) of the packed pair matrix: its arguments of U and their weights.
 
     Above the diagonal, :math:`y_j - y_i` (pairs within the top half, counted twice by
     the mirror); on and below it, :math:`1 - y_i - y_j` (pairs across the middle, a
     symmetric matrix of which the lower triangle suffices: weight 2 off the diagonal,
-    1 on it). Packing halves the evaluations of U, the dominant cost at large n.
+    1 on it). Packing halves the evaluations of U, the dominant cost of an evaluation.
     """
-    upper = layout.pairs_within
-    packed = jnp.where(upper, y[None, :] - y[:, None], 1.0 - y[:, None] - y[None, :])
-    lower = layout.pairs_across & ~upper & (layout.index[:, None] >= layout.index[None, :])
-    weight = jnp.where(upper, 2.0, jnp.where(lower, jnp.where(layout.index[:, None] == layout.index[None, :], 1.0, 2.0), 0.0))
-    return packed, weight
+
+    def __init__(self, y: jax.Array, layout: Layout, start: jax.Array | int, block: int) -> None:
+        rows = start + jnp.arange(block)
+        y_rows = jax.lax.dynamic_slice(y, (start,), (block,))
+        live_rows = rows < layout.m
+        columns = layout.index[None, :]
+        pair = live_rows[:, None] & layout.live[None, :]
+        self.rows = rows
+        self.upper = pair & (columns > rows[:, None])
+        self.diagonal = columns == rows[:, None]
+        self.arguments = jnp.where(self.upper, y[None, :] - y_rows[:, None], 1.0 - y_rows[:, None] - y[None, :])
+        self.weight = jnp.where(self.upper, 2.0, jnp.where(pair & ~self.upper, jnp.where(self.diagonal, 1.0, 2.0), 0.0))
+
+    def evaluate(self, function: UtilityFunction, params: jax.Array, order: int) -> tuple[jax.Array, ...]:
+        return _derivatives(function, params, self.arguments, self.weight > 0, order)
 
 
-def _arguments(y: jax.Array, layout: Layout) -> tuple[jax.Array, jax.Array]:
-    """Every argument of U in S, flat: the packed pair matrix, then the M middle differences.
-
-    One flat array means one evaluation of U (one ``lax.switch`` over the built-in
-    families) per evaluation of S, which keeps the compiled program small.
-    """
-    packed, weight = _packed(y, layout)
-    middle_weight = jnp.where(layout.live & layout.odd, 2.0, 0.0)
-    return jnp.concatenate([packed.ravel(), 0.5 - y]), jnp.concatenate([weight.ravel(), middle_weight])
+def _block(size: int) -> int:
+    """Tile height: PAIR_BLOCK, or the whole matrix when smaller (every padded size is a multiple)."""
+    return min(size, PAIR_BLOCK)
 
 
-def _derivatives(
-    function: UtilityFunction, params: jax.Array, x: jax.Array, mask: jax.Array
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """U, U' and U'' elementwise on the masked entries (0 elsewhere), by nested forward mode."""
-    safe = jnp.where(mask, x, 0.5)
-
-    def value_and_slope(t: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return jax.jvp(lambda s: function(s, params), (t,), (jnp.ones_like(t),))
-
-    (value, slope), (_, curvature) = jax.jvp(value_and_slope, (safe,), (jnp.ones_like(safe),))
-    return jnp.where(mask, value, 0.0), jnp.where(mask, slope, 0.0), jnp.where(mask, curvature, 0.0)
+def _middle(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, order: int) -> tuple[jax.Array, ...]:
+    """The odd-n middle terms: 2 U(1/2 - y_i) and its derivatives (weight 0 for even n)."""
+    weight = jnp.where(layout.live & layout.odd, 2.0, 0.0)
+    return (weight, *_derivatives(function, params, 0.5 - y, weight > 0, order))
 
 
 def objective(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout) -> jax.Array:
-    """S at the symmetric rewards given by the top half y.
+    """S at the symmetric rewards given by the top half y (U only, tile by tile).
 
     .. math::
 
         S(y) = 2 \\sum_{i<j \\le m} U(y_j - y_i) + \\sum_{i, j \\le m} U(1 - y_i - y_j)
                + [n \\text{ odd}]\\, 2 \\sum_{i \\le m} U(\\tfrac12 - y_i)
     """
-    arguments, weight = _arguments(y, layout)
-    return jnp.sum(weight * _masked(function, arguments, params, weight > 0))
+    size = y.shape[0]
+    block = _block(size)
+
+    def row_block(k: int, total: jax.Array) -> jax.Array:
+        tile = _Tile(y, layout, k * block, block)
+        (value,) = tile.evaluate(function, params, 0)
+        return total + jnp.sum(tile.weight * value)
+
+    pairs = jax.lax.fori_loop(0, size // block, row_block, jnp.zeros((), y.dtype))
+    weight, middle = _middle(y, params, function, layout, 0)
+    return pairs + jnp.sum(weight * middle)
 
 
-def derivatives(
-    y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """S(y), its gradient and its Hessian from one evaluation of U, U', U'' per pair.
+def value_and_gradient(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout) -> tuple[jax.Array, jax.Array]:
+    """S(y) and its gradient from one evaluation of U and U' per pair, tile by tile.
+
+    .. math::
+
+        \\partial S / \\partial y_k = 2 \\sum_{i<k} U'(y_k - y_i) - 2 \\sum_{j>k} U'(y_j - y_k)
+            - 2 \\sum_j U'(1 - y_k - y_j) - 2 U'(\\tfrac12 - y_k)
+
+    (the last term for odd n only). In the packed tiles the pairs within enter a column
+    sum (the later reward) and a row sum (the earlier one), the pairs across both.
+    """
+    size = y.shape[0]
+    block = _block(size)
+
+    def row_block(k: int, carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
+        total, columns, rows = carry
+        start = k * block
+        tile = _Tile(y, layout, start, block)
+        value, slope = tile.evaluate(function, params, 1)
+        total = total + jnp.sum(tile.weight * value)
+        columns = columns + jnp.sum(jnp.where(tile.upper, slope, -slope), axis=0)
+        own = jnp.sum(jnp.where(tile.diagonal, slope, 0.0), axis=1) - jnp.sum(slope, axis=1)
+        return total, columns, jax.lax.dynamic_update_slice(rows, own, (start,))
+
+    zeros = jnp.zeros_like(y)
+    total, columns, rows = jax.lax.fori_loop(0, size // block, row_block, (jnp.zeros((), y.dtype), zeros, zeros))
+    weight, middle, middle_slope = _middle(y, params, function, layout, 1)
+    gradient = 2.0 * (columns + rows) - 2.0 * middle_slope
+    return total + jnp.sum(weight * middle), jnp.where(layout.live, gradient, 0.0)
+
+
+def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool) -> jax.Array:
+    """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array.
 
     Written by hand because autodiff would form the Hessian with M Hessian-vector
     products, O(M^3). With :math:`W_{ij} = U''(y_j - y_i)` (i < j, symmetrised) the pairs
@@ -115,25 +177,62 @@ def derivatives(
     :math:`2B + 2\\,\\mathrm{diag}(B1)`; the middle reward adds
     :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. With ``surrogate`` every U'' is replaced by
     -|U''|: a negative semidefinite stand-in that yields ascent directions when U is
-    not concave (the value and gradient stay exact).
+    not concave.
+
+    Memory: the packed tiles hold K (-U'' within above the diagonal, U'' across on and
+    below it) in the output array; a second sweep turns it into the symmetric
+    :math:`-(2(K + K^T) + \\mathrm{diag})` in place, row block by row block (row block b
+    reads column block b, whose rows above b are already final and equal their
+    transposes, and whose rows from b on still hold K). Padded rows and columns are 0.
     """
-    arguments, weight = _arguments(y, layout)
-    value, slope, curvature = _derivatives(function, params, arguments, weight > 0)
-    if surrogate:
-        curvature = -jnp.abs(curvature)
-    total = jnp.sum(weight * value)
     size = y.shape[0]
-    slope, middle_slope = slope[: size * size].reshape(size, size), slope[size * size :]
-    curvature, middle_curvature = curvature[: size * size].reshape(size, size), curvature[size * size :]
-    upper = layout.pairs_within
-    # dS/dy_k = 2 sum_{i<k} U'(y_k - y_i) - 2 sum_{j>k} U'(y_j - y_k) - 2 sum_j U'(1 - y_k - y_j) - 2 U'(1/2 - y_k)
-    signed_slope = jnp.where(upper, slope, -slope)
-    gradient = 2.0 * (jnp.sum(signed_slope, axis=0) - jnp.sum(slope, axis=1) + jnp.diagonal(slope)) - 2.0 * middle_slope
-    # Hessian = 2 (K + K^T) + diag(...) with K = -U'' above the diagonal (within), U'' on and below (across)
-    signed = jnp.where(upper, -curvature, curvature)
-    diagonal = 2.0 * (jnp.sum(curvature, axis=0) + jnp.sum(curvature, axis=1)) - 4.0 * jnp.diagonal(curvature)
-    hessian = 2.0 * (signed + signed.T) + jnp.diag(diagonal + 2.0 * middle_curvature)
-    return total, jnp.where(layout.live, gradient, 0.0), hessian
+    block = _block(size)
+    count = size // block
+    index = layout.index
+
+    def curvature_block(k: int, carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+        matrix, columns, rows = carry
+        start = k * block
+        tile = _Tile(y, layout, start, block)
+        (_, _, curvature) = tile.evaluate(function, params, 2)
+        if surrogate:
+            curvature = -jnp.abs(curvature)
+        columns = columns + jnp.sum(curvature, axis=0)
+        own = jnp.sum(curvature, axis=1) - 2.0 * jnp.sum(jnp.where(tile.diagonal, curvature, 0.0), axis=1)
+        signed = jnp.where(tile.upper, -curvature, curvature)
+        return (
+            jax.lax.dynamic_update_slice(matrix, signed, (start, 0)),
+            columns,
+            jax.lax.dynamic_update_slice(rows, own, (start,)),
+        )
+
+    zeros = jnp.zeros_like(y)
+    matrix = jnp.zeros((size, size), y.dtype)
+    matrix, columns, rows = jax.lax.fori_loop(0, count, curvature_block, (matrix, zeros, zeros))
+    _, _, _, middle_curvature = _middle(y, params, function, layout, 2)
+    if surrogate:
+        middle_curvature = -jnp.abs(middle_curvature)
+    # diag(Hessian) beyond 2 (K + K^T): 2 (column + row sums of U'') - 4 U''(1 - 2 y_i) + 2 U''(1/2 - y_i)
+    diagonal = 2.0 * (columns + rows) + 2.0 * middle_curvature
+
+    def symmetrised_block(k: int, matrix: jax.Array) -> jax.Array:
+        start = k * block
+        rows_ = start + jnp.arange(block)
+        own = jax.lax.dynamic_slice(matrix, (start, 0), (block, size))
+        transposed = jax.lax.dynamic_slice(matrix, (0, start), (size, block)).T
+        extra = jnp.where(index[None, :] == rows_[:, None], jax.lax.dynamic_slice(diagonal, (start,), (block,))[:, None], 0.0)
+        final = jnp.where(index[None, :] < start, transposed, -(2.0 * (own + transposed) + extra))
+        return jax.lax.dynamic_update_slice(matrix, final, (start, 0))
+
+    return jax.lax.fori_loop(0, count, symmetrised_block, matrix)
+
+
+def derivatives(
+    y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """S(y), its gradient and its Hessian (:func:`value_and_gradient`, :func:`newton_matrix`)."""
+    value, gradient = value_and_gradient(y, params, function, layout)
+    return value, gradient, -newton_matrix(y, params, function, layout, surrogate)
 
 
 def constraints(y: jax.Array, layout: Layout) -> jax.Array:

@@ -69,7 +69,9 @@ solver works on the symmetric top half (``_interior_point``):
 The dense Newton system is built by hand from U'' (the Hessian of a sum over
 pairs is a weighted graph Laplacian, O(n^2) to form; autodiff would need n
 Hessian-vector products, O(n^3)) and solved by a Jacobi-scaled Cholesky
-factorisation. The loops are ``lax.while_loop``, so many problems of one family
+factorisation done in place. U, U' and U'' are evaluated in tiles of rows of the
+pair matrix, so the Newton matrix is the only M x M array an evaluation writes
+(peak memory about 3 such arrays, :func:`estimated_memory`). The loops are ``lax.while_loop``, so many problems of one family
 solve in one compiled ``vmap`` call, and every phase and every built-in family
 share one compiled program per padded size.
 
@@ -430,15 +432,15 @@ def _validate_steps(max_steps: int, max_iterations: int | None) -> int:
 
 # --- memory ------------------------------------------------------------------------
 
-#: Bytes per entry of the M x M pair matrix at the peak of a dense solve, M = bucket_size(n // 2).
-#: Measured (peak RSS above the process's RSS after a small solve, log, one problem):
-#: n = 2000 (M = 1024) 165 MB = 19.7 x 8 M^2, n = 5000 (M = 2560) 1074 MB = 20.5 x 8 M^2,
-#: i.e. about 20 float64 M x M arrays (the packed pair differences, U, U', U'' and weights,
-#: the Hessian, the Newton matrices of the barrier and of the polish, loop carries);
-#: 24 x 8 leaves a margin.
-_BYTES_PER_PAIR = 24 * 8
-#: The compiled program and XLA's working memory besides the arrays.
-_FIXED_BYTES = 64 * 2**20
+#: Bytes per entry of the M x M Newton matrix at the peak of a dense solve, M = bucket_size(n // 2).
+#: Measured (peak RSS above the process's RSS after a small solve, log, one problem, the first
+#: solve at that size, compilation included): n = 5000 (M = 2560) 258 MB, n = 10^4 (M = 5120)
+#: 754 MB, i.e. 92 MB + 3.2 x 8 M^2: the pair quantities live in tiles of PAIR_BLOCK rows
+#: (``_symmetric``), and the M x M arrays are the Newton matrix, its scaled copy (factorised
+#: in place) and LAPACK's checked factor. 4 x 8 leaves a margin.
+_BYTES_PER_PAIR = 4 * 8
+#: The compiled program, its compilation and XLA's working memory besides the M x M arrays.
+_FIXED_BYTES = 128 * 2**20
 #: Bytes per reward of a step-vector answer (affine or convex U): the rewards and two step vectors.
 _BYTES_PER_VERTEX_REWARD = 4 * 8
 
@@ -446,14 +448,14 @@ _BYTES_PER_VERTEX_REWARD = 4 * 8
 def estimated_memory(n: int, count: int = 1, *, vertex: bool = False) -> int:
     """Peak bytes of solving ``count`` problems of size n in one compiled call.
 
-    A dense solve holds about 24 float64 arrays of M x M entries per problem
-    (M = ``bucket_size(n // 2)``, the padded top half; calibrated at n = 2000 and 5000,
+    A dense solve holds at most about 4 float64 arrays of M x M entries per problem
+    (M = ``bucket_size(n // 2)``, the padded top half; calibrated at n = 5000 and 10^4,
     see ``_BYTES_PER_PAIR``); a step-vector answer (``vertex``: affine or convex U)
     holds a few arrays of n rewards.
 
     Example:
         >>> estimated_memory(2000) / 2**20   # M = 1024
-        256.0
+        160.0
     """
     if vertex:
         return count * _BYTES_PER_VERTEX_REWARD * n

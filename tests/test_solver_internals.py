@@ -2,6 +2,8 @@
 
 * ``_symmetric.derivatives`` (S, gradient and Hessian of the symmetric problem from one
   packed evaluation of U, U', U'') against JAX autodiff of ``_symmetric.objective``;
+* the tiled evaluation (several row blocks, the Hessian symmetrised in place) against one tile;
+* ``_newton.scaled_solve`` (masked, scaled, Cholesky in place) against NumPy;
 * ``_newton.reverse_cumsum`` (blocked by matrix products) against NumPy;
 * the affine path (``linear``): an exact, symmetric, certified vertex.
 """
@@ -43,6 +45,40 @@ def test_packed_derivatives_match_autodiff(family: str, parameter: float, n: int
         np.testing.assert_allclose(np.asarray(gradient), np.asarray(jax.grad(objective)(y)), rtol=0, atol=1e-12 * scale)
         np.testing.assert_allclose(np.asarray(hessian)[np.ix_(live, live)], expected_hessian, rtol=0, atol=1e-12 * scale)
         assert np.all(np.asarray(hessian)[~live] == 0.0) and np.all(np.asarray(gradient)[~live] == 0.0)
+
+
+@pytest.mark.parametrize(("family", "parameter"), FAMILIES)
+@pytest.mark.parametrize(("n", "size"), [(59, 32), (64, 32), (41, 64)])
+def test_tiled_evaluation_matches_one_tile(
+    family: str, parameter: float, n: int, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    function = family_function(family)
+    with float64():
+        layout = _symmetric.Layout(jnp.asarray(n), size)
+        top = np.sort(np.random.default_rng(n).uniform(0.01, 0.45, n // 2))
+        y = jnp.asarray(np.concatenate([top, np.full(size - n // 2, 0.25)]))
+        params = jnp.asarray([parameter])
+        one_tile = [np.asarray(a) for a in _symmetric.derivatives(y, params, function, layout, True)]
+        monkeypatch.setattr(_symmetric, "PAIR_BLOCK", 8)
+        tiles = [np.asarray(a) for a in _symmetric.derivatives(y, params, function, layout, True)]
+        value = float(_symmetric.objective(y, params, function, layout))
+    for expected, result in zip(one_tile, tiles, strict=True):
+        np.testing.assert_allclose(result, expected, rtol=1e-13, atol=1e-13 * float(np.max(np.abs(expected))))
+    assert abs(value - float(one_tile[0])) <= 1e-13 * max(1.0, abs(value))
+    assert np.array_equal(tiles[2], tiles[2].T)  # exactly symmetric: potrf may read either triangle
+
+
+def test_scaled_solve_matches_numpy_on_the_kept_block() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(12, 12))
+    matrix = a @ a.T + 12 * np.eye(12)
+    rhs = rng.normal(size=12)
+    keep = np.arange(12) % 3 != 1
+    with float64():
+        result = np.asarray(_newton.scaled_solve(jnp.asarray(matrix), jnp.asarray(rhs), jnp.asarray(keep)))
+    expected = np.linalg.solve(matrix[np.ix_(keep, keep)], rhs[keep])
+    np.testing.assert_allclose(result[keep], expected, rtol=1e-10)
+    np.testing.assert_allclose(result[~keep], rhs[~keep], rtol=1e-12)
 
 
 @pytest.mark.parametrize("shape", [(16,), (32, 5), (256, 256), (768, 3), (24, 4)])
