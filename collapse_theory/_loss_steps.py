@@ -87,16 +87,20 @@ def hermite_step(settings: Settings) -> dict[str, Any]:
     from collapse_theory.convergence_studies import loss_convergence
     from collapse_theory.loss_solver import solve_loss
 
-    errors, certified = {}, {}
+    errors, bounds, certified = {}, {}, {}
     for n in settings.hermite_ns:
         solution = solve_loss(HERMITE_LOSS, n)
-        assert solution.rewards is not None, solution.message
+        assert solution.rewards is not None and solution.gap is not None, solution.message
         errors[str(n)] = float(np.max(np.abs(solution.rewards - hermite_rewards(n))))
+        # F is mu-strongly concave with mu = BETA (n - 1) (the l2 term), so F* - F(r) >= mu/2 |r - r*|^2:
+        # the certificate's gap bounds the distance to the exact maximiser
+        bounds[str(n)] = float(np.sqrt(2.0 * max(solution.gap, 0.0) / (HERMITE_BETA * (n - 1))))
         certified[str(n)] = bool(solution.status.value == "optimal" and solution.certified)
     study = loss_convergence(HERMITE_LOSS, settings.loss_convergence_ns)
     return {
         "loss": HERMITE_LOSS,
         "max_abs_error": errors,
+        "certificate_bound": bounds,
         "certified": certified,
         "law": study.law,
         **_convergence_values(study),

@@ -565,7 +565,7 @@ def _draw_loss_shapes(axis: Axes, optima: Sequence[LossOptimum]) -> None:
     axis.set_ylabel("range-normalised reward (r - min r) / (max r - min r)")
     axis.set_title(f"optima at n = {n}, range-normalised (dashed: no maximiser, the direction)", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="lower left")
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
 
 
 def _draw_loss_law(axis: Axes, panel: LossLimitPanel, colour: Any) -> None:
