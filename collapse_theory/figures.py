@@ -47,13 +47,17 @@ __all__ = [
     "RESPONSE_INDEX_LABEL",
     "CollapseHistory",
     "ConvergenceSeries",
+    "DivergenceHistory",
     "FamilyMap",
     "LawDrawing",
     "LimitPanel",
+    "LossLimitPanel",
+    "LossOptimum",
     "NumericalLawDrawing",
     "RewardPanel",
     "Snapshot",
     "SnapshotRun",
+    "bradley_terry_divergence",
     "convergence",
     "draw_reward_curves",
     "family_colour",
@@ -61,6 +65,7 @@ __all__ = [
     "kind_colour",
     "limit_laws",
     "numerical_limits",
+    "ranking_losses",
     "reward_curves",
     "training_snapshots",
 ]
@@ -167,6 +172,51 @@ class NumericalLawDrawing:
 
     utility: str
     law: LawDrawing
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossOptimum:
+    """One ranking loss's answer at n: its range-normalised shape, best first (the direction when unbounded).
+
+    Attributes:
+        loss: the loss spec as named (``bradley-terry``, ``ipo:0.5``).
+        frameworks: who trains it (``"TRL default, OpenRLHF"``).
+        status: :class:`~collapse_theory.loss_solver.LossStatus` value (``optimal``, ``unbounded``, ...).
+        shape: (r - min r) / (max r - min r) of the optimum, or the unbounded direction.
+    """
+
+    loss: str
+    frameworks: str
+    status: str
+    shape: np.ndarray
+
+    @property
+    def unbounded(self) -> bool:
+        """No maximiser: the shape is the direction the rewards grow along."""
+        return self.status == "unbounded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossLimitPanel:
+    """A ranking loss's n -> infinity law on the reward scale, with its finite-n optimum as a rug."""
+
+    loss: str
+    frameworks: str
+    law_name: str
+    law: LawDrawing
+    rewards: np.ndarray
+
+
+@dataclass(frozen=True, kw_only=True)
+class DivergenceHistory:
+    """A free loss without a maximiser in training: mean reward range and shape distance against step."""
+
+    loss: str
+    prompts: int
+    learning_rate: float
+    steps: np.ndarray
+    reward_range: np.ndarray
+    shape_distance: np.ndarray
 
 
 # --- colours ----------------------------------------------------------------------------
@@ -486,3 +536,103 @@ def family_map(sweep: FamilyMap) -> Figure:
     figure.colorbar(image, ax=[top, bottom], location="right", shrink=0.55, anchor=(0.0, 0.0), label="limit density")
     figure.suptitle("The family map: limit laws from two-point (g -> 1) through arcsine (g = 0) to uniform (g <= -1)")
     return figure
+
+
+# --- ranking losses ---------------------------------------------------------------------------
+
+
+def _draw_loss_shapes(axis: Axes, optima: Sequence[LossOptimum]) -> None:
+    n = max((item.shape.size for item in optima), default=0)
+    middle = (len(optima) - 1) / 2.0
+    offset = 0.25 / max(len(optima), 1)  # equal shapes (every unbounded loss: equal gaps) stay visible side by side
+    for number, item in enumerate(optima):
+        index = np.arange(1, item.shape.size + 1, dtype=float) + (number - middle) * offset
+        answer = "direction, unbounded" if item.unbounded else item.status
+        axis.plot(
+            index,
+            item.shape,
+            linestyle="--" if item.unbounded else "-",
+            marker=_KIND_MARKERS[number % len(_KIND_MARKERS)],
+            markersize=4,
+            linewidth=1.5,
+            color=colormaps["tab10"](number % 10),
+            label=f"{item.loss} ({item.frameworks}): {answer}",
+        )
+    axis.set_xticks(np.arange(1, n + 1))
+    axis.set_xlim(0.5, n + 0.5)
+    axis.set_ylim(-0.05, 1.05)
+    axis.set_xlabel(RESPONSE_INDEX_LABEL)
+    axis.set_ylabel("range-normalised reward (r - min r) / (max r - min r)")
+    axis.set_title(f"optima at n = {n}, range-normalised (dashed: no maximiser, the direction)", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+
+
+def _draw_loss_law(axis: Axes, panel: LossLimitPanel, colour: Any) -> None:
+    law = panel.law
+    if law.density.size:
+        axis.plot(law.grid, law.density, color=colour, linewidth=1.8, label=panel.law_name)
+        axis.set_ylim(0, 1.25 * float(np.max(law.density)))
+    axis.plot(
+        panel.rewards,
+        np.zeros_like(panel.rewards),
+        "|",
+        color="black",
+        markersize=14,
+        markeredgewidth=1.5,
+        clip_on=False,
+        label=f"optimum, n = {panel.rewards.size}",
+    )
+    if law.atoms:
+        masses = axis.twinx()
+        masses.vlines([a.location for a in law.atoms], 0, [a.mass for a in law.atoms], color=colour, linewidth=3)
+        masses.set_ylim(0, 1)
+        masses.set_ylabel("atom mass", fontsize=8)
+        axis.plot([], [], color=colour, linewidth=3, label=f"atoms: {_atoms_text(law.atoms)}")
+    axis.set_title(f"{panel.loss} ({panel.frameworks})", fontsize=9)
+    axis.set_xlabel("reward")
+    axis.set_ylabel("limit density")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+
+
+def ranking_losses(optima: Sequence[LossOptimum], limits: Sequence[LossLimitPanel]) -> Figure:
+    """The framework losses' optima at n (range-normalised shapes, best first) and their limit laws.
+
+    Left: one line per loss, solid where a maximiser exists, dashed where the loss is unbounded
+    (the line is then the direction the rewards grow along; docs/losses.md). Right: one panel per
+    loss with a limit law (semicircle, uniform, numerical field limits), on its own reward scale,
+    the finite-n optimum as a rug of ticks on the reward axis.
+    """
+    columns = 3
+    rows = max(1, -(-len(limits) // columns))
+    layout: list[list[Any]] = [
+        ["shapes", "shapes"] + [f"law{row * columns + column}" for column in range(columns)] for row in range(rows)
+    ]
+    figure = Figure(figsize=(19.0, 4.6 * rows), layout="constrained")
+    axes = figure.subplot_mosaic(layout)
+    _draw_loss_shapes(axes["shapes"], optima)
+    colours = {item.loss: colormaps["tab10"](number % 10) for number, item in enumerate(optima)}
+    for number in range(rows * columns):
+        axis = axes[f"law{number}"]
+        if number < len(limits):
+            _draw_loss_law(axis, limits[number], colours.get(limits[number].loss, "#555555"))
+        else:
+            axis.set_visible(False)
+    figure.suptitle("Ranking losses as frameworks train them: the optimum (or direction) at n = 8 and the n -> infinity law")
+    return figure
+
+
+def bradley_terry_divergence(history: DivergenceHistory) -> Figure:
+    """Free Bradley-Terry in training: the reward range grows without bound while the shape approaches the direction.
+
+    Drawn by :func:`collapse_theory.training.divergence.plot_divergence` from the run's metrics.
+    """
+    from collapse_theory.training.divergence import plot_divergence
+
+    entries = [
+        {"step": step, "reward_range": reward_range, "shape_distance": distance}
+        for step, reward_range, distance in zip(history.steps, history.reward_range, history.shape_distance, strict=True)
+    ]
+    title = f"{history.loss}, free rewards: {history.prompts} prompts, learning rate {history.learning_rate:g}"
+    return plot_divergence(entries, title=title)

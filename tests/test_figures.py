@@ -227,6 +227,85 @@ def test_family_map_colour_bar_sits_beside_the_strip() -> None:
     assert top.get_position().x1 == pytest.approx(strip.x1)  # the two panels stay aligned
 
 
+# --- ranking losses ---------------------------------------------------------------------------
+
+EQUAL_GAPS_8 = np.linspace(1.0, 0.0, 8)
+
+
+def _ranking_records() -> tuple[list[figures.LossOptimum], list[figures.LossLimitPanel]]:
+    """Oracle shapes: equal gaps for the unbounded losses (docs/losses.md), the Hermite zeros' shape for log + L2."""
+    import scipy.special
+
+    hermite = np.sort(scipy.special.roots_hermite(8)[0])[::-1]
+    optima = [
+        figures.LossOptimum(loss="bradley-terry", frameworks="TRL default", status="unbounded", shape=EQUAL_GAPS_8),
+        figures.LossOptimum(loss="listmle", frameworks="ListMLE", status="unbounded", shape=EQUAL_GAPS_8),
+        figures.LossOptimum(loss="ipo:0.5", frameworks="IPO", status="shift-invariant", shape=EQUAL_GAPS_8),
+        figures.LossOptimum(
+            loss="log+free+l2:0.5",
+            frameworks="Stieltjes",
+            status="optimal",
+            shape=(hermite - hermite.min()) / (hermite.max() - hermite.min()),
+        ),
+    ]
+    grid = np.linspace(-2.0, 2.0, 101)
+    semicircle = figures.LawDrawing(grid=grid, density=np.sqrt(4.0 - grid**2) / (2.0 * np.pi), atoms=())
+    uniform = figures.LawDrawing(grid=np.linspace(-0.5, 0.5, 11), density=np.ones(11), atoms=())
+    limits = [
+        figures.LossLimitPanel(
+            loss="ipo:0.5",
+            frameworks="IPO",
+            law_name="uniform on [-0.5, 0.5]",
+            law=uniform,
+            rewards=np.linspace(0.4375, -0.4375, 8),
+        ),
+        figures.LossLimitPanel(
+            loss="log+free+l2:0.5", frameworks="Stieltjes", law_name="semicircle on [-2, 2]", law=semicircle, rewards=hermite / 2
+        ),
+    ]
+    return optima, limits
+
+
+def test_ranking_losses_draw_every_loss_with_the_unbounded_ones_dashed() -> None:
+    optima, limits = _ranking_records()
+    figure = figures.ranking_losses(optima, limits)
+    (shapes,) = [axis for axis in figure.axes if axis.get_xlabel() == figures.RESPONSE_INDEX_LABEL]
+    drawn = {line.get_label().split(" ")[0]: line for line in shapes.get_lines()}
+    assert set(drawn) == {item.loss for item in optima}  # every loss present
+    for item in optima:
+        line = drawn[item.loss]
+        assert line.get_linestyle() == ("--" if item.unbounded else "-"), item.loss
+        np.testing.assert_allclose(line.get_ydata(), item.shape)
+        assert ("direction, unbounded" in line.get_label()) == item.unbounded
+    # equal shapes drawn side by side, not on top of each other
+    assert not np.allclose(drawn["bradley-terry"].get_xdata(), drawn["listmle"].get_xdata())
+    laws = [axis for axis in figure.axes if axis.get_visible() and axis.get_ylabel() == "limit density"]
+    assert [axis.get_title().split(" ")[0] for axis in laws] == ["ipo:0.5", "log+free+l2:0.5"]
+    semicircle = _lines_by_label(laws[1])["semicircle on [-2, 2]"]
+    np.testing.assert_allclose(semicircle.get_ydata(), limits[1].law.density)
+    rug = _lines_by_label(laws[1])["optimum, n = 8"]
+    np.testing.assert_allclose(rug.get_xdata(), limits[1].rewards)
+
+
+def test_bradley_terry_divergence_draws_the_range_growing_and_the_distance_shrinking() -> None:
+    history = figures.DivergenceHistory(
+        loss="bradley-terry",
+        prompts=200,
+        learning_rate=1e-3,
+        steps=np.array([20.0, 100.0, 200.0, 400.0]),
+        reward_range=np.array([0.46, 15.4, 26.5, 31.2]),
+        shape_distance=np.array([0.225, 0.144, 0.110, 0.105]),
+    )
+    figure = figures.bradley_terry_divergence(history)
+    ranges, distances = figure.axes
+    (range_line,) = ranges.get_lines()
+    (distance_line,) = distances.get_lines()
+    np.testing.assert_allclose(range_line.get_xdata(), history.steps)
+    assert np.all(np.diff(range_line.get_ydata()) > 0)  # the range increases
+    np.testing.assert_allclose(distance_line.get_ydata(), history.shape_distance)
+    assert "range" in ranges.get_ylabel() and "direction" in distances.get_ylabel()
+
+
 # --- explore --------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from collapse_theory import figures
@@ -29,6 +30,10 @@ CLAIM_IDS = [
     "training-collapse-log-sigmoid-4",
     "training-collapse-neg-power-1",
     "training-prompt-aware",
+    "hermite",
+    "ipo-equal-gaps",
+    "bradley-terry-direction",
+    "trained-vs-solved-open-assistant",
 ]
 
 
@@ -51,7 +56,8 @@ def test_quick_run_writes_every_figure_and_the_report(quick_run: Path) -> None:
 def test_every_claim_of_the_quick_report_passes(quick_run: Path) -> None:
     report = json.loads((quick_run / "report.json").read_text())
     claims = report["claims"]
-    # Gauss-Lobatto, 5 convergence, cross-check, certified solves, smoothed -1/x, 4 collapse, prompt-aware
+    # Gauss-Lobatto, 5 convergence, cross-check, certified solves, smoothed -1/x, 4 collapse, prompt-aware,
+    # then the ranking losses: Hermite zeros, IPO's gaps, Bradley-Terry's direction, Open-Assistant trained
     assert [c["id"] for c in claims] == CLAIM_IDS
     assert [c["verdict"] for c in claims] == ["PASS"] * len(claims)
     assert report["passed"] is True
@@ -150,6 +156,74 @@ def test_the_smoothed_utility_has_atoms_at_the_ends_unlike_neg_power_1(quick_run
     assert measured["ties_at_zero"] >= 2 and measured["ties_at_one"] >= 2
 
 
+def _claim(out: Path, claim_id: str) -> dict[str, Any]:
+    report = json.loads((out / "report.json").read_text())
+    (claim,) = [c for c in report["claims"] if c["id"] == claim_id]
+    return claim
+
+
+def test_log_with_l2_gives_the_hermite_zeros_and_the_semicircle(quick_run: Path) -> None:
+    """Oracle: scipy.special.roots_hermite (Stieltjes); the KS distance to the semicircle shrinks with n."""
+    measured = _claim(quick_run, "hermite")["measured"]
+    assert measured["max_abs_error_by_n"].keys() == {"8", "32", "128"}
+    for n, error in measured["max_abs_error_by_n"].items():
+        assert error <= measured["certificate_bound_by_n"][n] + 1e-12 and error <= 1e-6, n
+    assert all(measured["certified_by_n"].values())
+    ks = measured["kolmogorov_smirnov"]
+    assert np.all(np.diff(ks) < 0) and measured["fitted_slope"] < -0.5
+
+
+def test_ipo_has_equal_gaps_and_the_uniform_law_at_distance_one_over_2n(quick_run: Path) -> None:
+    """Oracle: equal gaps 2 TAU / n (PRACTICE.md); the midpoint grid is at KS 1/(2n) from the uniform law."""
+    measured = _claim(quick_run, "ipo-equal-gaps")["measured"]
+    for n, value in measured["by_n"].items():
+        assert value["status"] == "shift-invariant" and value["gap_deviation"] <= 1e-12 and abs(value["mean"]) <= 1e-12, n
+    for n, ks in zip(measured["ns"], measured["kolmogorov_smirnov"], strict=True):
+        assert ks == pytest.approx(1 / (2 * n), abs=1e-12)
+
+
+def test_bradley_terry_diverges_along_equal_gaps(quick_run: Path) -> None:
+    """Oracle: no maximiser, direction equal gaps (docs/losses.md); the trained range grows, the shape distance falls."""
+    measured = _claim(quick_run, "bradley-terry-direction")["measured"]
+    assert measured["status"] == "unbounded"
+    np.testing.assert_allclose(measured["direction"], np.linspace(1.0, 0.0, 8), atol=1e-12)
+    assert np.all(np.diff(measured["reward_range"]) > 0)
+    assert measured["shape_distance"][-1] < measured["shape_distance"][0]
+
+
+def test_open_assistant_trains_to_the_solvers_optimum(quick_run: Path) -> None:
+    measured = _claim(quick_run, "trained-vs-solved-open-assistant")["measured"]
+    assert measured["solver_status"] == "optimal" and measured["solver_range"] == pytest.approx(17.14, abs=0.01)
+    assert measured["train"]["max_distance_to_optimum"] < 0.05 and measured["held_out"]["max_distance_to_optimum"] < 0.05
+
+
+def test_the_ranking_loss_figure_draws_every_framework_loss(quick_run: Path) -> None:
+    from collapse_theory._figure_records import drawings
+    from collapse_theory._loss_steps import FRAMEWORK_LOSSES
+
+    results = _cached(quick_run)
+    figure = drawings(results)["ranking_losses"]()
+    (shapes,) = [axis for axis in figure.axes if axis.get_xlabel() == figures.RESPONSE_INDEX_LABEL]
+    styles = {line.get_label().split(" ")[0]: line.get_linestyle() for line in shapes.get_lines()}
+    assert set(styles) == {spec for spec, _ in FRAMEWORK_LOSSES}
+    unbounded = {item["spec"] for item in results["ranking_losses"] if item["status"] == "unbounded"}
+    assert unbounded == {"bradley-terry", "listmle", "log-sigmoid:1+free+lipo"}
+    assert {spec for spec, style in styles.items() if style == "--"} == unbounded
+    titles = {axis.get_title().split(" ")[0] for axis in figure.axes if axis.get_ylabel() == "limit density"}
+    assert titles == {"trl-center:0.01", "open-assistant", "log-sigmoid:1", "ipo:0.5", "log+free+l2:0.5"}
+
+
+def test_the_command_prints_each_claim_with_its_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import collapse_theory.reproduction as library
+
+    claim = library.Claim(id="hermite", claim="log + L2: Hermite zeros", summary="", measured={}, tolerance="", passed=True)
+    monkeypatch.setattr(library, "reproduce", lambda out, **kwargs: library.Reproduction(Path(out), (claim,), ()))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["PASS  hermite: log + L2: Hermite zeros"]
+
+
 def _cached(out: Path) -> dict[str, Any]:
     """Every step's cached result, by step name."""
     results = {}
@@ -161,7 +235,7 @@ def _cached(out: Path) -> dict[str, Any]:
 
 def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
     """An early snapshot far from collapse, a late one collapsed, and the collapse score against step drawn."""
-    from collapse_theory.reproduction import _drawings
+    from collapse_theory._figure_records import drawings
 
     results = _cached(quick_run)
     run = results["training"]["log-sigmoid:4"]
@@ -171,7 +245,7 @@ def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
     history = run["collapse_history"]
     assert history["steps"][0] == 20 and history["steps"][-1] == 600
     assert history["train"][0] == pytest.approx(scores[20])
-    figure = _drawings(results)["training_snapshots"]()
+    figure = drawings(results)["training_snapshots"]()
     (score_panel,) = [axis for axis in figure.axes if axis.get_yscale() == "log"]
     drawn = {line.get_label() for line in score_panel.get_lines()}
     assert {"log-sigmoid:4", "prompt-aware"} <= drawn
@@ -180,9 +254,9 @@ def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
 
 
 def test_the_convergence_figure_ticks_are_the_n_values(quick_run: Path) -> None:
-    from collapse_theory.reproduction import _drawings
+    from collapse_theory._figure_records import drawings
 
-    figure = _drawings(_cached(quick_run))["convergence"]()
+    figure = drawings(_cached(quick_run))["convergence"]()
     for axis in figure.axes:
         assert list(axis.get_xticks()) == [8, 16, 32, 64]
 
@@ -200,9 +274,10 @@ def test_a_bad_seed_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.C
 
 
 def _steps(out: Path, stream: object = None) -> object:
-    from collapse_theory.reproduction import Settings, _Steps
+    from collapse_theory._reproduction_cache import Steps
+    from collapse_theory.reproduction import Settings
 
-    return _Steps(out, Settings.make(True, 0), stream)  # type: ignore[arg-type]
+    return Steps(out, Settings.make(True, 0), stream)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -248,7 +323,7 @@ def test_a_damaged_cache_entry_warns_even_when_the_run_is_silent(tmp_path: Path)
 
 def test_the_cache_key_includes_the_code_version(monkeypatch: pytest.MonkeyPatch) -> None:
     import collapse_theory
-    import collapse_theory.reproduction as library
+    import collapse_theory._reproduction_settings as library
 
     settings = library.Settings.make(True, 0)
     version = library.code_version()
@@ -259,7 +334,7 @@ def test_the_cache_key_includes_the_code_version(monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_code_version_hashes_the_library_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory._reproduction_settings as library
 
     package = tmp_path / "package"
     package.mkdir()

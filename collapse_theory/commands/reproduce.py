@@ -39,5 +39,5 @@ def run_reproduce(arguments: argparse.Namespace) -> int:
         clear_cache(out, Settings.make(arguments.quick, arguments.seed))
     result = reproduce(out, quick=arguments.quick, seed=arguments.seed, stream=sys.stderr)
     for claim in result.claims:
-        print(f"{claim.verdict}  {claim.claim}")
+        print(f"{claim.verdict}  {claim.id}: {claim.claim}")
     return 0 if result.passed else 1
