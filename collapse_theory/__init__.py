@@ -31,6 +31,7 @@ from collapse_theory.solver import (
     solve_family,
     solve_many,
 )
+from collapse_theory.status import Status
 from collapse_theory.utilities import Utility, UtilitySpecError, custom, parse_utility
 
 __version__ = "0.1.0"
@@ -47,6 +48,9 @@ _LAZY = {
     "design_for_limit": "collapse_theory.design",
     "design_for_rewards": "collapse_theory.design",
     "reproduce": "collapse_theory.reproduction",
+    "parse_loss": "collapse_theory.losses",
+    "solve_loss": "collapse_theory.loss_solver",
+    "loss_limit": "collapse_theory.loss_laws",
     "audit": "collapse_theory.auditing",
 }
 
@@ -69,6 +73,7 @@ __all__ = [
     "NumericalLimit",
     "Solution",
     "SolverInputError",
+    "Status",
     "Utility",
     "UtilitySpecError",
     "__version__",
@@ -85,12 +90,15 @@ __all__ = [
     "gauss_lobatto_rewards",
     "law_distance",
     "limit",
+    "loss_limit",
     "numerical_limit",
     "objective_value",
+    "parse_loss",
     "parse_utility",
     "reproduce",
     "solve",
     "solve_batch",
     "solve_family",
+    "solve_loss",
     "solve_many",
 ]

@@ -77,7 +77,7 @@ def _newton_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Array
 
 
 def _scale(pieces: objective.Pieces, r: jax.Array, valid: jax.Array) -> jax.Array:
-    """|objective| + |regulariser| + sum |g_i| * range(r): degree 1 in F, no absolute floor."""
+    """abs(objective) + abs(regulariser) + sum abs(g_i) * range(r): degree 1 in F, no absolute floor."""
     spread = jnp.max(jnp.where(valid, r, -jnp.inf)) - jnp.min(jnp.where(valid, r, jnp.inf))
     spread = jnp.where(jnp.isfinite(spread), spread, 0.0)
     return jnp.abs(pieces.objective) + jnp.abs(pieces.regulariser) + jnp.sum(jnp.abs(pieces.gradient)) * jnp.maximum(spread, 1.0)

@@ -5,7 +5,7 @@ fixed size N >= n, so one compiled program serves every n up to N:
 
 * rewards r (N,), the first n valid;
 * pair weights W (N, N), upper triangle, zero for padded pairs, margins M (N, N);
-* the regulariser R(r) = l2 (n-1)/2 |r|^2 + C [(n-2) |r|^2 + (sum r)^2].
+* the regulariser R(r) = l2 (n-1)/2 ‖r‖^2 + C [(n-2) ‖r‖^2 + (sum r)^2].
 
 The solver's variables are *gap coordinates* e (N,): e_k = r_k - r_{k+1} for k < n - 1,
 e_k = 0 for padded k, and e_{N-1} = r_n the base, so that r_i = sum_{k >= i} e_k, r = L e

@@ -6,7 +6,7 @@ the *unscaled* rewards have a limit law, the maximiser over laws mu on the real 
 
 .. math::
 
-    J(\\mu) = \\mathbb{E}\\, U(|X - X'|) - \\beta\\, \\mathbb{E} X^2
+    J(\\mu) = \\mathbb{E}\\, U(abs(X - X')) - \\beta\\, \\mathbb{E} X^2
     \\qquad (X, X' \\sim \\mu \\text{ independent}),
 
 with beta = BETA (``l2``) or 2C (``center:C``: C sum_{i<j} (r_i + r_j)^2 ~ n^2 C (E X^2 + (E X)^2),
@@ -89,7 +89,7 @@ def symmetric_uniform_law(half_width: float) -> RealLineLaw:
 
 @dataclass(frozen=True, eq=False)
 class FieldLaw(Law):
-    """The numerical maximiser of J(mu) = E U(|X - X'|) - beta E X^2 on a mesh of [-L, L].
+    """The numerical maximiser of J(mu) = E U(abs(X - X')) - beta E X^2 on a mesh of [-L, L].
 
     Attributes:
         grid: mesh nodes on [-L, L]; cdf: the cumulative mass at each node (piecewise-uniform density).
@@ -152,15 +152,15 @@ def _field_strength(loss: Loss) -> float:
 
 
 def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None = None, tol: float = 1e-10) -> FieldLaw:
-    """Maximise J(mu) = E U(|X - X'|) - beta E X^2 over symmetric laws on [-L, L], numerically.
+    """Maximise J(mu) = E U(abs(X - X')) - beta E X^2 over symmetric laws on [-L, L], numerically.
 
     Discretisation (as :func:`collapse_theory.numerical_laws.numerical_limit`): ``cells``
     uniform cells on [0, L], each paired with its mirror (the optimum is symmetric: J is
-    invariant under x -> -x and concave), the cell-averaged energy matrix of U(2L |s - t|)
+    invariant under x -> -x and concave), the cell-averaged energy matrix of U(2L abs(s - t))
     on [0, 1], the field's cell averages folded into the quadratic form (sum w = 1), and
     the same barrier-plus-crossover maximiser over the simplex.
 
-    The interval: L = 1.5 max |r| of the n = 64 solution unless given. The support of the
+    The interval: L = 1.5 max ‖r‖ of the n = 64 solution unless given. The support of the
     optimum is compact (the field grows like x^2, the potential of a concave U at most
     linearly); if the outermost cells carry mass, L is doubled and the problem solved again.
 

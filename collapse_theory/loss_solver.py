@@ -10,14 +10,14 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
   F* - F(r) <= max_k <g, e_k - r> with g the gradient.
   *Free with a strongly concave part* (``l2``; ``center`` with n >= 3; ``ipo``): if F is
   mu-strongly concave on the cone K = {r_1 >= ... >= r_n} (on its mean-zero slice when F
-  ignores shifts), F(y) <= F(r) + <g, y - r> - mu/2 |y - r|^2 for every y in K, so
-  F* - F(r) <= max_{y in K} [<g, y - r> - mu/2 |y - r|^2] = <g, p - r> - mu/2 |p - r|^2
+  ignores shifts), F(y) <= F(r) + <g, y - r> - mu/2 ‖y - r‖^2 for every y in K, so
+  F* - F(r) <= max_{y in K} [<g, y - r> - mu/2 ‖y - r‖^2] = <g, p - r> - mu/2 ‖p - r‖^2
   with p = Pi_K(r + g/mu), the projection onto the cone (isotonic regression). It is at
-  most |g|^2/(2 mu), and 0 exactly at a KKT point. mu = 2 rho + mu_U with
-  R = rho |r - mean r|^2 + f(mean) (rho = BETA (n-1)/2 for ``l2``, C (n-2) for ``center``)
+  most ‖g‖^2/(2 mu), and 0 exactly at a KKT point. mu = 2 rho + mu_U with
+  R = rho ‖r - mean r‖^2 + f(mean) (rho = BETA (n-1)/2 for ``l2``, C (n-2) for ``center``)
   and mu_U = 2 n min w_ij for ``ipo`` (the weighted complete graph's Laplacian is at least
   min w times the complete graph's, whose second eigenvalue is n).
-  Both stop on gap <= tol * scale, scale = |objective term| + |R| + sum_i |g_i| max(1, range r),
+  Both stop on gap <= tol * scale, scale = abs(objective term) + abs(R) + sum_i abs(g_i) max(1, range r),
   positively homogeneous of degree 1 in F: scaling F scales the test, never an absolute floor.
 * ``shift-invariant``: free rewards with a maximiser unique up to a common shift (IPO
   without a regulariser); the mean-zero one is reported.
@@ -251,7 +251,7 @@ def frank_wolfe_gap(gradient: np.ndarray, rewards: np.ndarray) -> float:
 
 
 def cone_gap(gradient: np.ndarray, rewards: np.ndarray, modulus: float, lower: np.ndarray | None = None) -> float:
-    """max over y in K of <g, y - r> - mu/2 |y - r|^2: bounds F* - F(r) for mu-strongly concave F on K.
+    """max over y in K of <g, y - r> - mu/2 ‖y - r‖^2: bounds F* - F(r) for mu-strongly concave F on K.
 
     K = {y : y_k - y_{k+1} >= lower_k} (lower: n - 1 gap bounds, default 0); the maximiser is p = Pi_K(r + g/mu), computed by
     isotonic regression (``scipy.optimize.isotonic_regression``, decreasing).
@@ -413,7 +413,7 @@ def _plain(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> Lo
     from collapse_theory.solver import solve
 
     assert loss.utility is not None
-    solution = solve(loss.utility, n, tol=tol, max_iterations=max_steps)
+    solution = solve(loss.utility, n, tol=tol, max_steps=max_steps)
     status = LossStatus.OPTIMAL if solution.converged and solution.certified else LossStatus.NOT_CONVERGED
     if loss.utility.affine and solution.converged:
         status = LossStatus.NON_UNIQUE if n % 2 == 1 else LossStatus.OPTIMAL

@@ -15,22 +15,22 @@ Lee, Su, arXiv 2305.17608) or free in :math:`\\mathbb{R}^n`.
 
 A spec joins terms with ``+`` and has exactly one *objective* term:
 
-==================  ==============================================================
-term                meaning
-==================  ==============================================================
-a utility spec      U as in :func:`~collapse_theory.utilities.parse_utility`
-                    (``log-sigmoid:1`` is Bradley-Terry)
-``ipo:TAU``         U(x) = -(x - TAU)^2 (Azar et al. 2023); free unless ``bounded``
-``plackett-luce:B`` the Plackett-Luce log-likelihood with inverse temperature B
-``min-linear:T``    U(x) = min(x, T), a concave kink (solved as a linear program)
-``free``            rewards in R^n (default: bounded in [0, 1], except for ``ipo``)
-``bounded``         rewards in [0, 1] (the default; needed only for ``ipo``)
-``l2:BETA``         R = BETA/2 sum_{i<j} (r_i^2 + r_j^2) = BETA (n-1)/2 sum_k r_k^2
-``center:C``        R = C sum_{i<j} (r_i + r_j)^2 = C [(n-2) sum r^2 + (sum r)^2]
-``margin:M``        m_ij = M
-``rank-margin:M``   m_ij = M (j - i)
-``lipo``            w_ij = |2^(n-i) - 2^(n-j)| |1/log2(1+i) - 1/log2(1+j)| (LiPO-lambda)
-==================  ==============================================================
+====================  ==============================================================
+term                  meaning
+====================  ==============================================================
+a utility spec        U as in :func:`~collapse_theory.utilities.parse_utility`
+                      (``log-sigmoid:1`` is Bradley-Terry)
+``ipo:TAU``           U(x) = -(x - TAU)^2 (Azar et al. 2023); free unless ``bounded``
+``plackett-luce:B``   the Plackett-Luce log-likelihood with inverse temperature B
+``min-linear:T``      U(x) = min(x, T), a concave kink (solved as a linear program)
+``free``              rewards in R^n (default: bounded in [0, 1], except for ``ipo``)
+``bounded``           rewards in [0, 1] (the default; needed only for ``ipo``)
+``l2:BETA``           R = BETA/2 sum_{i<j} (r_i^2 + r_j^2) = BETA (n-1)/2 sum_k r_k^2
+``center:C``          R = C sum_{i<j} (r_i + r_j)^2 = C [(n-2) sum r^2 + (sum r)^2]
+``margin:M``          m_ij = M
+``rank-margin:M``     m_ij = M (j - i)
+``lipo``              w_ij = abs(2^(n-i) - 2^(n-j)) abs(1/log2(1+i) - 1/log2(1+j)) (LiPO-lambda)
+====================  ==============================================================
 
 Presets (they may be combined with further terms, e.g. ``open-assistant+rank-margin:0.1``):
 ``bradley-terry`` = ``log-sigmoid:1+free``; ``open-assistant`` = ``log-sigmoid:1+free+l2:0.001``;
@@ -176,7 +176,7 @@ class Loss:
         return self.utility is not None and self.utility.singular
 
     def regulariser_strength(self, n: int) -> float:
-        """rho with R(r) = rho |r - mean(r)|^2 + (a function of the mean alone).
+        """rho with :math:`R(r) = \\rho \\lVert r - \\bar r \\rVert^2` + (a function of the mean alone).
 
         ``l2:BETA`` gives BETA (n-1)/2, ``center:C`` gives C (n-2) (from
         sum_{i<j} (r_i + r_j)^2 = (n-2) sum r^2 + (sum r)^2); both vanish at mean 0.
@@ -199,7 +199,7 @@ LIPO_MAX_N = 1024
 
 
 def lipo_weights(n: int) -> np.ndarray:
-    """LiPO-lambda weights w_ij = |2^(n-i) - 2^(n-j)| |1/log2(1+i) - 1/log2(1+j)| (upper triangle).
+    """LiPO-lambda weights w_ij = abs(2^(n-i) - 2^(n-j)) abs(1/log2(1+i) - 1/log2(1+j)) (upper triangle).
 
     Liu et al. 2024 (LiPO), with the gain 2^label - 1 of the label n - i of rank i.
 

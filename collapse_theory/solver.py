@@ -87,7 +87,6 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
@@ -98,9 +97,10 @@ import numpy as np
 from collapse_theory import _interior_point
 from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
-from collapse_theory._results import as_dict
+from collapse_theory._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
+from collapse_theory.certificates import certificate_gap, objective_value, reward_gradient
 from collapse_theory.families import FAMILIES, Family
-from collapse_theory.status import Status
+from collapse_theory.solution import Solution, concave_status, within_tolerance
 from collapse_theory.utilities import Utility, UtilityFunction, member, parse_utility
 
 __all__ = [
@@ -136,63 +136,6 @@ DEFAULT_MAX_ITERATIONS = DEFAULT_MAX_STEPS
 
 class SolverInputError(ValueError):
     """Invalid solver input (n < 2, non-integer n, bad tolerance)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Solution:
-    """The optimal rewards of one (utility, n) problem and how far they are trusted.
-
-    Built by keyword. ``converged`` and ``certified`` are read from ``status``, so
-    they cannot contradict each other or the values (a certified solution has
-    finite rewards, objective and gap).
-
-    Attributes:
-        utility: the utility's spec string.
-        n: number of ranked completions.
-        rewards: float64 array of shape (n,), descending (r_1 is the best-ranked).
-        objective: S(rewards).
-        gap: Frank-Wolfe gap, an upper bound on S* - S(rewards) when U is concave.
-        status: the outcome (:class:`~collapse_theory.status.Status`).
-        iterations: Newton steps taken.
-        seconds: wall-clock time of the solve (including compilation on first use).
-        message: a human-readable account of the status.
-    """
-
-    utility: str
-    n: int
-    rewards: np.ndarray
-    objective: float
-    gap: float
-    status: Status
-    iterations: int
-    seconds: float
-    message: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.status, Status):
-            raise TypeError(f"status must be a Status, got {self.status!r}")
-        finite = math.isfinite(self.objective) and bool(np.all(np.isfinite(self.rewards)))
-        if self.status.converged and not (finite and (math.isfinite(self.gap) or not self.status.certified)):
-            raise ValueError(f"a {self.status.value} solution needs finite rewards, objective and gap")
-
-    @property
-    def converged(self) -> bool:
-        """Optimal to the tolerance: certified by the gap (concave U) or exact (convex U)."""
-        return self.status.converged
-
-    @property
-    def certified(self) -> bool:
-        """The Frank-Wolfe gap certifies optimality to the tolerance (status ``OPTIMAL``)."""
-        return self.status.certified
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``collapse-theory solve --format json`` (strict: NaN and infinities are null)."""
-        fields = as_dict(self)
-        keys = ("utility", "n", "rewards", "objective", "gap", "converged", "certified", "iterations", "seconds", "message")
-        data = {key: fields.get(key) for key in keys}
-        data["converged"], data["certified"] = self.converged, self.certified
-        data["status"] = fields["status"]
-        return data
 
 
 def check_n(n: object) -> int:
@@ -666,23 +609,17 @@ def _run_phases(members: list[tuple[Utility, int]], size: int, tol: float, max_s
     # 1. polish the guesses that are close to the optimum (large n, known limit law)
     result, iterate = run(guesses, polish_only)
     # 2. where that did not certify tol (or there was no good guess): barrier path to a loose tolerance, polish
-    retry = ~_within_tolerance(result.gap, result.scale, tol) & polish_only
+    retry = ~within_tolerance(result.gap, result.scale, tol) & polish_only
     if retry.any():
         interior = np.stack([_interior_start(n, size, _closed_form_quantiles(u, n)) for u, n in members])
         second, iterate = run(interior, np.zeros(len(members), bool))
         result = merge(result, second, retry)
     # 3. still short of tol: follow the barrier path down to tol, polish again
-    retry = ~_within_tolerance(result.gap, result.scale, tol)
+    retry = ~within_tolerance(result.gap, result.scale, tol)
     if retry.any():
         third, _ = run(iterate, np.zeros(len(members), bool))
         result = merge(result, third, retry)
     return result
-
-
-def _within_tolerance(gap: Any, scale: Any, tol: float) -> Any:
-    """``gap <= tol * scale`` with both finite, elementwise (the host twin of ``_symmetric.within_tolerance``)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.isfinite(gap) & np.isfinite(scale) & (gap <= tol * scale)
 
 
 def _solution(utility: Utility, n: int, k: int, result: _PhaseResult, tol: float, seconds: float) -> Solution:
@@ -693,299 +630,7 @@ def _solution(utility: Utility, n: int, k: int, result: _PhaseResult, tol: float
     if not utility.concave:
         finite = bool(np.all(np.isfinite(rewards)) and math.isfinite(objective))
         return _best_of_vertices(utility, n, rewards, objective, gap, iterations, finite, seconds)
-    status, message = _concave_status(utility, rewards, objective, gap, float(result.scale[k]), tol, iterations)
-    return Solution(
-        utility=utility.spec,
-        n=n,
-        rewards=rewards,
-        objective=objective,
-        gap=gap,
-        status=status,
-        iterations=iterations,
-        seconds=seconds,
-        message=message,
-    )
-
-
-def _concave_status(
-    utility: Utility, rewards: np.ndarray, objective: float, gap: float, scale: float, tol: float, iterations: int
-) -> tuple[Status, str]:
-    """The status of a concave solve: FAILED on any non-finite value, else OPTIMAL or NOT_CONVERGED."""
-    bad = [
-        name
-        for name, ok in (("rewards", np.all(np.isfinite(rewards))), ("S", math.isfinite(objective)), ("gap", math.isfinite(gap)))
-        if not ok
-    ]
-    if bad:
-        reason = _concavity_violation(utility) or "U or its derivatives overflow float64, or U is NaN somewhere on (0, 1]"
-        return Status.FAILED, f"failed: non-finite {', '.join(bad)} ({reason}); nothing is certified"
-    if _within_tolerance(gap, scale, tol):
-        return Status.OPTIMAL, "converged: optimality certified by the Frank-Wolfe gap"
-    return (
-        Status.NOT_CONVERGED,
-        f"not converged: gap {gap:.3g} above tol x scale = {tol * scale:.3g} after {iterations} iterations",
-    )
-
-
-def _concavity_violation(utility: Utility) -> str | None:
-    """Where a utility declared concave has U'' > 0 on a grid of (0, 1] (a custom one, say), or None.
-
-    Only asked after a failure, to say why: Newton's method on a non-concave S
-    meets an indefinite matrix and its Cholesky factorisation gives NaN.
-    """
-    if _is_builtin(utility):
-        return None
-    with float64():
-        x = jnp.linspace(1e-3, 1.0, 1000, dtype=jnp.float64)
-        params = utility.parameter_array
-
-        def second(t: jax.Array) -> jax.Array:
-            return jax.grad(jax.grad(lambda s: utility.function(s, params)))(t)
-
-        curvature = np.asarray(jax.vmap(second)(x))
-    positive = np.flatnonzero(curvature > 0)
-    if not positive.size:
-        return None
-    return f"U'' > 0 at x = {float(x[positive[0]]):.3g}: U is not concave as declared"
-
-
-def objective_value(utility: Utility | str, rewards: Any) -> float:
-    """S(r) = sum_{i<j} U(r_i - r_j) for rewards in ranked order (float64, O(n^2)).
-
-    Example:
-        >>> objective_value("linear", np.array([1.0, 0.5, 0.0]))
-        2.0
-    """
-    utility = parse_utility(utility)
-    with float64():
-        return float(_full_objective(jnp.asarray(rewards, dtype=jnp.float64), utility.parameter_array, utility.function))
-
-
-def _full_objective(r: jax.Array, params: jax.Array, function: UtilityFunction) -> jax.Array:
-    n = r.shape[0]
-    upper = jnp.triu(jnp.ones((n, n), dtype=bool), k=1)
-    differences = jnp.where(upper, r[:, None] - r[None, :], 0.5)
-    return jnp.sum(jnp.where(upper, function(differences, params), 0.0))
-
-
-def reward_gradient(utility: Utility | str, rewards: Any) -> np.ndarray:
-    """dS/dr at rewards in ranked order (float64)."""
-    utility = parse_utility(utility)
-    with float64():
-        gradient = jax.grad(_full_objective)(jnp.asarray(rewards, dtype=jnp.float64), utility.parameter_array, utility.function)
-        return np.asarray(gradient)
-
-
-def certificate_gap(utility: Utility | str, rewards: Any) -> float:
-    """The Frank-Wolfe gap max_k sum_{i<=k} g_i - <g, r> at any feasible rewards.
-
-    An upper bound on S* - S(r) when U is concave, evaluated as
-    sum_k d_k (max_j G_j - G_k) with the gaps d_k (see the module docstring).
-
-    Example:
-        >>> certificate_gap("linear", np.array([1.0, 0.0]))
-        0.0
-    """
-    r = np.asarray(rewards, dtype=np.float64)
-    return _gap_from_gradient(reward_gradient(utility, r), r)
-
-
-def _gap_from_gradient(gradient: np.ndarray, rewards: np.ndarray) -> float:
-    prefix = np.concatenate([[0.0], np.cumsum(gradient)])
-    gaps = np.concatenate([[1.0 - rewards[0]], -np.diff(rewards), [rewards[-1]]])
-    return float(np.sum(gaps * (prefix.max() - prefix)))
-
-
-@partial(jax.jit, static_argnames="function")
-def _endpoint_values(params: jax.Array, function: UtilityFunction) -> tuple[jax.Array, jax.Array]:
-    """(U(0), U(1)) and (U'(0), U'(1)) by one forward-mode pass (see :class:`_Endpoints`)."""
-    x = jnp.asarray([0.0, 1.0], dtype=params.dtype)
-    return jax.jvp(lambda t: function(t, params), (x,), (jnp.ones_like(x),))
-
-
-class _Endpoints(NamedTuple):
-    """U and U' at 0 and 1: all that S and its gradient need at a step vector."""
-
-    u0: float
-    u1: float
-    du0: float
-    du1: float
-
-
-@lru_cache(maxsize=256)
-def _endpoints(utility: Utility) -> _Endpoints:
-    """(U(0), U(1), U'(0), U'(1)) in float64 (one compiled call per utility function)."""
-    with float64():
-        value, slope = _endpoint_values(utility.parameter_array, utility.function)
-        (u0, u1), (du0, du1) = np.asarray(value).tolist(), np.asarray(slope).tolist()
-    return _Endpoints(u0, u1, du0, du1)
-
-
-# The step-vector formulas below are O(1) scalar arithmetic on Python floats: they serve
-# every solve of a convex or affine U, where per-call overhead is the whole cost.
-
-
-def _pair_sum(count: float, value: float) -> float:
-    """count * value with 0 * inf = 0: no pairs contribute nothing, even where U or U' is infinite at 0."""
-    return count * value if count else 0.0
-
-
-def _step_vector_objective(ends: _Endpoints, n: int, k: int) -> float:
-    """S(e_k) = k(n-k) U(1) + (C(k,2) + C(n-k,2)) U(0)."""
-    return _pair_sum(k * (n - k), ends.u1) + _pair_sum(k * (k - 1) // 2 + (n - k) * (n - k - 1) // 2, ends.u0)
-
-
-def _best_step_vector(ends: _Endpoints, n: int) -> tuple[int, float]:
-    """The best step vector e_k (the smallest such k) and S(e_k).
-
-    With p = k(n-k) pairs across, S(e_k) = p U(1) + (C(n,2) - p) U(0) is linear in p, so
-    its maximum is at the largest p (k = n // 2) or at p = 0 (k = 0). Where U(0) is not
-    finite every e_k with tied pairs shares that value, and only e_1 for n = 2 has none.
-    """
-    middle = n // 2
-    at_zero, at_middle = _step_vector_objective(ends, n, 0), _step_vector_objective(ends, n, middle)
-    if math.isfinite(at_middle) and not (math.isfinite(at_zero) and at_zero >= at_middle):
-        return middle, at_middle
-    return 0, at_zero
-
-
-def _largest_quadratic(length: int, curvature: float, slope: float) -> float:
-    """max over integers x in [0, length] of x (length - x) curvature + x slope (NaN if any value is).
-
-    For finite coefficients the maximum is at an end or, when the parabola opens
-    downwards, at the integers either side of its vertex; an infinite U'(0) makes
-    every interior x infinite, which the middle of the range represents.
-    """
-    points = [0, length]
-    if not (math.isfinite(curvature) and math.isfinite(slope)):
-        points += [length // 2, (length + 1) // 2]
-    elif curvature > 0:
-        vertex = min(max(math.floor((length * curvature + slope) / (2.0 * curvature)), 0), length)
-        points += [vertex, min(vertex + 1, length)]
-    values = [_pair_sum(x * (length - x), curvature) + _pair_sum(x, slope) for x in points]
-    return math.nan if any(map(math.isnan, values)) else max(values)
-
-
-def _step_vector_prefix_extremes(ends: _Endpoints, n: int, k: int) -> tuple[float, float]:
-    """(max_j G_j, min_j G_j) over j = 0..n of the gradient's prefix sums at the step vector e_k.
-
-    The gradient: reward i (1-based) of the top block (i <= k) is ahead of k - i tied
-    rewards, behind i - 1 and ahead of the n - k rewards at 0, so
-    g_i = (k + 1 - 2i) U'(0) + (n - k) U'(1); in the bottom block, with t = i - k,
-    g_i = (n - k + 1 - 2t) U'(0) - k U'(1). Summed, the prefix sums are
-    G_j = j (k - j) U'(0) + j (n - k) U'(1) for j <= k and
-    G_{k+t} = G_k + t (n - k - t) U'(0) - t k U'(1): two quadratics over integers
-    (:func:`_largest_quadratic`, negated for the minimum).
-    """
-    g_k = _pair_sum(k * (n - k), ends.du1)
-    top_max = _largest_quadratic(k, ends.du0, (n - k) * ends.du1)
-    top_min = -_largest_quadratic(k, -ends.du0, -(n - k) * ends.du1)
-    bottom_max = g_k + _largest_quadratic(n - k, ends.du0, -k * ends.du1)
-    bottom_min = g_k - _largest_quadratic(n - k, -ends.du0, k * ends.du1)
-    return max(top_max, bottom_max), min(top_min, bottom_min)
-
-
-def _step_vector_gap(ends: _Endpoints, n: int, k: int) -> float:
-    """The Frank-Wolfe gap at the step vector e_k, from U'(0) and U'(1).
-
-    e_k has a single non-zero gap (d_k = 1), so the gap is max_j G_j - G_k
-    (prefix sums in :func:`_step_vector_prefix_extremes`).
-    """
-    above = _largest_quadratic(k, ends.du0, (n - k) * ends.du1) - _pair_sum(k * (n - k), ends.du1)
-    below = _largest_quadratic(n - k, ends.du0, -k * ends.du1)
-    return math.nan if math.isnan(above) or math.isnan(below) else max(above, below)
-
-
-def _step_vector_scale(ends: _Endpoints, n: int, k: int) -> float:
-    """The certificate's scale max_j G_j - min_j G_j at e_k (see ``_symmetric.certificate_scale``)."""
-    largest, smallest = _step_vector_prefix_extremes(ends, n, k)
-    return largest - smallest
-
-
-def _step_vector_rewards(n: int, k: int) -> np.ndarray:
-    """e_k: k ones, then n - k zeros."""
-    rewards = np.zeros(n)
-    rewards[:k] = 1.0
-    return rewards
-
-
-def _affine_solution(utility: Utility, n: int, tol: float, start: float) -> Solution:
-    """Affine U: S is linear, so the maximum is at a step vector e_k (Frank-Wolfe exact).
-
-    S is also invariant under the reflection r -> 1 - reverse(r), which maps e_k to
-    e_{n-k}; the midpoint (e_k + e_{n-k}) / 2 of the two optimal vertices is optimal
-    and symmetric. For ``linear`` with odd n this puts the middle reward at 1/2 (the
-    middle reward is not unique there; this is the symmetric choice). The gradient of
-    a linear S is constant, so S and the gap at the midpoint are the averages of their
-    values at the two vertices, which the reflection makes equal.
-    """
-    ends = _endpoints(utility)
-    k, objective = _best_step_vector(ends, n)
-    rewards = 0.5 * (_step_vector_rewards(n, k) + _step_vector_rewards(n, n - k))
-    gap = _step_vector_gap(ends, n, k)
-    status, message = _concave_status(utility, rewards, objective, gap, _step_vector_scale(ends, n, k), tol, 0)
-    if status is Status.OPTIMAL:
-        message = "converged: U is affine, so S is linear and its maximum is a step vector (symmetrised); certified by the Frank-Wolfe gap"
-    elif status is Status.NOT_CONVERGED:
-        message = f"not converged: gap {gap:.3g} at the best step vector"
-    return Solution(
-        utility=utility.spec,
-        n=n,
-        rewards=rewards,
-        objective=objective,
-        gap=gap,
-        status=status,
-        iterations=0,
-        seconds=time.perf_counter() - start,
-        message=message,
-    )
-
-
-_NOT_CERTIFIED = "not certified: U is not concave, so the Frank-Wolfe gap bounds nothing"
-
-
-def _convex_solution(utility: Utility, n: int, start: float) -> Solution:
-    """Convex U: S is convex, so its maximum over the polytope is at a vertex, the best step vector (exact).
-
-    Not certified (the gap bounds nothing for a convex S): status ``EXACT_VERTEX``
-    where the vertex's S is finite, ``FAILED`` otherwise.
-    """
-    ends = _endpoints(utility)
-    k, objective = _best_step_vector(ends, n)
-    if math.isfinite(objective):
-        status = Status.EXACT_VERTEX
-        message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors, exact for convex U (the maximum is at a vertex)"
-    else:
-        status, message = Status.FAILED, f"failed: S = {objective} at every step vector (U is not finite at 0 or 1)"
-    return Solution(
-        utility=utility.spec,
-        n=n,
-        rewards=_step_vector_rewards(n, k),
-        objective=objective,
-        gap=_step_vector_gap(ends, n, k),
-        status=status,
-        iterations=0,
-        seconds=time.perf_counter() - start,
-        message=message,
-    )
-
-
-def _best_of_vertices(
-    utility: Utility, n: int, rewards: np.ndarray, objective: float, gap: float, iterations: int, finite: bool, seconds: float
-) -> Solution:
-    """U neither concave nor convex: the better of a local ascent and the best step vector; never certified."""
-    ends = _endpoints(utility)
-    k, value = _best_step_vector(ends, n)
-    status = Status.NOT_CERTIFIED
-    if math.isfinite(value) and (not finite or value >= objective):
-        rewards, objective, gap = _step_vector_rewards(n, k), value, _step_vector_gap(ends, n, k)
-        message = f"{_NOT_CERTIFIED}; best of the n+1 step vectors (a local optimum at best)"
-    elif finite:
-        message = (
-            f"{_NOT_CERTIFIED}; local ascent from the symmetric start (better than every step vector; a local optimum at best)"
-        )
-    else:
-        status, message = Status.FAILED, "failed: non-finite S at the local ascent's point and at every step vector"
+    status, message = concave_status(utility, rewards, objective, gap, float(result.scale[k]), tol, iterations)
     return Solution(
         utility=utility.spec,
         n=n,

@@ -110,7 +110,7 @@ def test_step_vector_formulas_match_autodiff(name: str) -> None:
     """The O(1) S(e_k), best step vector and Frank-Wolfe gap at e_k (used for convex and
     non-concave U) equal objective_value, a search over every k, and certificate_gap
     (autodiff of the full objective)."""
-    from collapse_theory.solver import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
+    from collapse_theory._step_vectors import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
     from collapse_theory.utilities import custom, parse_utility
 
     utility = {
