@@ -301,6 +301,16 @@ def _saturating(loss: Loss) -> bool:
     return record is not None and record.name in SATURATING_FAMILIES
 
 
+def _symmetric(loss: Loss) -> bool:
+    """F(r) = F(-reverse(r)) on free rewards: a pairwise term whose weights and margins depend on j - i only.
+
+    The reflection maps the pair (i, j) to (n+1-j, n+1-i), with the same difference r_i - r_j and the
+    same distance j - i; l2 and center are invariant. The maximiser (unique, mean 0) is then symmetric,
+    r_i = -r_{n+1-i}, whatever the margins. LiPO's weights and Plackett-Luce are not symmetric.
+    """
+    return loss.free and loss.objective in ("utility", "ipo") and not loss.lipo
+
+
 def _affine(loss: Loss) -> bool:
     return loss.utility is not None and loss.utility.affine
 
@@ -447,9 +457,13 @@ def _run(loss: Loss, n: int, tol: float, max_steps: int, free: bool) -> tuple[np
     size = padded_size(n)
     kind, function = _kind_and_function(loss)
     problem = _problem(loss, n, size)
-    method = _loss_newton.projected_newton if free else _loss_newton.barrier
     with float64():
-        result = method(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
+        if free:
+            result = _loss_newton.projected_newton(
+                problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps, symmetric=_symmetric(loss)
+            )
+        else:
+            result = _loss_newton.barrier(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
         rewards = np.asarray(result.rewards)[:n]
         gradient = np.asarray(result.gradient)[:n]
         return rewards, float(result.objective), float(result.regulariser), gradient, int(result.iterations)
