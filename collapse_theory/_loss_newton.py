@@ -91,15 +91,18 @@ def _symmetric_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Ar
     active = index < (n - 1 + 1) // 2  # orbits {k, n - 2 - k}, the middle gap alone when n - 1 is odd
     paired = active & (mirror != index)
     other = jnp.where(paired, 1.0, 0.0)
-    rows = hessian[index]
-    mirrored = hessian[mirror]
+    # H[., n - 2 - b] is a slice of the column-reversed H at offset size + 1 - n (slices, not gathers)
+    offset = size + 1 - n
+    flipped = jnp.pad(hessian[:, ::-1], ((0, 0), (0, half)))
+    crossed = jax.lax.dynamic_slice(flipped, (jnp.zeros_like(offset), offset), (half, half))  # H[a, n-2-b]
+    both = jax.lax.dynamic_slice(jnp.pad(hessian[::-1, ::-1], ((0, half), (0, half))), (offset, offset), (half, half))
     reduced = (
-        rows[:, index]
-        + other[None, :] * rows[:, mirror]
-        + other[:, None] * mirrored[:, index]
-        + (other[:, None] * other[None, :]) * mirrored[:, mirror]
+        hessian[:half, :half]
+        + other[None, :] * crossed
+        + other[:, None] * crossed.T
+        + (other[:, None] * other[None, :]) * both
     )
-    reduced_gradient = gradient[index] + other * gradient[mirror]
+    reduced_gradient = gradient[:half] + other * gradient[mirror]
     reduced_moving = active & moving[index]
     step = _newton_direction(reduced, reduced_gradient, reduced_moving)
     step = jnp.where(reduced_moving, step, 0.0)
@@ -137,7 +140,7 @@ def projected_newton(
     depending on j - i only); the start is symmetric, so are the iterates, and each Newton
     system is solved in half the unknowns (:func:`_symmetric_direction`).
     """
-    size = problem.weights.shape[0]
+    size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving_set = index < problem.n - 1
     valid = objective.valid_mask(problem, size)
@@ -223,7 +226,7 @@ def barrier(
     max_steps: int,
 ) -> Result:
     """Maximise F(L e) over e >= lower, sum e <= 1 (bounded rewards) by a log-barrier path."""
-    size = problem.weights.shape[0]
+    size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving = (index < problem.n - 1) | (index == size - 1)
     valid = objective.valid_mask(problem, size)

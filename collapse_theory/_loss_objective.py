@@ -4,7 +4,8 @@ One prompt's loss (see :mod:`collapse_theory.losses`) is evaluated on padded arr
 fixed size N >= n, so one compiled program serves every n up to N:
 
 * rewards r (N,), the first n valid;
-* pair weights W (N, N), upper triangle, zero for padded pairs, margins M (N, N);
+* pair weights w_ij and margins m_ij for the valid pairs i < j < n, formed inside each pass from
+  the indices (1 or LiPO's |G_i - G_j| |D_i - D_j|; M + M_rank (j - i)): no (N, N) input is read;
 * the regulariser R(r) = l2 (n-1)/2 |r|^2 + C [(n-2) |r|^2 + (sum r)^2].
 
 The solver's variables are *gap coordinates* e (N,): e_k = r_k - r_{k+1} for k < n - 1,
@@ -39,8 +40,11 @@ class Problem(NamedTuple):
 
     n: jax.Array  # number of valid rewards
     params: jax.Array  # U's parameters (pairwise) or (B,) (Plackett-Luce)
-    weights: jax.Array  # (N, N) upper triangle
-    margins: jax.Array  # (N, N)
+    margin: jax.Array  # M of margin:M
+    rank_margin: jax.Array  # M of rank-margin:M
+    lipo: jax.Array  # LiPO-lambda weights on (bool)
+    gains: jax.Array  # (N,) LiPO gains G_i = 2^(n-i)
+    discounts: jax.Array  # (N,) LiPO discounts D_i = 1 / log2(1 + i)
     lower: jax.Array  # (N,) lower bounds of the gap coordinates (base: 0)
     l2: jax.Array
     center: jax.Array
@@ -56,15 +60,30 @@ def valid_mask(problem: Problem, size: int) -> jax.Array:
     return jnp.arange(size) < problem.n
 
 
+def pair_data(problem: Problem, size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The valid pairs i < j < n, their weights w_ij and margins m_ij, (N, N) each."""
+    index = jnp.arange(size)
+    distance = index[None, :] - index[:, None]
+    mask = (distance > 0) & (index[None, :] < problem.n)
+    lipo = jnp.abs(problem.gains[:, None] - problem.gains[None, :]) * jnp.abs(problem.discounts[:, None] - problem.discounts[None, :])
+    weights = jnp.where(problem.lipo, lipo, 1.0)
+    mask = mask & (weights > 0)
+    margins = problem.margin + problem.rank_margin * distance
+    return mask, weights, margins
+
+
+def _differences(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:
+    mask, weights, margins = pair_data(problem, r.shape[0])
+    return mask, weights, jnp.where(mask, r[:, None] - r[None, :] - margins, 1.0)
+
+
 def _pairwise_value(r: jax.Array, problem: Problem, function: UtilityFunction) -> jax.Array:
-    mask = problem.weights > 0
-    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
-    return jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
+    mask, weights, x = _differences(r, problem)
+    return jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
 
 
 def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
-    mask = problem.weights > 0
-    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+    mask, weights, x = _differences(r, problem)
 
     def total(t: jax.Array) -> jax.Array:
         return jnp.sum(function(t, problem.params))
@@ -72,9 +91,9 @@ def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tupl
     def slope_total(t: jax.Array) -> jax.Array:
         return jnp.sum(jax.grad(total)(t))
 
-    value = jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
-    slope = jnp.where(mask, problem.weights * jax.grad(total)(x), 0.0)
-    curvature = jnp.where(mask, problem.weights * jax.grad(slope_total)(x), 0.0)
+    value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+    slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
+    curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
     gradient = slope.sum(axis=1) - slope.sum(axis=0)
     symmetric = curvature + curvature.T
     hessian = jnp.diag(symmetric.sum(axis=1)) - symmetric
@@ -201,8 +220,7 @@ def _pairwise_gap_hessian(r: jax.Array, problem: Problem, function: UtilityFunct
     the Laplacian in r and carrying it to e with L^T (P H P) L (no centring is needed: the term depends
     on differences only, so F(P L e) = F(L e)).
     """
-    mask = problem.weights > 0
-    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+    mask, weights, x = _differences(r, problem)
 
     def total(t: jax.Array) -> jax.Array:
         return jnp.sum(function(t, problem.params))
@@ -210,9 +228,9 @@ def _pairwise_gap_hessian(r: jax.Array, problem: Problem, function: UtilityFunct
     def slope_total(t: jax.Array) -> jax.Array:
         return jnp.sum(jax.grad(total)(t))
 
-    value = jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
-    slope = jnp.where(mask, problem.weights * jax.grad(total)(x), 0.0)
-    curvature = jnp.where(mask, problem.weights * jax.grad(slope_total)(x), 0.0)
+    value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+    slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
+    curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
     gradient = slope.sum(axis=1) - slope.sum(axis=0)
     prefix = jnp.cumsum(curvature, axis=0)
     strict_suffix = jnp.cumsum(prefix[:, ::-1], axis=1)[:, ::-1] - prefix
@@ -269,14 +287,13 @@ def value_and_gradient(r: jax.Array, problem: Problem, kind: str, function: Util
         gradient = beta * jnp.where(term, 1.0, 0.0) - beta * probability
     else:
         assert function is not None
-        mask = problem.weights > 0
-        x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+        mask, weights, x = _differences(r, problem)
 
         def total(t: jax.Array) -> jax.Array:
             return jnp.sum(function(t, problem.params))
 
-        value = jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
-        slope = jnp.where(mask, problem.weights * jax.grad(total)(x), 0.0)
+        value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+        slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
         gradient = slope.sum(axis=1) - slope.sum(axis=0)
     penalty, penalty_gradient, _ = _regulariser(r, problem)
     return value, penalty, gradient - penalty_gradient
