@@ -97,10 +97,7 @@ def _symmetric_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Ar
     crossed = jax.lax.dynamic_slice(flipped, (jnp.zeros_like(offset), offset), (half, half))  # H[a, n-2-b]
     both = jax.lax.dynamic_slice(jnp.pad(hessian[::-1, ::-1], ((0, half), (0, half))), (offset, offset), (half, half))
     reduced = (
-        hessian[:half, :half]
-        + other[None, :] * crossed
-        + other[:, None] * crossed.T
-        + (other[:, None] * other[None, :]) * both
+        hessian[:half, :half] + other[None, :] * crossed + other[:, None] * crossed.T + (other[:, None] * other[None, :]) * both
     )
     reduced_gradient = gradient[:half] + other * gradient[mirror]
     reduced_moving = active & moving[index]

@@ -65,7 +65,9 @@ def pair_data(problem: Problem, size: int) -> tuple[jax.Array, jax.Array, jax.Ar
     index = jnp.arange(size)
     distance = index[None, :] - index[:, None]
     mask = (distance > 0) & (index[None, :] < problem.n)
-    lipo = jnp.abs(problem.gains[:, None] - problem.gains[None, :]) * jnp.abs(problem.discounts[:, None] - problem.discounts[None, :])
+    lipo = jnp.abs(problem.gains[:, None] - problem.gains[None, :]) * jnp.abs(
+        problem.discounts[:, None] - problem.discounts[None, :]
+    )
     weights = jnp.where(problem.lipo, lipo, 1.0)
     mask = mask & (weights > 0)
     margins = problem.margin + problem.rank_margin * distance
@@ -257,7 +259,9 @@ def _regulariser_gap_hessian(problem: Problem, size: int, free: bool) -> jax.Arr
     return 2.0 * square * smaller + 2.0 * problem.center * outer
 
 
-def gap_pieces(e: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None, free: bool) -> tuple[jax.Array, GapPieces]:
+def gap_pieces(
+    e: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None, free: bool
+) -> tuple[jax.Array, GapPieces]:
     """Rewards at the gaps e, and F's pieces there with its gradient and Hessian in gap coordinates."""
     r = rewards(e, problem, free)
     size = e.shape[0]
@@ -276,7 +280,9 @@ def gap_pieces(e: jax.Array, problem: Problem, kind: str, function: UtilityFunct
     return r, GapPieces(value, penalty, gradient, jnp.cumsum(centred), hessian)
 
 
-def value_and_gradient(r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None) -> tuple[jax.Array, jax.Array, jax.Array]:
+def value_and_gradient(
+    r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Objective term, regulariser and F's gradient in r, without the Hessian (for the final answer)."""
     if kind == PLACKETT_LUCE:
         scores, suffix, valid, term = _suffix_terms(r, problem)

@@ -146,7 +146,12 @@ def test_hand_built_gradient_and_hessian_match_autodiff(spec: str) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "free"),
-    [("log-sigmoid:1+rank-margin:0.1+lipo+l2:0.2", False), ("plackett-luce:1.5+center:0.3", False), ("open-assistant+margin:0.3", True), ("plackett-luce:1+free+l2:0.1", True)],
+    [
+        ("log-sigmoid:1+rank-margin:0.1+lipo+l2:0.2", False),
+        ("plackett-luce:1.5+center:0.3", False),
+        ("open-assistant+margin:0.3", True),
+        ("plackett-luce:1+free+l2:0.1", True),
+    ],
 )
 def test_gap_hessian_matches_autodiff_in_gap_coordinates(spec: str, free: bool) -> None:
     # prefix/suffix sums of U'' on pairs and the closed-form regulariser against jax.hessian of F(L e) or F(P L e)
