@@ -76,7 +76,38 @@ def _newton_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Array
     return jnp.where(jnp.all(jnp.isfinite(step)), step, fallback)
 
 
-def _scale(pieces: objective.Pieces, r: jax.Array, valid: jax.Array) -> jax.Array:
+def _symmetric_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Array, n: jax.Array) -> jax.Array:
+    """The Newton direction of a problem symmetric under r -> -reverse(r), from a system of half the size.
+
+    The reflection maps gap k to gap n - 2 - k; at a symmetric point the gradient, the Hessian
+    and the held set are invariant, so the Newton direction is symmetric: p = S q with S
+    summing each gap with its mirror, and (S^T (-H) S) q = S^T g. Half the unknowns: the
+    Cholesky factorisation costs an eighth.
+    """
+    size = gradient.shape[0]
+    half = size // 2
+    index = jnp.arange(half)
+    mirror = jnp.clip(n - 2 - index, 0, size - 1)
+    active = index < (n - 1 + 1) // 2  # orbits {k, n - 2 - k}, the middle gap alone when n - 1 is odd
+    paired = active & (mirror != index)
+    other = jnp.where(paired, 1.0, 0.0)
+    # H[., n - 2 - b] is a slice of the column-reversed H at offset size + 1 - n (slices, not gathers)
+    offset = size + 1 - n
+    flipped = jnp.pad(hessian[:, ::-1], ((0, 0), (0, half)))
+    crossed = jax.lax.dynamic_slice(flipped, (jnp.zeros_like(offset), offset), (half, half))  # H[a, n-2-b]
+    both = jax.lax.dynamic_slice(jnp.pad(hessian[::-1, ::-1], ((0, half), (0, half))), (offset, offset), (half, half))
+    reduced = (
+        hessian[:half, :half] + other[None, :] * crossed + other[:, None] * crossed.T + (other[:, None] * other[None, :]) * both
+    )
+    reduced_gradient = gradient[:half] + other * gradient[mirror]
+    reduced_moving = active & moving[index]
+    step = _newton_direction(reduced, reduced_gradient, reduced_moving)
+    step = jnp.where(reduced_moving, step, 0.0)
+    full = jnp.zeros(size, dtype=gradient.dtype).at[index].add(step)
+    return full.at[mirror].add(jnp.where(paired, step, 0.0))
+
+
+def _scale(pieces: objective.GapPieces, r: jax.Array, valid: jax.Array) -> jax.Array:
     """abs(objective) + abs(regulariser) + sum abs(g_i) * range(r): degree 1 in F, no absolute floor."""
     spread = jnp.max(jnp.where(valid, r, -jnp.inf)) - jnp.min(jnp.where(valid, r, jnp.inf))
     spread = jnp.where(jnp.isfinite(spread), spread, 0.0)
@@ -90,7 +121,7 @@ class _State(NamedTuple):
     mu: jax.Array
 
 
-@partial(jax.jit, static_argnames=("kind", "function", "max_steps"))
+@partial(jax.jit, static_argnames=("kind", "function", "max_steps", "symmetric"))
 def projected_newton(
     problem: objective.Problem,
     tol: jax.Array,
@@ -98,9 +129,15 @@ def projected_newton(
     kind: str,
     function: UtilityFunction | None,
     max_steps: int,
+    symmetric: bool = False,
 ) -> Result:
-    """Maximise F(P L e) over the gaps e >= lower (free rewards, mean 0)."""
-    size = problem.weights.shape[0]
+    """Maximise F(P L e) over the gaps e >= lower (free rewards, mean 0).
+
+    ``symmetric``: F is invariant under r -> -reverse(r) (pairwise, weights and margins
+    depending on j - i only); the start is symmetric, so are the iterates, and each Newton
+    system is solved in half the unknowns (:func:`_symmetric_direction`).
+    """
+    size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving_set = index < problem.n - 1
     valid = objective.valid_mask(problem, size)
@@ -116,9 +153,8 @@ def projected_newton(
 
     def body(state: _State) -> _State:
         gaps = state.gaps
-        r = objective.rewards(gaps, problem, True)
-        pieces = objective.pieces(r, problem, kind, function)
-        gradient, hessian = objective.to_gaps(pieces.gradient, pieces.hessian, problem, True)
+        r, pieces = objective.gap_pieces(gaps, problem, kind, function, True)
+        gradient, hessian = pieces.gap_gradient, pieces.gap_hessian
         current = pieces.objective - pieces.regulariser
         curvature = jnp.where(moving_set, -jnp.diag(hessian), 1.0)
         curvature = jnp.where(curvature > 0.0, curvature, 1.0)
@@ -126,7 +162,10 @@ def projected_newton(
         threshold = jnp.minimum(TIE_THRESHOLD, jnp.max(jnp.where(moving_set, jnp.abs(trial - gaps), 0.0)))
         held = moving_set & (gaps - problem.lower <= threshold) & (gradient <= 0.0)
         moving = moving_set & ~held
-        step = _newton_direction(hessian, gradient, moving)
+        if symmetric:
+            step = _symmetric_direction(hessian, gradient, moving, problem.n)
+        else:
+            step = _newton_direction(hessian, gradient, moving)
         step = jnp.where(held, gradient / curvature, step)
         step = jnp.where(moving_set, step, 0.0)
         decrement = jnp.sum(jnp.where(moving, gradient * step, 0.0))
@@ -158,8 +197,8 @@ def projected_newton(
 
 def _finish(state: _State, problem: objective.Problem, kind: str, function: UtilityFunction | None, free: bool) -> Result:
     r = objective.rewards(state.gaps, problem, free)
-    pieces = objective.pieces(r, problem, kind, function)
-    return Result(r, state.gaps, pieces.objective, pieces.regulariser, pieces.gradient, state.iterations)
+    value, penalty, gradient = objective.value_and_gradient(r, problem, kind, function)
+    return Result(r, state.gaps, value, penalty, gradient, state.iterations)
 
 
 def frank_wolfe_gap(gradient: jax.Array, r: jax.Array, n: jax.Array) -> jax.Array:
@@ -184,7 +223,7 @@ def barrier(
     max_steps: int,
 ) -> Result:
     """Maximise F(L e) over e >= lower, sum e <= 1 (bounded rewards) by a log-barrier path."""
-    size = problem.weights.shape[0]
+    size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving = (index < problem.n - 1) | (index == size - 1)
     valid = objective.valid_mask(problem, size)
@@ -199,17 +238,13 @@ def barrier(
         logs = jnp.sum(jnp.log(jnp.where(slack > 0.0, slack, 1.0))) + jnp.log(jnp.where(top > 0.0, top, 1.0))
         return jnp.where(inside, f + mu * logs, -jnp.inf)
 
-    def centre_pieces(gaps: jax.Array) -> tuple[jax.Array, objective.Pieces, jax.Array]:
-        r = objective.rewards(gaps, problem, False)
-        return r, objective.pieces(r, problem, kind, function), jnp.asarray(0)
-
-    r0, pieces0, _ = centre_pieces(start)
-    mu0 = frank_wolfe_gap(pieces0.gradient, r0, problem.n) / (problem.n + 1.0)
+    r0 = objective.rewards(start, problem, False)
+    mu0 = frank_wolfe_gap(objective.value_and_gradient(r0, problem, kind, function)[2], r0, problem.n) / (problem.n + 1.0)
 
     def body(state: _State) -> _State:
         gaps, mu = state.gaps, state.mu
-        r, pieces, _ = centre_pieces(gaps)
-        gradient, hessian = objective.to_gaps(pieces.gradient, pieces.hessian, problem, False)
+        r, pieces = objective.gap_pieces(gaps, problem, kind, function, False)
+        gradient, hessian = pieces.gap_gradient, pieces.gap_hessian
         slack = jnp.where(moving, gaps - problem.lower, 1.0)
         top = 1.0 - jnp.sum(jnp.where(moving, gaps, 0.0))
         ones = jnp.where(moving, 1.0, 0.0)

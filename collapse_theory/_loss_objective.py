@@ -4,7 +4,8 @@ One prompt's loss (see :mod:`collapse_theory.losses`) is evaluated on padded arr
 fixed size N >= n, so one compiled program serves every n up to N:
 
 * rewards r (N,), the first n valid;
-* pair weights W (N, N), upper triangle, zero for padded pairs, margins M (N, N);
+* pair weights w_ij and margins m_ij for the valid pairs i < j < n, formed inside each pass from
+  the indices (1 or LiPO's abs(G_i - G_j) abs(D_i - D_j); M + M_rank (j - i)): no (N, N) input is read;
 * the regulariser R(r) = l2 (n-1)/2 ‖r‖^2 + C [(n-2) ‖r‖^2 + (sum r)^2].
 
 The solver's variables are *gap coordinates* e (N,): e_k = r_k - r_{k+1} for k < n - 1,
@@ -39,8 +40,11 @@ class Problem(NamedTuple):
 
     n: jax.Array  # number of valid rewards
     params: jax.Array  # U's parameters (pairwise) or (B,) (Plackett-Luce)
-    weights: jax.Array  # (N, N) upper triangle
-    margins: jax.Array  # (N, N)
+    margin: jax.Array  # M of margin:M
+    rank_margin: jax.Array  # M of rank-margin:M
+    lipo: jax.Array  # LiPO-lambda weights on (bool)
+    gains: jax.Array  # (N,) LiPO gains G_i = 2^(n-i)
+    discounts: jax.Array  # (N,) LiPO discounts D_i = 1 / log2(1 + i)
     lower: jax.Array  # (N,) lower bounds of the gap coordinates (base: 0)
     l2: jax.Array
     center: jax.Array
@@ -56,15 +60,32 @@ def valid_mask(problem: Problem, size: int) -> jax.Array:
     return jnp.arange(size) < problem.n
 
 
+def pair_data(problem: Problem, size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The valid pairs i < j < n, their weights w_ij and margins m_ij, (N, N) each."""
+    index = jnp.arange(size)
+    distance = index[None, :] - index[:, None]
+    mask = (distance > 0) & (index[None, :] < problem.n)
+    lipo = jnp.abs(problem.gains[:, None] - problem.gains[None, :]) * jnp.abs(
+        problem.discounts[:, None] - problem.discounts[None, :]
+    )
+    weights = jnp.where(problem.lipo, lipo, 1.0)
+    mask = mask & (weights > 0)
+    margins = problem.margin + problem.rank_margin * distance
+    return mask, weights, margins
+
+
+def _differences(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:
+    mask, weights, margins = pair_data(problem, r.shape[0])
+    return mask, weights, jnp.where(mask, r[:, None] - r[None, :] - margins, 1.0)
+
+
 def _pairwise_value(r: jax.Array, problem: Problem, function: UtilityFunction) -> jax.Array:
-    mask = problem.weights > 0
-    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
-    return jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
+    mask, weights, x = _differences(r, problem)
+    return jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
 
 
 def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
-    mask = problem.weights > 0
-    x = jnp.where(mask, r[:, None] - r[None, :] - problem.margins, 1.0)
+    mask, weights, x = _differences(r, problem)
 
     def total(t: jax.Array) -> jax.Array:
         return jnp.sum(function(t, problem.params))
@@ -72,9 +93,9 @@ def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tupl
     def slope_total(t: jax.Array) -> jax.Array:
         return jnp.sum(jax.grad(total)(t))
 
-    value = jnp.sum(jnp.where(mask, problem.weights * function(x, problem.params), 0.0))
-    slope = jnp.where(mask, problem.weights * jax.grad(total)(x), 0.0)
-    curvature = jnp.where(mask, problem.weights * jax.grad(slope_total)(x), 0.0)
+    value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+    slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
+    curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
     gradient = slope.sum(axis=1) - slope.sum(axis=0)
     symmetric = curvature + curvature.T
     hessian = jnp.diag(symmetric.sum(axis=1)) - symmetric
@@ -170,7 +191,7 @@ def _centre_vector(x: jax.Array, valid: jax.Array, n: jax.Array) -> jax.Array:
 
 
 def to_gaps(gradient: jax.Array, hessian: jax.Array, problem: Problem, free: bool) -> tuple[jax.Array, jax.Array]:
-    """The gradient and Hessian in gap coordinates: L^T (P) g and L^T (P H P) L."""
+    """The gradient and Hessian in gap coordinates: L^T (P) g and L^T (P H P) L (the reference for :func:`gap_pieces`)."""
     valid = valid_mask(problem, gradient.shape[0])
     if free:
         n = problem.n.astype(gradient.dtype)
@@ -181,3 +202,104 @@ def to_gaps(gradient: jax.Array, hessian: jax.Array, problem: Problem, free: boo
         total = weight @ hessian @ weight / n**2
         hessian = hessian - jnp.outer(weight, row) - jnp.outer(column, weight) + total * jnp.outer(weight, weight)
     return jnp.cumsum(gradient), jnp.cumsum(jnp.cumsum(hessian, axis=0), axis=1)
+
+
+class GapPieces(NamedTuple):
+    """F's pieces at r = L e (or P L e): objective term, regulariser, gradient in r, gradient and Hessian in e."""
+
+    objective: jax.Array
+    regulariser: jax.Array
+    gradient: jax.Array
+    gap_gradient: jax.Array
+    gap_hessian: jax.Array
+
+
+def _pairwise_gap_hessian(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Value, gradient in r and Hessian in gaps of the pairwise term, from U'' on pairs in one pass.
+
+    r_i - r_j = sum_{i <= k < j} e_k, so d^2/de_k de_l = sum_{i <= min(k, l), j > max(k, l)} c_ij with
+    c_ij = w_ij U''(x_ij): a prefix sum over i and a strict suffix sum over j of c. It replaces forming
+    the Laplacian in r and carrying it to e with L^T (P H P) L (no centring is needed: the term depends
+    on differences only, so F(P L e) = F(L e)).
+    """
+    mask, weights, x = _differences(r, problem)
+
+    def total(t: jax.Array) -> jax.Array:
+        return jnp.sum(function(t, problem.params))
+
+    def slope_total(t: jax.Array) -> jax.Array:
+        return jnp.sum(jax.grad(total)(t))
+
+    value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+    slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
+    curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
+    gradient = slope.sum(axis=1) - slope.sum(axis=0)
+    prefix = jnp.cumsum(curvature, axis=0)
+    strict_suffix = jnp.cumsum(prefix[:, ::-1], axis=1)[:, ::-1] - prefix
+    index = jnp.arange(r.shape[0])
+    hessian = jnp.where(index[:, None] <= index[None, :], strict_suffix, strict_suffix.T)
+    return value, gradient, hessian
+
+
+def _regulariser_gap_hessian(problem: Problem, size: int, free: bool) -> jax.Array:
+    """Hessian of R(L e) (bounded) or R(P L e) (free) in gaps, in closed form.
+
+    With c_k = min(k + 1, n) the number of valid rewards gap k (or the base) lifts,
+    (L^T D L)_kl = min(c_k, c_l), L^T 1 = c, and P removes c c^T / n; R = s ‖r‖^2 + C (sum r)^2,
+    s = l2 (n-1)/2 + C (n-2), whose sum term vanishes on centred rewards.
+    """
+    n = problem.n.astype(problem.l2.dtype)
+    index = jnp.arange(size)
+    count = jnp.minimum(index + 1, problem.n).astype(n.dtype)
+    square = problem.l2 * (n - 1.0) / 2.0 + problem.center * (n - 2.0)
+    smaller = jnp.minimum(count[:, None], count[None, :])
+    outer = count[:, None] * count[None, :]
+    if free:
+        return 2.0 * square * (smaller - outer / n)
+    return 2.0 * square * smaller + 2.0 * problem.center * outer
+
+
+def gap_pieces(
+    e: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None, free: bool
+) -> tuple[jax.Array, GapPieces]:
+    """Rewards at the gaps e, and F's pieces there with its gradient and Hessian in gap coordinates."""
+    r = rewards(e, problem, free)
+    size = e.shape[0]
+    if kind == PLACKETT_LUCE:
+        value, gradient, hessian = _plackett_luce(r, problem)
+        # shift-invariant, so F(P L e) = F(L e): L^T H L by two prefix sums
+        hessian = jnp.cumsum(jnp.cumsum(hessian, axis=0), axis=1)
+    else:
+        assert function is not None
+        value, gradient, hessian = _pairwise_gap_hessian(r, problem, function)
+    penalty, penalty_gradient, _ = _regulariser(r, problem)
+    gradient = gradient - penalty_gradient
+    valid = valid_mask(problem, size)
+    centred = _centre_vector(gradient, valid, problem.n.astype(gradient.dtype)) if free else gradient
+    hessian = hessian - _regulariser_gap_hessian(problem, size, free)
+    return r, GapPieces(value, penalty, gradient, jnp.cumsum(centred), hessian)
+
+
+def value_and_gradient(
+    r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Objective term, regulariser and F's gradient in r, without the Hessian (for the final answer)."""
+    if kind == PLACKETT_LUCE:
+        scores, suffix, valid, term = _suffix_terms(r, problem)
+        beta = problem.params[0]
+        value = jnp.sum(jnp.where(term, scores - jnp.where(term, suffix, 0.0), 0.0))
+        inverse = jax.lax.cumlogsumexp(jnp.where(term, -suffix, -jnp.inf), axis=0)
+        probability = jnp.where(valid, jnp.exp(scores + inverse), 0.0)
+        gradient = beta * jnp.where(term, 1.0, 0.0) - beta * probability
+    else:
+        assert function is not None
+        mask, weights, x = _differences(r, problem)
+
+        def total(t: jax.Array) -> jax.Array:
+            return jnp.sum(function(t, problem.params))
+
+        value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
+        slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
+        gradient = slope.sum(axis=1) - slope.sum(axis=0)
+    penalty, penalty_gradient, _ = _regulariser(r, problem)
+    return value, penalty, gradient - penalty_gradient

@@ -60,7 +60,7 @@ import scipy.optimize
 from collapse_theory import _loss_newton, _loss_objective
 from collapse_theory._precision import float64
 from collapse_theory._results import as_dict
-from collapse_theory.losses import Loss, LossSpecError, lipo_weights, margin_matrix, parse_loss
+from collapse_theory.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
@@ -164,10 +164,11 @@ def padded_size(n: int) -> int:
     return -(-n // 128) * 128
 
 
-def _weights(loss: Loss, n: int) -> np.ndarray:
-    if loss.lipo:
-        return lipo_weights(n)
-    return np.triu(np.ones((n, n)), 1)
+def _minimum_weight(loss: Loss, n: int) -> float:
+    """min_{i<j} w_ij: 1, or the smallest LiPO weight."""
+    if not loss.lipo:
+        return 1.0
+    return float(lipo_weights(n)[np.triu_indices(n, 1)].min())
 
 
 def _lower_bounds(loss: Loss, n: int) -> np.ndarray:
@@ -178,15 +179,17 @@ def _lower_bounds(loss: Loss, n: int) -> np.ndarray:
     return lower
 
 
-def _problem(loss: Loss, n: int, size: int, weights: np.ndarray | None = None, margins: bool = True) -> _loss_objective.Problem:
-    weight_matrix = np.zeros((size, size))
-    weight_matrix[:n, :n] = _weights(loss, n) if weights is None else weights
-    margin = np.zeros((size, size))
-    if margins:
-        margin[:n, :n] = margin_matrix(loss, n)
+def _problem(loss: Loss, n: int, size: int) -> _loss_objective.Problem:
+    """The traced data of (loss, n) padded to size: scalars and (size,) vectors, no (size, size) matrix."""
     lower = np.zeros(size)
-    if margins:
-        lower[: n - 1] = _lower_bounds(loss, n)[: n - 1]
+    lower[: n - 1] = _lower_bounds(loss, n)[: n - 1]
+    gains, discounts = np.zeros(size), np.zeros(size)
+    if loss.lipo:
+        if n > LIPO_MAX_N:
+            lipo_weights(n)  # raises: the gains overflow float64
+        rank = np.arange(1, n + 1, dtype=np.float64)
+        gains[:n] = np.exp2(n - rank)
+        discounts[:n] = 1.0 / np.log2(1.0 + rank)
     if loss.objective == "plackett-luce":
         params: tuple[float, ...] = (float(loss.parameter or 0.0),)
     elif loss.objective == "ipo":
@@ -198,8 +201,11 @@ def _problem(loss: Loss, n: int, size: int, weights: np.ndarray | None = None, m
         return _loss_objective.Problem(
             n=jnp.asarray(n),
             params=jnp.asarray(params, dtype=jnp.float64),
-            weights=jnp.asarray(weight_matrix),
-            margins=jnp.asarray(margin),
+            margin=jnp.asarray(float(loss.margin)),
+            rank_margin=jnp.asarray(float(loss.rank_margin)),
+            lipo=jnp.asarray(bool(loss.lipo)),
+            gains=jnp.asarray(gains),
+            discounts=jnp.asarray(discounts),
             lower=jnp.asarray(lower),
             l2=jnp.asarray(float(loss.l2)),
             center=jnp.asarray(float(loss.center)),
@@ -285,12 +291,11 @@ def _mean_curvature(loss: Loss, n: int) -> float:
     return loss.l2 * (n - 1) + 2.0 * loss.center * (2 * n - 2)
 
 
-def _difference_modulus(loss: Loss, n: int, weights: np.ndarray) -> float:
+def _difference_modulus(loss: Loss, n: int) -> float:
     """A strong-concavity modulus of F on mean-zero vectors: 2 rho + (IPO) 2 n min w."""
     modulus = 2.0 * loss.regulariser_strength(n)
     if loss.objective == "ipo":
-        pairs = weights[np.triu_indices(n, 1)]
-        modulus += 2.0 * n * float(pairs.min())
+        modulus += 2.0 * n * _minimum_weight(loss, n)
     return modulus
 
 
@@ -299,6 +304,16 @@ def _saturating(loss: Loss) -> bool:
         return True
     record = loss.utility.family_record if loss.utility is not None else None
     return record is not None and record.name in SATURATING_FAMILIES
+
+
+def _symmetric(loss: Loss) -> bool:
+    """F(r) = F(-reverse(r)) on free rewards: a pairwise term whose weights and margins depend on j - i only.
+
+    The reflection maps the pair (i, j) to (n+1-j, n+1-i), with the same difference r_i - r_j and the
+    same distance j - i; l2 and center are invariant. The maximiser (unique, mean 0) is then symmetric,
+    r_i = -r_{n+1-i}, whatever the margins. LiPO's weights and Plackett-Luce are not symmetric.
+    """
+    return loss.free and loss.objective in ("utility", "ipo") and not loss.lipo
 
 
 def _affine(loss: Loss) -> bool:
@@ -360,9 +375,8 @@ def solve_loss(
         from collapse_theory import _loss_lp
 
         return _loss_lp.solve_linear_program(loss, n, tol=tol, started=started)
-    weights = _weights(loss, n)
     if loss.free:
-        modulus = _difference_modulus(loss, n, weights)
+        modulus = _difference_modulus(loss, n)
         if modulus <= 0.0:
             return _unbounded(loss, n, started)
         return _solve_free(loss, n, tol, max_steps, modulus, started)
@@ -381,7 +395,7 @@ def solve_loss(
             n,
             tol,
             max_steps,
-            _difference_modulus(loss, n, weights),
+            _difference_modulus(loss, n),
             started,
         )
         if free.rewards is not None and free.certified and free.rewards[0] - free.rewards[-1] <= 1.0:
@@ -447,9 +461,13 @@ def _run(loss: Loss, n: int, tol: float, max_steps: int, free: bool) -> tuple[np
     size = padded_size(n)
     kind, function = _kind_and_function(loss)
     problem = _problem(loss, n, size)
-    method = _loss_newton.projected_newton if free else _loss_newton.barrier
     with float64():
-        result = method(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
+        if free:
+            result = _loss_newton.projected_newton(
+                problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps, symmetric=_symmetric(loss)
+            )
+        else:
+            result = _loss_newton.barrier(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
         rewards = np.asarray(result.rewards)[:n]
         gradient = np.asarray(result.gradient)[:n]
         return rewards, float(result.objective), float(result.regulariser), gradient, int(result.iterations)

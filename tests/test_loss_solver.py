@@ -144,6 +144,60 @@ def test_hand_built_gradient_and_hessian_match_autodiff(spec: str) -> None:
         np.testing.assert_allclose(pieces.objective - pieces.regulariser, value(r[:n]), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("spec", "free"),
+    [
+        ("log-sigmoid:1+rank-margin:0.1+lipo+l2:0.2", False),
+        ("plackett-luce:1.5+center:0.3", False),
+        ("open-assistant+margin:0.3", True),
+        ("plackett-luce:1+free+l2:0.1", True),
+    ],
+)
+def test_gap_hessian_matches_autodiff_in_gap_coordinates(spec: str, free: bool) -> None:
+    # prefix/suffix sums of U'' on pairs and the closed-form regulariser against jax.hessian of F(L e) or F(P L e)
+    loss = parse_loss(spec)
+    n, size = 6, 8
+    problem = _problem(loss, n, size)
+    kind, function = _kind_and_function(loss)
+    moving = np.r_[np.arange(n - 1), [] if free else [size - 1]].astype(int)
+    rng = np.random.default_rng(3)
+    with float64():
+        e = jnp.asarray(np.concatenate([rng.uniform(0.1, 0.4, size=n - 1), np.zeros(size - n), [0.05]]))
+        _, pieces = _loss_objective.gap_pieces(e, problem, kind, function, free)
+
+        def value(gaps: jax.Array) -> jax.Array:
+            r = _loss_objective.rewards(gaps, problem, free)
+            if kind == _loss_objective.PLACKETT_LUCE:  # the likelihood written out (no -inf padding to differentiate)
+                b = loss.parameter
+                likelihood = sum(b * r[i] - jax.scipy.special.logsumexp(b * r[i:n]) for i in range(n - 1))
+                return likelihood - _loss_objective._regulariser(r, problem)[0]
+            return _loss_objective.value(r, problem, kind, function)
+
+        np.testing.assert_allclose(pieces.gap_gradient[moving], jax.grad(value)(e)[moving], rtol=1e-10, atol=1e-12)
+        hessian = np.asarray(jax.hessian(value)(e))[np.ix_(moving, moving)]
+        np.testing.assert_allclose(np.asarray(pieces.gap_hessian)[np.ix_(moving, moving)], hessian, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_symmetric_newton_direction_equals_the_full_one(n: int) -> None:
+    # half the unknowns at a point symmetric under r -> -reverse(r): the same Newton direction
+    from collapse_theory import _loss_newton
+
+    loss = parse_loss("open-assistant+rank-margin:0.2")
+    size = 16
+    problem = _problem(loss, n, size)
+    kind, function = _kind_and_function(loss)
+    gaps = np.zeros(size)
+    gaps[: n - 1] = 1.0 + 0.3 * np.abs(np.arange(n - 1) - (n - 2) / 2.0)  # symmetric gaps
+    with float64():
+        _, pieces = _loss_objective.gap_pieces(jnp.asarray(gaps), problem, kind, function, True)
+        moving = jnp.arange(size) < n - 1
+        full = _loss_newton._newton_direction(pieces.gap_hessian, pieces.gap_gradient, moving)
+        half = _loss_newton._symmetric_direction(pieces.gap_hessian, pieces.gap_gradient, moving, problem.n)
+    np.testing.assert_allclose(np.asarray(half)[: n - 1], np.asarray(full)[: n - 1], rtol=1e-9, atol=1e-12)
+    assert np.all(np.asarray(half)[n - 1 :] == 0.0)
+
+
 def test_certificates_scale_with_the_objective() -> None:
     # positively homogeneous of degree 1 in F: no absolute floor hides a scaled problem
     rng = np.random.default_rng(2)
