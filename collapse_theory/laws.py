@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.stats
 
 __all__ = [
     "Atom",
@@ -254,14 +253,21 @@ class ClosedFormLaw(Law):
         return self.kind
 
 
+def _stats() -> Any:
+    """:mod:`scipy.stats`, imported on the first closed form: it costs most of a second, more than a small solve."""
+    import scipy.stats
+
+    return scipy.stats
+
+
 def beta_law(a: float, b: float) -> ClosedFormLaw:
     """Beta(a, b) on [0, 1] (``scipy.stats.beta``)."""
-    return ClosedFormLaw(kind="beta", law_parameters=(("a", float(a)), ("b", float(b))), continuous=scipy.stats.beta(a, b))
+    return ClosedFormLaw(kind="beta", law_parameters=(("a", float(a)), ("b", float(b))), continuous=_stats().beta(a, b))
 
 
 def uniform_law() -> ClosedFormLaw:
     """Uniform(0, 1) (``scipy.stats.uniform``)."""
-    return ClosedFormLaw(kind="uniform", law_parameters=(), continuous=scipy.stats.uniform(0.0, 1.0))
+    return ClosedFormLaw(kind="uniform", law_parameters=(), continuous=_stats().uniform(0.0, 1.0))
 
 
 def two_point_law() -> ClosedFormLaw:
@@ -290,7 +296,7 @@ def exp_law(beta: float) -> ClosedFormLaw:
     return ClosedFormLaw(
         kind="atoms and uniform",
         law_parameters=(("atom_mass", atom),),
-        continuous=scipy.stats.uniform(0.0, 1.0),
+        continuous=_stats().uniform(0.0, 1.0),
         atoms=(Atom(0.0, atom), Atom(1.0, atom)),
     )
 
@@ -304,6 +310,7 @@ class UnitIntervalLaw(Law):
     Wasserstein-1 is divided by b - a).
 
     Example:
+        >>> import scipy.stats
         >>> law = UnitIntervalLaw(ClosedFormLaw(kind="uniform", law_parameters=(), continuous=scipy.stats.uniform(-2, 4)), (-2.0, 2.0))
         >>> float(law.cdf(0.25)), law.mean
         (0.25, 0.5)
@@ -346,6 +353,7 @@ def as_law(law: Any) -> Law:
     continuous ones become the continuous part.
 
     Example:
+        >>> import scipy.stats
         >>> as_law(scipy.stats.bernoulli(0.5)).atoms
         (Atom(location=0.0, mass=0.5), Atom(location=1.0, mass=0.5))
     """
