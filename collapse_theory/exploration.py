@@ -108,10 +108,10 @@ class Exploration:
     def as_dict(self) -> dict[str, Any]:
         """The JSON contract of ``collapse-theory explore --format json``.
 
-        ``limit_law`` is the law in the structure every command shares
+        ``limit`` is the law in the structure every command shares
         (:meth:`collapse_theory.laws.Law.as_dict`).
         """
-        return {**as_dict(self), "limit_law": self.limit.as_dict(), "solution": self.solution.as_dict()}
+        return {**as_dict(self), "limit": self.limit.as_dict(), "solution": self.solution.as_dict()}
 
 
 def _derivatives(utility: Utility, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

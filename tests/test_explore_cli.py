@@ -181,3 +181,16 @@ def test_converge_csv_has_one_row_per_n(capsys):
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert code == 0 and rows[0][:3] == ["spec", "law", "n"] and len(rows) == 3
     assert float(rows[1][rows[0].index("kolmogorov_smirnov")]) == 0.125  # the Gauss-Lobatto nodes at n = 8: 1/n
+
+
+def test_a_law_is_one_structure_in_limit_converge_and_explore(capsys):
+    """limit, converge and explore print the law the same way: kind, parameters, atoms with masses, mean, variance."""
+    main(["limit", "--utility", "exp:2", "--format", "json"])
+    from_limit = json.loads(capsys.readouterr().out)["limit"]
+    main(["converge", "--utility", "exp:2", "--n", "8", "--n", "16", "--n", "32", "--format", "json"])
+    from_converge = json.loads(capsys.readouterr().out)[0]["limit"]
+    main(["explore", "--utility", "exp:2", "--n", "4", "--format", "json"])
+    from_explore = json.loads(capsys.readouterr().out)["limit"]
+    assert from_limit == from_converge == from_explore
+    assert set(from_limit) >= {"kind", "parameters", "atoms", "mean", "variance"}
+    assert from_limit["atoms"] == [{"location": 0.0, "mass": 0.25}, {"location": 1.0, "mass": 0.25}]
