@@ -45,6 +45,7 @@ from typing import Any, TextIO
 
 from collapse_theory import _loss_steps
 from collapse_theory import _reproduction_steps as paper_steps
+from collapse_theory._checks import check_seed
 from collapse_theory._claims import Claim, claims
 from collapse_theory._figure_records import drawings
 from collapse_theory._io import atomic_savefig, atomic_write_json, atomic_write_text
@@ -144,8 +145,9 @@ def reproduce(
     Returns:
         A :class:`Reproduction` with the claims and the files written.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+    seed = check_seed(seed)  # the one seed range of every command
     started = time.perf_counter()
     date = datetime.now(UTC).replace(microsecond=0).isoformat()
     out = Path(out)

@@ -368,3 +368,12 @@ def test_reproduce_force_ignores_the_cache(tmp_path: Path, monkeypatch: pytest.M
     assert seen[-1] != []  # without --force the cache is used
     assert main(["reproduce", "--quick", "--force", "--out", str(tmp_path)]) == 0
     assert seen[-1] == []  # with --force every step is recomputed
+
+
+def test_the_library_refuses_a_seed_beyond_2_32_before_any_work(tmp_path: Path) -> None:
+    """Before: reproduce(seed=2**70) raised OverflowError after 21 s and 6 cache files."""
+    from collapse_theory.reproduction import reproduce
+
+    with pytest.raises(ValueError, match="seed must be an integer in"):
+        reproduce(tmp_path / "out", quick=True, seed=2**70, stream=None)
+    assert not (tmp_path / "out").exists()
