@@ -93,13 +93,14 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 
 from collapse_theory import _interior_point
 from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
 from collapse_theory._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
 from collapse_theory.certificates import certificate_gap, objective_value, reward_gradient
-from collapse_theory.families import FAMILIES, Family
+from collapse_theory.families import FAMILIES, Family, box_cox_beta_parameter
 from collapse_theory.solution import Solution, concave_status, within_tolerance
 from collapse_theory.utilities import Utility, UtilityFunction, member, parse_utility
 
@@ -285,14 +286,23 @@ def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
 
 @lru_cache(maxsize=256)
 def _cached_quantiles(family: Family, parameters: tuple[float, ...], n: int) -> np.ndarray | None:
-    # freezing a scipy.stats law costs milliseconds, more than a small solve
-    law = family.limit_law(parameters)
-    if law is None or law.continuous_mass <= 0.0:  # the two-point law: no interior quantiles
-        return None
-    # exact quantiles: the atoms of exp:B's law start as exact ties at the top (U'(0) is
-    # finite, so they tie), its uniform part and the Beta laws come from scipy's ppf
+    # cached: freezing a scipy.stats law costs milliseconds, more than a small solve
     levels = (np.arange(n // 2) + 0.5) / n
-    quantiles = law.ppf(levels)
+    if family.box_cox_exponent is not None:
+        # the Box-Cox scale's laws are Beta(a, a) (a = 1: uniform; a = 0: two points): their
+        # quantiles straight from scipy.special (the same boost routine as scipy.stats.beta.ppf),
+        # so a short command need not import scipy.stats, most of a second
+        a = box_cox_beta_parameter(family.box_cox_exponent(parameters))
+        if a <= 0.0:
+            return None
+        quantiles = scipy.special.betaincinv(a, a, levels)
+    else:
+        law = family.limit_law(parameters)
+        if law is None or law.continuous_mass <= 0.0:  # the two-point law: no interior quantiles
+            return None
+        # exact quantiles: the atoms of exp:B's law start as exact ties at the top (U'(0) is
+        # finite, so they tie), its uniform part from scipy's ppf
+        quantiles = law.ppf(levels)
     # stretched so that y_1 = 0 (r_1 = 1, optimal for every increasing U) with y = 1/2 fixed
     quantiles = 0.5 * (quantiles - quantiles[0]) / (0.5 - quantiles[0])
     usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) >= 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
