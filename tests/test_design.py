@@ -176,6 +176,6 @@ def test_design_for_2000_target_rewards_is_refused_before_memory_is_spent(monkey
 
     assert _design_memory(2000) < 2e9  # quadratic: about 0.5 GB, not hundreds of GB
     assert _design_memory(4000) / _design_memory(2000) < 4.5
-    monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(10**8))
+    monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(3 * 10**8))
     with pytest.raises(MemoryLimitError, match="largest n that fits"):
         design_for_rewards(np.linspace(1.0, 0.0, 2000))
