@@ -10,6 +10,7 @@ before it computes anything, instead of failing at the end and losing the work.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -86,6 +87,29 @@ def integer(minimum: int, what: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def number(what: str, lower: float, upper: float, upper_open: bool, lower_open: bool = False) -> Callable[[str], float]:
+    """argparse type for a finite number in an interval, named ``what`` in its one-line error.
+
+    Example:
+        >>> number("alpha", 0.0, 1.0, upper_open=True, lower_open=True)("0.01")
+        0.01
+    """
+    interval = f"{'(' if lower_open else '['}{lower:g}, {upper:g}{')' if upper_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
+        too_low = value <= lower if lower_open else value < lower
+        too_high = value >= upper if upper_open else value > upper
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
         return value
 
     return parse

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
 from collapse_theory._checks import check_seed
@@ -20,24 +19,9 @@ from collapse_theory.auditing import (
     write_report,
 )
 from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
-from collapse_theory.commands._arguments import integer, loss_spec
+from collapse_theory.commands._arguments import integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.design import FAMILY_BOUNDS
-
-
-def _fraction(what: str, upper_open: bool) -> Any:
-    interval = f"(0, 1{')' if upper_open else ']'}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0.0 or value > 1.0 or (upper_open and value == 1.0):
-            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _seed(text: str) -> int:
@@ -79,13 +63,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the permutation test, in [0, 2**32 - 1] (default: 0)")
     parser.add_argument(
         "--threshold",
-        type=_fraction("threshold", upper_open=False),
+        type=number("threshold", 0.0, 1.0, upper_open=False, lower_open=True),
         default=DEFAULT_THRESHOLD,
         help=f"collapse score below which the model is collapsed (default: {DEFAULT_THRESHOLD:g})",
     )
     parser.add_argument(
         "--alpha",
-        type=_fraction("alpha", upper_open=True),
+        type=number("alpha", 0.0, 1.0, upper_open=True, lower_open=True),
         default=DEFAULT_ALPHA,
         help=f"p-value below which a larger score means not collapsed (default: {DEFAULT_ALPHA:g})",
     )

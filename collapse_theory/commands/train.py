@@ -11,7 +11,7 @@ from typing import Any
 
 from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands._arguments import completions, integer, loss_spec, utility_spec
+from collapse_theory.commands._arguments import completions, integer, loss_spec, number, utility_spec
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -41,23 +41,6 @@ def seed_value(text: str) -> int:
         return check_seed(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _number(what: str, lower: float, upper: float, upper_open: bool, lower_open: bool = False) -> Any:
-    interval = f"{'(' if lower_open else '['}{lower:g}, {upper:g}{')' if upper_open else ']'}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
-        too_low = value <= lower if lower_open else value < lower
-        too_high = value >= upper if upper_open else value > upper
-        if not math.isfinite(value) or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
-        return value
-
-    return parse
 
 
 def prompt_aware_spec(text: str) -> tuple[tuple[str, str], ...]:
@@ -143,7 +126,7 @@ def register(subparsers: Any) -> None:
     )
     train_parser.add_argument(
         "--learning-rate",
-        type=_number("learning rate", 0.0, math.inf, True, lower_open=True),
+        type=number("learning rate", 0.0, math.inf, True, lower_open=True),
         default=TrainingConfig.learning_rate,
         help=f"Adam's initial learning rate (default: {TrainingConfig.learning_rate:g})",
     )
@@ -172,14 +155,14 @@ def _register_make_data(subparsers: Any) -> None:
     data_parser.add_argument("--seed", type=seed_value, default=0, help=f"seed, 0..{MAX_SEED} (default: 0)")
     data_parser.add_argument(
         "--held-out",
-        type=_number("held-out fraction", 0.0, 1.0, True),
+        type=number("held-out fraction", 0.0, 1.0, True),
         default=0.1,
         metavar="FRACTION",
         help="fraction of prompts held out (default: 0.1)",
     )
     data_parser.add_argument(
         "--noise",
-        type=_number("noise", 0.0, math.inf, True),
+        type=number("noise", 0.0, math.inf, True),
         default=0.02,
         help="embedding noise standard deviation (default: 0.02)",
     )
