@@ -84,7 +84,8 @@ def _pairwise_value(r: jax.Array, problem: Problem, function: UtilityFunction) -
     return jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
 
 
-def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _pair_derivatives(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The pairwise term's value, its gradient in r, and c_ij = w_ij U''(x_ij) on the pairs: one pass over U."""
     mask, weights, x = _differences(r, problem)
 
     def total(t: jax.Array) -> jax.Array:
@@ -97,6 +98,11 @@ def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tupl
     slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
     curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
     gradient = slope.sum(axis=1) - slope.sum(axis=0)
+    return value, gradient, curvature
+
+
+def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
+    value, gradient, curvature = _pair_derivatives(r, problem, function)
     symmetric = curvature + curvature.T
     hessian = jnp.diag(symmetric.sum(axis=1)) - symmetric
     return value, gradient, hessian
@@ -222,18 +228,7 @@ def _pairwise_gap_hessian(r: jax.Array, problem: Problem, function: UtilityFunct
     the Laplacian in r and carrying it to e with L^T (P H P) L (no centring is needed: the term depends
     on differences only, so F(P L e) = F(L e)).
     """
-    mask, weights, x = _differences(r, problem)
-
-    def total(t: jax.Array) -> jax.Array:
-        return jnp.sum(function(t, problem.params))
-
-    def slope_total(t: jax.Array) -> jax.Array:
-        return jnp.sum(jax.grad(total)(t))
-
-    value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
-    slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
-    curvature = jnp.where(mask, weights * jax.grad(slope_total)(x), 0.0)
-    gradient = slope.sum(axis=1) - slope.sum(axis=0)
+    value, gradient, curvature = _pair_derivatives(r, problem, function)
     prefix = jnp.cumsum(curvature, axis=0)
     strict_suffix = jnp.cumsum(prefix[:, ::-1], axis=1)[:, ::-1] - prefix
     index = jnp.arange(r.shape[0])
