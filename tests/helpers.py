@@ -225,3 +225,20 @@ def solved(spec: str, n: int) -> Solution:
 def relative_tolerance(value: float, tol: float = 1e-10) -> float:
     """The solver's stopping rule, tol * max(1, |S|) (issue 2, item 3)."""
     return tol * max(1.0, abs(value))
+
+
+def run_cli(capsys: Any, *arguments: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``collapse-theory ARGUMENTS`` run in-process."""
+    from collapse_theory.cli import main
+
+    code = main(list(arguments))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err: str) -> str:
+    """The one line a command wrote to stderr, checked to be a ``collapse-theory ... error:`` line."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("collapse-theory") and "error:" in lines[0]
+    return lines[0]

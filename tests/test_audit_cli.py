@@ -11,15 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli as _run
 
 from collapse_theory.cli import main
 from collapse_theory.solver import solve
-
-
-def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    code = main(list(arguments))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

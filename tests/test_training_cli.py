@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import error_line as _error_line
+from helpers import run_cli as _run
 
 from collapse_theory.cli import main
 from collapse_theory.training import load_dataset, make_synthetic_dataset, pair_accuracy
@@ -21,19 +23,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Oracle: for U = log and n = 4 the optimum is the Gauss-Lobatto nodes on [0, 1]:
 # 0, 1 and the roots of P_3'(2r - 1), i.e. r = (1 -+ 1/sqrt(5)) / 2.
 LOG_OPTIMUM_N4 = [1.0, (1 + 1 / math.sqrt(5)) / 2, (1 - 1 / math.sqrt(5)) / 2, 0.0]
-
-
-def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    code = main(list(arguments))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("collapse-theory") and "error:" in lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import error_line as _error_line
 
 from collapse_theory.cli import main
 from collapse_theory.loss_solver import loss_value, solve_loss
@@ -172,12 +173,6 @@ def test_config_takes_one_of_utility_loss_prompt_aware() -> None:
 
 
 # --- the command line -----------------------------------------------------------------------
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

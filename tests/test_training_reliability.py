@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import error_line as _error_line
+from helpers import run_cli as _run
 
 from collapse_theory.cli import main
 from collapse_theory.training import (
@@ -31,19 +33,6 @@ from collapse_theory.training import (
 from collapse_theory.training import trainer as trainer_module
 
 STEPS = "120"
-
-
-def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    code = main(list(arguments))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("collapse-theory") and "error:" in lines[0]
-    return lines[0]
 
 
 def _strict_json(text: str) -> object:
