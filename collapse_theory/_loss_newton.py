@@ -107,7 +107,7 @@ def _symmetric_direction(hessian: jax.Array, gradient: jax.Array, moving: jax.Ar
     return full.at[mirror].add(jnp.where(paired, step, 0.0))
 
 
-def _scale(pieces: objective.GapPieces, r: jax.Array, valid: jax.Array) -> jax.Array:
+def _scale(pieces: objective.GapPieces | objective.RewardPieces, r: jax.Array, valid: jax.Array) -> jax.Array:
     """abs(objective) + abs(regulariser) + sum abs(g_i) * range(r): degree 1 in F, no absolute floor."""
     spread = jnp.max(jnp.where(valid, r, -jnp.inf)) - jnp.min(jnp.where(valid, r, jnp.inf))
     spread = jnp.where(jnp.isfinite(spread), spread, 0.0)
@@ -119,6 +119,58 @@ class _State(NamedTuple):
     iterations: jax.Array
     done: jax.Array
     mu: jax.Array
+
+
+def _reward_direction(pieces: objective.RewardPieces, problem: objective.Problem, symmetric: bool) -> jax.Array:
+    """The Newton direction in gap coordinates when no gap is held, solved in reward coordinates.
+
+    Newton's method is invariant under the linear change of variables r = P L e, so with every gap
+    moving the gap-coordinate step is the difference vector of p solving (-H) p = P g on mean-zero
+    p, with H = T - 2 s I the Hessian of F on mean-zero directions (T = diag(C 1) - C the objective
+    term's, T 1 = 0). The system needs no prefix sums: M = -T + 2 s I = C + diag(2 s - C 1), and
+    (M + kappa 1 1^T / n) p = g has the same solution (g sums to 0 and 1 is an eigenvector of
+    every part), kappa > 0 making it definite without a regulariser (IPO). ``symmetric``: at a
+    point symmetric under r -> -reverse(r) the step is antisymmetric, p_{n-1-a} = -p_a, and the
+    first floor(n/2) entries solve (C_ab - C_{a, n-1-b} + delta_ab (2 s - (C 1)_a)) q = g_a: half
+    the unknowns (an eighth of the factorisation), from the first half of C's rows.
+    """
+    curvature, gradient = pieces.curvature, pieces.gradient
+    size = gradient.shape[0]
+    index = jnp.arange(size)
+    valid = objective.valid_mask(problem, size)
+    shift = 2.0 * objective.square_weight(problem)
+    if symmetric:
+        half = size // 2
+        rows = index[:half]
+        used = rows < problem.n // 2
+        top = curvature[:half]
+        offset = size - problem.n
+        # C[a, n-1-b] is column size-n+b of the column-reversed C: a slice, not a gather
+        flipped = jnp.pad(top[:, ::-1], ((0, 0), (0, half)))
+        crossed = jax.lax.dynamic_slice(flipped, (jnp.zeros_like(offset), offset), (half, half))
+        diagonal = shift - jnp.sum(top, axis=1)
+        reduced = top[:, :half] - crossed + jnp.diag(diagonal)
+        step = _newton_direction(-reduced, gradient[:half], used)
+        step = jnp.where(used, step, 0.0)
+        mirror = jnp.clip(problem.n - 1 - rows, 0, size - 1)
+        p = jnp.zeros(size, dtype=gradient.dtype).at[rows].add(step)
+        p = p.at[mirror].add(jnp.where(used, -step, 0.0))
+    else:
+        diagonal = shift - jnp.sum(curvature, axis=1)
+        kappa = jnp.maximum(jnp.sum(jnp.where(valid, diagonal, 0.0)) / problem.n, 1e-300)
+        ones = jnp.where(valid, 1.0, 0.0)
+        system = curvature + jnp.diag(diagonal) + kappa / problem.n * jnp.outer(ones, ones)
+        p = _newton_direction(-system, jnp.where(valid, gradient, 0.0), valid)
+    p = jnp.where(valid, p, 0.0)
+    following = jnp.concatenate([p[1:], jnp.zeros(1, dtype=p.dtype)])
+    return jnp.where(index < problem.n - 1, p - following, 0.0)
+
+
+class _FreeState(NamedTuple):
+    gaps: jax.Array
+    pieces: objective.RewardPieces
+    iterations: jax.Array
+    done: jax.Array
 
 
 @partial(jax.jit, static_argnames=("kind", "function", "max_steps", "symmetric"))
@@ -133,9 +185,13 @@ def projected_newton(
 ) -> Result:
     """Maximise F(P L e) over the gaps e >= lower (free rewards, mean 0).
 
+    Each step evaluates the pairs once: F's pieces at a trial point are computed in full (value,
+    gradient, the term's Hessian in r), and when the Armijo test accepts the trial (the usual
+    case) they are the next step's pieces. With no gap held the Newton system is solved in reward
+    coordinates (:func:`_reward_direction`, no prefix sums); with held gaps, in gap coordinates.
     ``symmetric``: F is invariant under r -> -reverse(r) (pairwise, weights and margins
     depending on j - i only); the start is symmetric, so are the iterates, and each Newton
-    system is solved in half the unknowns (:func:`_symmetric_direction`).
+    system is solved in half the unknowns.
     """
     size = problem.lower.shape[0]
     index = jnp.arange(size)
@@ -145,54 +201,93 @@ def projected_newton(
     def value_at(gaps: jax.Array) -> jax.Array:
         return objective.value(objective.rewards(gaps, problem, True), problem, kind, function)
 
-    ranges = jnp.asarray(START_RANGES)
-    candidates = problem.lower[None, :] + ranges[:, None] / (problem.n - 1.0) * moving_set[None, :]
-    candidates = jnp.where(moving_set[None, :], candidates, 0.0)
-    values = jax.vmap(value_at)(candidates)
-    start = candidates[jnp.argmax(jnp.where(jnp.isfinite(values), values, -jnp.inf))]
+    def pieces_at(gaps: jax.Array) -> objective.RewardPieces:
+        return objective.reward_pieces(objective.rewards(gaps, problem, True), problem, kind, function)
 
-    def body(state: _State) -> _State:
-        gaps = state.gaps
-        r, pieces = objective.gap_pieces(gaps, problem, kind, function, True)
-        gradient, hessian = pieces.gap_gradient, pieces.gap_hessian
+    spacings = jnp.asarray(START_RANGES) / (problem.n - 1.0)
+    values = jax.vmap(lambda d: objective.equal_gap_value(d, problem, kind, function))(spacings)
+    spacing = spacings[jnp.argmax(jnp.where(jnp.isfinite(values), values, -jnp.inf))]
+    start = jnp.where(moving_set, problem.lower + spacing, 0.0)
+
+    def body(state: _FreeState) -> _FreeState:
+        gaps, pieces = state.gaps, state.pieces
+        r = objective.rewards(gaps, problem, True)
+        gradient = objective.free_gap_gradient(pieces.gradient, problem)
         current = pieces.objective - pieces.regulariser
-        curvature = jnp.where(moving_set, -jnp.diag(hessian), 1.0)
+        curvature = jnp.where(moving_set, -objective.free_gap_hessian_diagonal(pieces.curvature, problem), 1.0)
         curvature = jnp.where(curvature > 0.0, curvature, 1.0)
         trial = jnp.maximum(gaps + gradient / curvature, problem.lower)
         threshold = jnp.minimum(TIE_THRESHOLD, jnp.max(jnp.where(moving_set, jnp.abs(trial - gaps), 0.0)))
         held = moving_set & (gaps - problem.lower <= threshold) & (gradient <= 0.0)
         moving = moving_set & ~held
-        if symmetric:
-            step = _symmetric_direction(hessian, gradient, moving, problem.n)
-        else:
-            step = _newton_direction(hessian, gradient, moving)
+
+        def in_gaps() -> jax.Array:
+            hessian = objective.free_gap_hessian(pieces.curvature, problem)
+            if symmetric:
+                return _symmetric_direction(hessian, gradient, moving, problem.n)
+            return _newton_direction(hessian, gradient, moving)
+
+        step = jax.lax.cond(jnp.any(held), in_gaps, lambda: _reward_direction(pieces, problem, symmetric))
         step = jnp.where(held, gradient / curvature, step)
         step = jnp.where(moving_set, step, 0.0)
         decrement = jnp.sum(jnp.where(moving, gradient * step, 0.0))
 
+        def candidate_at(alpha: jax.Array) -> jax.Array:
+            return jnp.where(moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)
+
+        def sufficient(candidate: jax.Array, value: jax.Array) -> jax.Array:
+            increase = value - current
+            return jnp.isfinite(increase) & (increase >= ARMIJO * jnp.sum(gradient * (candidate - gaps)))
+
+        small = decrement <= DECREMENT_FRACTION * tol * _scale(pieces, r, valid)
+        full = candidate_at(jnp.asarray(1.0))
+        full_pieces = pieces_at(full)
+        full_value = full_pieces.objective - full_pieces.regulariser
+        # the last step's increase is below rounding: take it when it shrinks the gradient
+        # (the certificate, computed at the end, decides), never search down to 2^-60
+        closer = jnp.isfinite(full_value) & (_centred_norm(full_pieces.gradient, valid) <= _centred_norm(pieces.gradient, valid))
+        full_accepted = sufficient(full, full_value) | (small & closer)
+
         def search(carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
             alpha, _, k = carry
-            candidate = jnp.where(moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)
-            increase = value_at(candidate) - current
-            predicted = jnp.sum(gradient * (candidate - gaps))
-            accepted = jnp.isfinite(increase) & (increase >= ARMIJO * predicted)
+            candidate = candidate_at(alpha)
+            accepted = sufficient(candidate, value_at(candidate))
             return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
 
-        alpha, accepted, _ = jax.lax.while_loop(
-            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS),
-            search,
-            (jnp.asarray(1.0), jnp.asarray(False), jnp.asarray(0)),
+        def backtrack() -> tuple[jax.Array, objective.RewardPieces, jax.Array]:
+            alpha, accepted, _ = jax.lax.while_loop(
+                lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS),
+                search,
+                (jnp.asarray(0.5), jnp.asarray(False), jnp.asarray(1)),
+            )
+            new_gaps = jnp.where(accepted, candidate_at(alpha), gaps)
+            new_pieces = jax.lax.cond(accepted, lambda: pieces_at(new_gaps), lambda: pieces)
+            return new_gaps, new_pieces, accepted
+
+        def keep() -> tuple[jax.Array, objective.RewardPieces, jax.Array]:
+            return gaps, pieces, jnp.asarray(False)
+
+        new_gaps, new_pieces, accepted = jax.lax.cond(
+            full_accepted,
+            lambda: (full, full_pieces, jnp.asarray(True)),
+            lambda: jax.lax.cond(small, keep, backtrack),
         )
-        new_gaps = jnp.where(accepted & moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)
-        small = decrement <= DECREMENT_FRACTION * tol * _scale(pieces, r, valid)
-        return _State(new_gaps, state.iterations + 1, small | ~accepted, state.mu)
+        return _FreeState(new_gaps, new_pieces, state.iterations + 1, small | ~accepted)
 
     state = jax.lax.while_loop(
         lambda s: ~s.done & (s.iterations < max_steps),
         body,
-        _State(start, jnp.asarray(0), jnp.asarray(False), jnp.asarray(0.0)),
+        _FreeState(start, pieces_at(start), jnp.asarray(0), jnp.asarray(False)),
     )
-    return _finish(state, problem, kind, function, True)
+    r = objective.rewards(state.gaps, problem, True)
+    final = state.pieces
+    return Result(r, state.gaps, final.objective, final.regulariser, final.gradient, state.iterations)
+
+
+def _centred_norm(gradient: jax.Array, valid: jax.Array) -> jax.Array:
+    """‖P g‖ over the valid rewards: the part of F's gradient that moves free (mean-zero) rewards."""
+    centred = jnp.where(valid, gradient - jnp.sum(jnp.where(valid, gradient, 0.0)) / jnp.sum(valid), 0.0)
+    return jnp.sqrt(jnp.sum(centred**2))
 
 
 def _finish(state: _State, problem: objective.Problem, kind: str, function: UtilityFunction | None, free: bool) -> Result:

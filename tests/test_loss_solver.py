@@ -198,6 +198,61 @@ def test_symmetric_newton_direction_equals_the_full_one(n: int) -> None:
     assert np.all(np.asarray(half)[n - 1 :] == 0.0)
 
 
+@pytest.mark.parametrize(
+    ("spec", "n", "symmetric"),
+    [
+        ("open-assistant+rank-margin:0.2", 8, True),
+        ("open-assistant+margin:0.3", 7, True),
+        ("ipo:0.4", 6, True),  # no regulariser: definite only on mean-zero directions
+        ("ipo:0.4+lipo", 6, False),
+        ("plackett-luce:1+free+l2:0.1", 7, False),
+        ("log-sigmoid:1+free+center:0.2+lipo", 5, False),
+    ],
+)
+def test_reward_coordinate_newton_step_equals_the_gap_coordinate_one(spec: str, n: int, symmetric: bool) -> None:
+    # Newton's method is invariant under r = P L e: the step solved in rewards, differenced, is the gap step
+    from collapse_theory import _loss_newton
+
+    loss = parse_loss(spec)
+    size = 16
+    problem = _problem(loss, n, size)
+    kind, function = _kind_and_function(loss)
+    gaps = np.zeros(size)
+    gaps[: n - 1] = 0.5 + 0.2 * np.abs(np.arange(n - 1) - (n - 2) / 2.0)  # symmetric gaps
+    if not symmetric:
+        gaps[: n - 1] += np.linspace(0.0, 0.3, n - 1)
+    with float64():
+        e = jnp.asarray(gaps)
+        _, reference = _loss_objective.gap_pieces(e, problem, kind, function, True)
+        pieces = _loss_objective.reward_pieces(_loss_objective.rewards(e, problem, True), problem, kind, function)
+        moving = jnp.arange(size) < n - 1
+        expected = _loss_newton._newton_direction(reference.gap_hessian, reference.gap_gradient, moving)
+        step = _loss_newton._reward_direction(pieces, problem, symmetric)
+        np.testing.assert_allclose(
+            _loss_objective.free_gap_gradient(pieces.gradient, problem)[: n - 1], reference.gap_gradient[: n - 1], rtol=1e-11
+        )
+        diagonal = _loss_objective.free_gap_hessian_diagonal(pieces.curvature, problem)
+        np.testing.assert_allclose(diagonal[: n - 1], jnp.diagonal(reference.gap_hessian)[: n - 1], rtol=1e-10)
+        full = _loss_objective.free_gap_hessian(pieces.curvature, problem)
+        np.testing.assert_allclose(full[: n - 1, : n - 1], reference.gap_hessian[: n - 1, : n - 1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(step)[: n - 1], np.asarray(expected)[: n - 1], rtol=1e-8, atol=1e-12)
+    assert np.all(np.asarray(step)[n - 1 :] == 0.0)
+
+
+@pytest.mark.parametrize("spec", ["open-assistant+rank-margin:0.1", "ipo:0.5+margin:0.2", "log-sigmoid:1+free+l2:0.1+lipo"])
+def test_equal_gap_start_value_in_linear_time_equals_the_pair_sum(spec: str) -> None:
+    loss = parse_loss(spec)
+    n, size = 7, 8
+    problem = _problem(loss, n, size)
+    kind, function = _kind_and_function(loss)
+    with float64():
+        for spacing in (0.01, 0.7, 30.0):
+            gaps = jnp.where(jnp.arange(size) < n - 1, problem.lower + spacing, 0.0)
+            expected = _loss_objective.value(_loss_objective.rewards(gaps, problem, True), problem, kind, function)
+            got = _loss_objective.equal_gap_value(jnp.asarray(spacing), problem, kind, function)
+            assert float(got) == pytest.approx(float(expected), rel=1e-12)
+
+
 def test_certificates_scale_with_the_objective() -> None:
     # positively homogeneous of degree 1 in F: no absolute floor hides a scaled problem
     rng = np.random.default_rng(2)
