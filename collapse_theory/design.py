@@ -128,6 +128,8 @@ class Design:
             or ``"rms reward error"`` (reward targets).
         target_rewards: the target rewards, best first (reward targets), else None.
         rewards: the designed utility's optimal rewards at n (reward targets), else None.
+        loss: the designed ranking loss's spec (``design --loss``:
+            :mod:`collapse_theory.loss_design`), else None and left out of the JSON.
     """
 
     target: str
@@ -142,10 +144,11 @@ class Design:
     residual_kind: str = "kolmogorov-smirnov"
     target_rewards: np.ndarray | None = None
     rewards: np.ndarray | None = None
+    loss: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (strict: an infinite residual is null)."""
-        return as_dict(self)
+        """JSON-ready fields (strict: an infinite residual is null; ``loss`` only for a loss design)."""
+        return as_dict(self, exclude=() if self.loss is not None else ("loss",))
 
 
 #: n x n float64 arrays the implicit derivative holds at once (pairs, gaps, U'' weights, the

@@ -138,6 +138,16 @@ class Loss:
     @property
     def spec(self) -> str:
         """The canonical spec: objective, then free/bounded, l2, center, margin, rank-margin, lipo."""
+        return "+".join(self.terms)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The canonical terms of :attr:`spec`, the objective term first.
+
+        Example:
+            >>> parse_loss("open-assistant+rank-margin:0.1").terms
+            ('log-sigmoid:1', 'free', 'l2:0.001', 'rank-margin:0.1')
+        """
         terms = [self.objective_spec]
         if self.objective == "ipo":
             if not self.free:
@@ -149,7 +159,7 @@ class Loss:
                 terms.append(f"{name}:{_number(repr(value))}")
         if self.lipo:
             terms.append("lipo")
-        return "+".join(terms)
+        return tuple(terms)
 
     @property
     def is_plain_utility(self) -> bool:

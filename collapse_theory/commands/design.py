@@ -1,4 +1,4 @@
-"""``collapse-theory design``: the utility whose optimal rewards have a target law."""
+"""``collapse-theory design``: the utility (or the objective term of a ranking loss) whose optimal rewards have a target law."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import scipy.stats
 
 from collapse_theory._results import json_value
+from collapse_theory.commands._arguments import loss_spec
 from collapse_theory.design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
 
 TARGET_FORMS = "beta:A (symmetric), beta:A,B, uniform, two-point, rewards:R1,R2,...,Rn"
@@ -58,9 +59,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--target", required=True, type=target_spec, metavar="TARGET", help=f"one of: {TARGET_FORMS}")
     parser.add_argument(
         "--family",
-        default="box-cox",
+        default=None,
         choices=tuple(FAMILY_BOUNDS),
-        help="family searched (default: box-cox = power, log, neg-power and linear in one; limit targets: box-cox or exp)",
+        help="family searched (default: box-cox = power, log, neg-power and linear in one; limit targets: box-cox or exp; "
+        "with --loss: the objective term's family)",
+    )
+    parser.add_argument(
+        "--loss",
+        type=loss_spec,
+        metavar="SPEC",
+        help="design inside a ranking loss (docs/losses.md): the objective term's parameter is fitted, its other terms "
+        "(free, l2, center, margins, lipo) kept; reward targets only, except for a plain utility (see docs/usage.md)",
     )
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest mismatch counted as reached (default: 1e-3)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
@@ -73,16 +82,26 @@ def run_design(arguments: argparse.Namespace) -> int:
         raise ValueError(f"--tolerance must be a positive number, got {arguments.tolerance!r}")
     kind, value = arguments.target
     design: Design
-    if kind == "law":
-        design = design_for_limit(value, arguments.family, tolerance=arguments.tolerance)
+    loss = getattr(arguments, "loss", None)
+    if loss is not None:
+        from collapse_theory.loss_design import design_for_loss_limit, design_for_loss_rewards
+
+        if kind == "law":
+            design = design_for_loss_limit(value, loss, arguments.family, tolerance=arguments.tolerance)
+        else:
+            design = design_for_loss_rewards(np.asarray(value), loss, arguments.family, tolerance=arguments.tolerance)
+    elif kind == "law":
+        design = design_for_limit(value, arguments.family or "box-cox", tolerance=arguments.tolerance)
     else:
-        design = design_for_rewards(np.asarray(value), arguments.family, tolerance=arguments.tolerance)
+        design = design_for_rewards(np.asarray(value), arguments.family or "box-cox", tolerance=arguments.tolerance)
     if arguments.format == "json":
         print(json.dumps(json_value(design.as_dict()), indent=1, allow_nan=False))
     else:
         where = "n -> infinity" if design.n is None else f"n = {design.n}"
         print(f"target     {design.target} ({where})")
         print(f"family     {design.family}")
+        if design.loss is not None:
+            print(f"loss       {design.loss}")
         print(
             f"utility    {design.utility if design.utility is not None else '-'}"
             + ("" if design.parameter is None else f" (parameter {design.parameter:.10g})")
