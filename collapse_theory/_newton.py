@@ -69,9 +69,10 @@ def fresh_iterate(y: np.ndarray) -> Iterate:
 
 @lru_cache(maxsize=64)
 def _zero_fields(shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
-    zero = jnp.zeros(shape[:-1], jnp.float64)
-    fields = (zero, jnp.zeros(shape[:-1], jnp.int64), zero, zero, jnp.zeros(shape, jnp.float64))
-    return (*fields, jnp.zeros(shape[:-1], bool))
+    # NumPy zeros put on the device: jnp.zeros is an eager operation compiled in every process
+    zero = jax.device_put(np.zeros(shape[:-1], np.float64))
+    fields = (zero, jax.device_put(np.zeros(shape[:-1], np.int64)), zero, zero, jax.device_put(np.zeros(shape, np.float64)))
+    return (*fields, jax.device_put(np.zeros(shape[:-1], bool)))
 
 
 class Phase:

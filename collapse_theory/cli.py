@@ -60,8 +60,10 @@ def _module_of(argv: Sequence[str]) -> str | None:
 
     Importing every command module loads what each needs (the trainer, matplotlib, the
     audit): a quarter of a short command's time. A command line naming a known command
-    loads only that command's module.
+    loads only that command's module, and ``--version`` none (``""``).
     """
+    if argv and argv[0] == "--version":
+        return ""
     if not argv or argv[0].startswith("-"):
         return None
     module = _COMMAND_MODULE.get(argv[0], argv[0])
@@ -69,7 +71,7 @@ def _module_of(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every registered subcommand in workflow order (or only module ``only``'s)."""
+    """The parser with every registered subcommand in workflow order (or only module ``only``'s; ``""``: none)."""
     parser = _Parser(
         prog=PROGRAM,
         description="The numerical theory of reward collapse (Song, Cai, Lee, Su, arXiv 2305.17608).",
@@ -77,7 +79,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in _command_modules() if only is None else [only]:
+    for name in _command_modules() if only is None else [only] if only else []:
         importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
     # argparse lists subcommands in the order they were added, and one module may add
     # several (train.py adds train, then make-data); its help reads this one list, so it

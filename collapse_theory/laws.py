@@ -181,8 +181,9 @@ class ClosedFormLaw(Law):
     Attributes:
         kind: ``"beta"``, ``"uniform"``, ``"two-point"`` or ``"atoms and uniform"``.
         law_parameters: the parameters by name.
-        continuous: the frozen :mod:`scipy.stats` law of the continuous part, or None
-            when the law is all atoms.
+        continuous: the frozen :mod:`scipy.stats` law of the continuous part (for
+            :func:`beta_law` and :func:`uniform_law`, one made on first use, whose CDF
+            needs no :mod:`scipy.stats`), or None when the law is all atoms.
         atoms: the point masses, by location.
     """
 
@@ -253,21 +254,58 @@ class ClosedFormLaw(Law):
         return self.kind
 
 
-def _stats() -> Any:
-    """:mod:`scipy.stats`, imported on the first closed form: it costs most of a second, more than a small solve."""
-    import scipy.stats
+class _UnitLaw:
+    """A frozen :mod:`scipy.stats` law on [0, 1] (``beta(a, b)`` or ``uniform(0, 1)``), made on first use.
 
-    return scipy.stats
+    Importing :mod:`scipy.stats` costs most of a second, more than a small solve, and a
+    short command (``collapse-theory solve``'s distance to the limit) needs only the CDF:
+    :meth:`cdf` is scipy's, computed as scipy computes it (``rv_continuous.cdf``: NaN
+    stays NaN, 0 at and below 0, 1 at and above 1, ``scipy.special.betainc(a, b, x)`` or
+    x between), without the import. Every other attribute (``ppf``, ``pdf``, ``mean``,
+    ``var``, ``dist``, ``args``, ...) is the frozen law's.
+    """
+
+    def __init__(self, name: str, *args: float) -> None:
+        self._name, self._args = name, args
+        self._frozen: Any = None
+
+    def frozen(self) -> Any:
+        """The frozen :mod:`scipy.stats` law (imported and made here, once)."""
+        if self._frozen is None:
+            import scipy.stats
+
+            self._frozen = getattr(scipy.stats, self._name)(*self._args)
+        return self._frozen
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private names (copy, pickle) are not the frozen law's
+            raise AttributeError(name)
+        return getattr(self.frozen(), name)
+
+    def cdf(self, x: Any) -> Any:
+        points = np.asarray(x, dtype=np.promote_types(np.asarray(x).dtype, np.float64))
+        output = np.where(points >= 1.0, 1.0, 0.0).astype(points.dtype)
+        output[np.isnan(points)] = np.nan
+        inside = (0.0 < points) & (points < 1.0)
+        if np.any(inside):
+            if self._name == "beta":
+                import scipy.special
+
+                output[inside] = scipy.special.betainc(*self._args, points[inside])
+            else:
+                output[inside] = points[inside]
+        return output[()] if output.ndim == 0 else output
 
 
 def beta_law(a: float, b: float) -> ClosedFormLaw:
     """Beta(a, b) on [0, 1] (``scipy.stats.beta``)."""
-    return ClosedFormLaw(kind="beta", law_parameters=(("a", float(a)), ("b", float(b))), continuous=_stats().beta(a, b))
+    a, b = float(a), float(b)
+    return ClosedFormLaw(kind="beta", law_parameters=(("a", a), ("b", b)), continuous=_UnitLaw("beta", a, b))
 
 
 def uniform_law() -> ClosedFormLaw:
     """Uniform(0, 1) (``scipy.stats.uniform``)."""
-    return ClosedFormLaw(kind="uniform", law_parameters=(), continuous=_stats().uniform(0.0, 1.0))
+    return ClosedFormLaw(kind="uniform", law_parameters=(), continuous=_UnitLaw("uniform", 0.0, 1.0))
 
 
 def two_point_law() -> ClosedFormLaw:
@@ -296,7 +334,7 @@ def exp_law(beta: float) -> ClosedFormLaw:
     return ClosedFormLaw(
         kind="atoms and uniform",
         law_parameters=(("atom_mass", atom),),
-        continuous=_stats().uniform(0.0, 1.0),
+        continuous=_UnitLaw("uniform", 0.0, 1.0),
         atoms=(Atom(0.0, atom), Atom(1.0, atom)),
     )
 

@@ -84,6 +84,7 @@ result ``Status.NOT_CERTIFIED`` (convex U: ``Status.EXACT_VERTEX``).
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -95,7 +96,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from collapse_theory import _interior_point
+from collapse_theory import _exported_programs, _interior_point
 from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
 from collapse_theory._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
@@ -204,12 +205,7 @@ def _is_builtin(utility: Utility) -> bool:
 _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 
-@partial(
-    jax.jit,
-    static_argnames=("function", "max_steps", "surrogate", "batched"),
-    compiler_options=_COMPILER_OPTIONS,
-)
-def _compiled_phase(
+def _phase_program(
     start: _interior_point.Iterate,
     fresh: jax.Array,
     n: jax.Array,
@@ -244,6 +240,54 @@ def _compiled_phase(
     return packed, iterate
 
 
+_STATIC_OPTIONS = ("function", "max_steps", "surrogate", "batched")
+_compiled_phase = jax.jit(_phase_program, static_argnames=_STATIC_OPTIONS, compiler_options=_COMPILER_OPTIONS)
+
+
+def _flat_phase(*leaves: jax.Array, structure: Any, options: dict[str, Any]) -> tuple[jax.Array, ...]:
+    """:func:`_phase_program` on the flat arrays of its arguments, returning flat arrays (for ``jax.export``)."""
+    packed, iterate = _phase_program(*jax.tree_util.tree_unflatten(structure, leaves), **options)
+    return (packed, *iterate)
+
+
+def _program_name(function: UtilityFunction | None) -> str | None:
+    """How a stored program names ``function``: ``"builtin"`` for the built-in switch (None).
+
+    A module-level function of this package (``box-cox``'s) is named by its module and
+    name; any other function (a custom utility, a lambda) has no name that means the same
+    function in another process: None, and its program is not stored.
+    """
+    if function is None:
+        return "builtin"
+    module, qualname = getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
+    if (
+        module.startswith("collapse_theory.")
+        and "<" not in qualname
+        and getattr(sys.modules.get(module), qualname, None) is function
+    ):
+        return f"{module}.{qualname}"
+    return None
+
+
+def _call_phase(arguments: tuple[Any, ...], options: dict[str, Any]) -> tuple[jax.Array, _interior_point.Iterate]:
+    """:func:`_compiled_phase`, or where the program store is on (the command line) its exported program.
+
+    The exported program (``_exported_programs``) is this very program, traced and lowered
+    once and kept on disk, so that a repeated command skips Python's tracing; it computes
+    the same numbers.
+    """
+    function_name = _program_name(options["function"]) if _exported_programs.directory() is not None else None
+    if function_name is not None:
+        leaves, structure = jax.tree_util.tree_flatten(arguments)
+        static = {**options, "function": function_name, "structure": structure}
+        flat = partial(_flat_phase, structure=structure, options=options)
+        program = _exported_programs.program("solver-phase", flat, static, leaves, _COMPILER_OPTIONS)
+        if program is not None:
+            packed, *iterate = program(*leaves)
+            return packed, jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(arguments[0]), iterate)
+    return _compiled_phase(*arguments, **options)
+
+
 class _PhaseResult(NamedTuple):
     """A phase's :class:`~collapse_theory._interior_point.Result` on the host, one row per problem."""
 
@@ -268,8 +312,10 @@ def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.
 
     Host arguments are copied to the device on every call, which for a small solve
     costs more than the scalar operations themselves; repeated solves reuse these.
+    A NumPy value put on the device, not ``jnp.asarray``: that is an eager JAX operation,
+    compiled once per dtype and shape in every process (tens of milliseconds each).
     """
-    return jnp.asarray(value, dtype=dtype)
+    return jax.device_put(np.asarray(value, dtype=dtype))
 
 
 #: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
@@ -608,7 +654,7 @@ def _run_phases(members: list[tuple[Utility, int]], size: int, tol: float, max_s
         if fresh:
             start = _interior_point.fresh_iterate(start if batched else start[0])
         arguments = (ns_, params_, tol_, flags(skip_barrier), family_code, singular)
-        packed, iterate = _compiled_phase(start, _constant(fresh, "bool"), *arguments, **options)
+        packed, iterate = _call_phase((start, _constant(fresh, "bool"), *arguments), options)
         return _unpack(np.asarray(packed)), iterate
 
     def merge(result: _PhaseResult, better: _PhaseResult, where: np.ndarray) -> _PhaseResult:
