@@ -12,10 +12,14 @@ need thousands of O(n^2) steps at 1e-10.
   outward gradient are held (ties), Newton's method moves the others (a Jacobi-scaled
   Cholesky of the free block), and an Armijo search along the projection arc keeps
   every step feasible. Start: equal gaps at the best of a logarithmic grid of ranges.
+  With no gap held the Newton system is solved in reward coordinates
+  (:func:`_reward_direction`).
 * **Bounded rewards** (the gaps and the base r_n, all >= lower, and sum <= 1): a
   log-barrier path, damped Newton steps with fraction-to-the-boundary, the barrier
   weight cut by :data:`MU_REDUCTION` each time the Newton decrement says the centre is
-  reached, until the Frank-Wolfe gap meets the target.
+  reached, until the Frank-Wolfe gap meets the target. On its own it serves a U singular
+  yet finite at 0 (``power:G``); every other bounded loss runs a few of its steps as the
+  warm start of the active-set method in :mod:`collapse_theory._loss_bounded`.
 
 Both are ``lax.while_loop`` programs compiled once per (padded size, objective kind,
 utility family, free or bounded); n and every parameter are traced.

@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from collapse_theory import _loss_newton, _loss_objective
+from collapse_theory import _loss_bounded, _loss_newton, _loss_objective
 from collapse_theory._precision import float64
 from collapse_theory._results import as_dict
 from collapse_theory.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
@@ -457,6 +457,22 @@ def _scale(objective: float, regulariser: float, gradient: np.ndarray, rewards: 
     return abs(objective) + abs(regulariser) + float(np.abs(gradient).sum()) * max(1.0, spread)
 
 
+def _active_set_applies(loss: Loss) -> bool:
+    """Bounded rewards go to the active-set method unless U is singular yet finite at 0 (``power:G``).
+
+    The active set puts gaps exactly on their bounds, where such a U has an infinite slope; its
+    optimum is interior (no ties), which the barrier path reaches without touching them. Where
+    U(0) is not finite (log, neg-power, box-cox) a point on a bound fails the line search's
+    finiteness test, so the active set stays inside as the barrier does.
+    """
+    if not loss.singular:
+        return True
+    assert loss.utility is not None
+    with float64():
+        at_zero = float(loss.utility.function(jnp.zeros(()), jnp.asarray(loss.utility.parameters or (0.0,))))
+    return not math.isfinite(at_zero)
+
+
 def _run(loss: Loss, n: int, tol: float, max_steps: int, free: bool) -> tuple[np.ndarray, float, float, np.ndarray, int]:
     size = padded_size(n)
     kind, function = _kind_and_function(loss)
@@ -466,6 +482,8 @@ def _run(loss: Loss, n: int, tol: float, max_steps: int, free: bool) -> tuple[np
             result = _loss_newton.projected_newton(
                 problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps, symmetric=_symmetric(loss)
             )
+        elif _active_set_applies(loss):
+            result = _loss_bounded.active_set(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
         else:
             result = _loss_newton.barrier(problem, jnp.asarray(tol), kind=kind, function=function, max_steps=max_steps)
         rewards = np.asarray(result.rewards)[:n]

@@ -22,6 +22,7 @@ from collapse_theory.loss_solver import (
     cone_gap,
     frank_wolfe_gap,
     loss_value,
+    padded_size,
     solve_loss,
 )
 from collapse_theory.losses import LossSpecError, parse_loss
@@ -301,3 +302,148 @@ def test_an_overflowing_certificate_certifies_nothing() -> None:
     huge = np.array([1e308, -1e308, 1e308])
     assert cone_gap(huge, np.zeros(3), 1e-308) == np.inf
     assert frank_wolfe_gap(np.array([np.nan, 1.0]), np.array([1.0, 0.0])) == np.inf
+
+
+# --- bounded losses with many ties: the active-set method (bounded Plackett-Luce) -----------
+
+
+def _plackett_luce_gradient(r: np.ndarray, beta: float) -> np.ndarray:
+    """dF/dr of sum_{i<n} [B r_i - log sum_{j>=i} e^{B r_j}], written out with softmaxes (independent of the solver)."""
+    n = r.shape[0]
+    gradient = np.zeros(n)
+    for i in range(n - 1):
+        gradient[i] += beta
+        gradient[i:] -= beta * scipy.special.softmax(beta * r[i:])
+    return gradient
+
+
+def _bounded_plackett_luce_law(n: int, beta: float) -> np.ndarray:
+    """The n -> infinity quantiles of bounded Plackett-Luce: clip(1 - ((e + B) u - (e - 1)) / B, 0, 1), u = (i - 1/2) / n.
+
+    Continuum KKT: with S(u) = int_u^1 e^{B r}, Phi(u) = int_0^u 1/S, the free part has e^{B r} Phi = 1, so
+    S Phi is constant and B r is linear in u; matching r = 1 and r = 0 at its ends gives an atom (e - 1)/(e + B)
+    at 1, an atom 1/(e + B) at 0, and mass B/(e + B) uniform on (0, 1).
+    """
+    u = (np.arange(n) + 0.5) / n
+    return np.clip(1.0 - ((np.e + beta) * u - (np.e - 1.0)) / beta, 0.0, 1.0)
+
+
+def _check_bounded_plackett_luce(n: int, beta: float, slack: float) -> None:
+    solution = solve_loss(f"plackett-luce:{beta:g}", n)
+    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.gap is not None and solution.scale is not None and solution.gap <= 1e-10 * solution.scale
+    assert solution.rewards is not None and solution.iterations <= 30
+    r = solution.rewards
+    assert r[0] <= 1.0 and r[-1] >= 0.0
+    assert abs(np.sum(r >= 1.0 - 1e-12) / n - (np.e - 1.0) / (np.e + beta)) <= slack  # ties, up to the rounding of a sum of gaps
+    assert abs(np.sum(r <= 1e-12) / n - 1.0 / (np.e + beta)) <= slack
+    np.testing.assert_allclose(r, _bounded_plackett_luce_law(n, beta), atol=slack)
+
+
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+def test_bounded_plackett_luce_is_certified_at_300_and_follows_its_law(beta: float) -> None:
+    # the barrier alone ended not-converged after 200 steps at n = 300 (gap / scale 1.3e-9)
+    _check_bounded_plackett_luce(300, beta, 2.0 / 300)
+
+
+@pytest.mark.slow
+def test_bounded_plackett_luce_is_certified_at_1000() -> None:
+    _check_bounded_plackett_luce(1000, 1.0, 2.0 / 1000)
+
+
+@pytest.mark.parametrize("n", [4, 8, 32])
+def test_bounded_plackett_luce_agrees_with_the_barrier(n: int) -> None:
+    from collapse_theory import _loss_newton
+
+    loss = parse_loss("plackett-luce:1")
+    solution = solve_loss(loss, n)
+    assert solution.status is LossStatus.OPTIMAL and solution.rewards is not None and solution.gap is not None
+    kind, function = _kind_and_function(loss)
+    with float64():
+        problem = _problem(loss, n, padded_size(n))
+        path = _loss_newton.barrier(problem, jnp.asarray(1e-10), kind=kind, function=function, max_steps=200)
+    barrier_rewards = np.asarray(path.rewards)[:n]
+    np.testing.assert_allclose(solution.rewards, barrier_rewards, atol=1e-7)
+    barrier_gap = frank_wolfe_gap(np.asarray(path.gradient)[:n], barrier_rewards)
+    assert solution.gap <= max(barrier_gap, 1e-12)
+    assert solution.objective is not None and solution.objective >= loss_value(loss, barrier_rewards) - 1e-12
+
+
+@pytest.mark.parametrize("beta", [0.7, 1.0, 4.0])
+def test_bounded_plackett_luce_at_three_is_the_closed_form(beta: float) -> None:
+    # r = (1, x, 0): dF/dx = 1/(e^{Bx} + 1) - e^{Bx}/(e^B + e^{Bx} + 1) = 0 gives e^{2Bx} = e^B + 1
+    solution = solve_loss(f"plackett-luce:{beta:g}", 3)
+    assert solution.status is LossStatus.OPTIMAL and solution.rewards is not None
+    np.testing.assert_allclose(solution.rewards, [1.0, np.log1p(np.exp(beta)) / (2.0 * beta), 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize(("beta", "n"), [(1.0, 5), (1.0, 12), (2.5, 9)])
+def test_bounded_plackett_luce_meets_the_kkt_conditions_of_the_ordered_box(beta: float, n: int) -> None:
+    # r maximises the linear <g, y> over 1 >= y_1 >= ... >= y_n >= 0 (the first-order condition of a concave F):
+    # with G_k = g_1 + ... + g_k (G_0 = 0), every step e_k = 1[first k] used by r (a gap d_k > 0) has G_k = max G,
+    # and the ties are strict (G_k below the maximum)
+    solution = solve_loss(f"plackett-luce:{beta:g}", n)
+    assert solution.rewards is not None
+    r = solution.rewards
+    prefix = np.concatenate([[0.0], np.cumsum(_plackett_luce_gradient(r, beta))])
+    gaps = np.concatenate([[1.0 - r[0]], r[:-1] - r[1:], [r[-1]]])
+    used = gaps > 1e-9
+    assert used.sum() >= 2 and (~used).sum() >= 2  # ties at both ends
+    np.testing.assert_allclose(prefix[used], prefix.max(), atol=1e-8)
+    assert np.all(prefix[~used] < prefix.max() - 1e-3)
+
+
+def test_bounded_plackett_luce_at_five_matches_scipy() -> None:
+    n = 5
+    solution = solve_loss("plackett-luce:1", n)
+    assert solution.rewards is not None
+
+    def negative(r: np.ndarray) -> float:
+        return -sum(r[i] - scipy.special.logsumexp(r[i:]) for i in range(n - 1))
+
+    order = [{"type": "ineq", "fun": lambda r, i=i: r[i] - r[i + 1]} for i in range(n - 1)]
+    reference = scipy.optimize.minimize(
+        negative,
+        np.linspace(0.9, 0.1, n),
+        jac=lambda r: -_plackett_luce_gradient(r, 1.0),
+        bounds=[(0.0, 1.0)] * n,
+        constraints=order,
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    assert reference.success
+    np.testing.assert_allclose(solution.rewards, reference.x, atol=1e-6)
+
+
+@pytest.mark.parametrize(("spec", "n"), [("ipo:2+bounded", 100), ("exp:1+l2:0.01", 100), ("log-sigmoid:1+margin:0.1", 64)])
+def test_other_bounded_losses_with_ties_are_certified(spec: str, n: int) -> None:
+    # the barrier alone: 200 steps and not-converged for the first two at n = 100
+    solution = solve_loss(spec, n)
+    assert solution.status is LossStatus.OPTIMAL and solution.certified and solution.iterations <= 40
+    assert solution.rewards is not None and solution.rewards[0] <= 1.0 and np.sum(solution.rewards >= 1.0 - 1e-12) >= n // 4
+
+
+def test_singular_utilities_finite_at_zero_stay_on_the_barrier() -> None:
+    from collapse_theory.loss_solver import _active_set_applies
+
+    assert not _active_set_applies(parse_loss("power:0.5+lipo"))  # U'(0+) = inf on a bound
+    for spec in ("log+l2:0.001", "neg-power:1+margin:0.01", "plackett-luce:1", "log-sigmoid:1+margin:0.1"):
+        assert _active_set_applies(parse_loss(spec))
+    solution = solve_loss("power:0.5+lipo", 12)
+    assert solution.status is LossStatus.OPTIMAL and solution.certified
+
+
+def test_projection_onto_the_capped_orthant_is_euclidean() -> None:
+    from collapse_theory._loss_bounded import _project
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        y = rng.normal(size=9)
+        others = rng.uniform(size=9) < 0.8
+        room = float(rng.uniform(0.1, 2.0))
+        with float64():
+            z = np.asarray(_project(jnp.asarray(y), jnp.asarray(others), jnp.asarray(room)))
+        assert np.all(z >= 0.0) and np.all(z[~others] == 0.0) and z.sum() <= room + 1e-12
+        # the KKT conditions of min ‖z - y‖^2 over {z >= 0, sum z <= room} on the chosen entries
+        level = 0.0 if np.maximum(y[others], 0.0).sum() <= room else (y[others] - z[others])[z[others] > 0].mean()
+        np.testing.assert_allclose(z[others], np.maximum(y[others] - level, 0.0), atol=1e-12)
