@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.special
+import scipy.stats
 
 from collapse_theory import _loss_objective
 from collapse_theory._precision import float64
@@ -447,3 +448,18 @@ def test_projection_onto_the_capped_orthant_is_euclidean() -> None:
         # the KKT conditions of min ‖z - y‖^2 over {z >= 0, sum z <= room} on the chosen entries
         level = 0.0 if np.maximum(y[others], 0.0).sum() <= room else (y[others] - z[others])[z[others] > 0].mean()
         np.testing.assert_allclose(z[others], np.maximum(y[others] - level, 0.0), atol=1e-12)
+
+
+def test_semicircle_start_gaps_are_the_semicircle_quantiles() -> None:
+    # the free start's shaped candidate: gaps of scipy's semicircular quantiles at (n - i - 1/2)/n, range 1
+    from collapse_theory import _loss_newton
+
+    loss = parse_loss("open-assistant")
+    n, size = 9, 16
+    problem = _problem(loss, n, size)
+    with float64():
+        gaps = np.asarray(_loss_newton._semicircle_gaps(problem))
+    quantiles = scipy.stats.semicircular.ppf((n - np.arange(n) - 0.5) / n)
+    expected = -np.diff(quantiles)
+    np.testing.assert_allclose(gaps[: n - 1], expected / expected.sum(), rtol=1e-10)
+    assert np.all(gaps[n - 1 :] == 0.0)
