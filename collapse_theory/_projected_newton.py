@@ -115,6 +115,9 @@ def newton_direction(phase: Phase, state: PolishState, fallback: jax.Array) -> D
     curvature = jnp.maximum(curvature, jnp.finfo(d.dtype).tiny)
     scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
     active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / phase.n, scaled_step)) & (g <= 0)
+    # singular U never ties (U'(0+) infinite): only r_1 = 1 is held; a tiny gap of a
+    # start held at 0 too would move by the scaled gradient alone and spoil the step
+    active = active & (~phase.singular | (index == 0))
     free = layout.live & ~active
     newton = newton_system(phase, state, matrix, free, g)
     delta = jnp.where(free, newton, jnp.where(active, g / curvature, 0.0))
