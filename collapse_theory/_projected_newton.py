@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from collapse_theory import _symmetric as problem
-from collapse_theory._newton import Iterate, Phase, Result, reverse_cumsum, scaled_solve
+from collapse_theory._newton import Iterate, Phase, Result, reverse_cumsum, scaled_solve, to_gaps_in_place
 
 #: Newton iterations of one polish.
 POLISH_ITERATIONS = 30
@@ -77,24 +77,19 @@ def newton_system(phase: Phase, state: PolishState, matrix: jax.Array, free: jax
 
     When the ties form one top cluster d_0..d_{a-1}, the free gaps span the y_k with
     k >= a, so the step is solved in y (no transform of the matrix) and differenced;
-    otherwise the matrix is transformed to the gaps (R A R^T by reverse cumsums).
+    otherwise the matrix is transformed to the gaps (R A R^T by reverse cumsums, in
+    place: ``_newton.to_gaps_in_place``).
     """
     layout = phase.layout
     index = layout.index
     d = state.d
     gradient_y = jnp.where(layout.live, state.gradient, 0.0)
     active = layout.live & ~free
-
-    def system_in_y() -> tuple[jax.Array, jax.Array]:
-        return matrix, jnp.where(free, gradient_y, 0.0)
-
-    def system_in_d() -> tuple[jax.Array, jax.Array]:
-        return reverse_cumsum(reverse_cumsum(matrix, 0), 1), jnp.where(free, g, 0.0)
-
     top_cluster = jnp.all(jnp.where(layout.live, active == (index < jnp.sum(active)), True))
-    # one factorisation either way: two batched LAPACK calls running side by side (the two
-    # branches of a vmapped cond) can take every thread of a 2-core pool and deadlock
-    system, rhs = jax.lax.cond(top_cluster, system_in_y, system_in_d)
+    # one factorisation either way (two batched LAPACK calls running side by side can take
+    # every thread of a 2-core pool and deadlock), and no branch that would copy the matrix
+    system = to_gaps_in_place(matrix, ~top_cluster)
+    rhs = jnp.where(free, jnp.where(top_cluster, gradient_y, g), 0.0)
     solution = scaled_solve(system, rhs, free)
     step_y = jnp.where(free, solution, 0.0)
     return jnp.where(top_cluster, step_y - jnp.concatenate([jnp.zeros(1, d.dtype), step_y[:-1]]), solution)
@@ -105,13 +100,12 @@ def newton_direction(phase: Phase, state: PolishState, fallback: jax.Array) -> D
     layout = phase.layout
     index = layout.index
     d = state.d
-    matrix = phase.newton_matrix(to_y(phase, d, fallback))
+    matrix, upper_sums = phase.newton_matrix_and_upper_sums(to_y(phase, d, fallback))
     half = jnp.asarray(0.5, d.dtype)  # the middle gap: y_m = sum(d) <= 1/2
     gradient_y = jnp.where(layout.live, state.gradient, 0.0)
     g = jnp.where(layout.live, reverse_cumsum(gradient_y, 0), 0.0)  # gradient in d
     # diagonal of the d-space matrix R A R^T: sum over the block [k:, k:] of A
-    strict_rows = jnp.sum(jnp.where(index[None, :] > index[:, None], matrix, 0.0), axis=1)
-    curvature = reverse_cumsum(jnp.diag(matrix) + 2.0 * strict_rows, 0)
+    curvature = reverse_cumsum(jnp.diag(matrix) + 2.0 * upper_sums, 0)
     curvature = jnp.maximum(curvature, jnp.finfo(d.dtype).tiny)
     scaled_step = jnp.max(jnp.where(layout.live, jnp.abs(d - jnp.maximum(d + g / curvature, 0.0)), 0.0))
     active = layout.live & (d <= jnp.minimum(ACTIVE_THRESHOLD / phase.n, scaled_step)) & (g <= 0)

@@ -168,7 +168,16 @@ def value_and_gradient(y: jax.Array, params: jax.Array, function: UtilityFunctio
 
 
 def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool) -> jax.Array:
-    """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array.
+    """-Hessian of S at y (see :func:`newton_matrix_and_upper_sums`)."""
+    return newton_matrix_and_upper_sums(y, params, function, layout, surrogate)[0]
+
+
+def newton_matrix_and_upper_sums(
+    y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool
+) -> tuple[jax.Array, jax.Array]:
+    """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array;
+    and the sums of each of its rows right of the diagonal (from the tiles: a masked reduction
+    over the finished matrix would be another pass and, in XLA, an M x M temporary).
 
     Written by hand because autodiff would form the Hessian with M Hessian-vector
     products, O(M^3). With :math:`W_{ij} = U''(y_j - y_i)` (i < j, symmetrised) the pairs
@@ -191,7 +200,7 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
     index = layout.index
 
     def curvature_block(k: int, carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
-        matrix, columns, rows = carry
+        matrix, columns, rows, upper_rows, lower_columns = carry
         start = k * block
         tile = _Tile(y, layout, start, block)
         (_, _, curvature) = tile.evaluate(function, params, 2)
@@ -200,15 +209,22 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
         columns = columns + jnp.sum(curvature, axis=0)
         own = jnp.sum(curvature, axis=1) - 2.0 * jnp.sum(jnp.where(tile.diagonal, curvature, 0.0), axis=1)
         signed = jnp.where(tile.upper, -curvature, curvature)
+        # K right of the diagonal by rows, left of it by columns: the sums right of the diagonal of K + K^T
+        upper_rows = jax.lax.dynamic_update_slice(upper_rows, jnp.sum(jnp.where(tile.upper, signed, 0.0), axis=1), (start,))
+        strictly_lower = index[None, :] < tile.rows[:, None]
+        lower_columns = lower_columns + jnp.sum(jnp.where(strictly_lower, signed, 0.0), axis=0)
         return (
             jax.lax.dynamic_update_slice(matrix, signed, (start, 0)),
             columns,
             jax.lax.dynamic_update_slice(rows, own, (start,)),
+            upper_rows,
+            lower_columns,
         )
 
     zeros = jnp.zeros_like(y)
     matrix = jnp.zeros((size, size), y.dtype)
-    matrix, columns, rows = jax.lax.fori_loop(0, count, curvature_block, (matrix, zeros, zeros))
+    initial = (matrix, zeros, zeros, zeros, zeros)
+    matrix, columns, rows, upper_rows, lower_columns = jax.lax.fori_loop(0, count, curvature_block, initial)
     _, _, _, middle_curvature = _middle(y, params, function, layout, 2)
     if surrogate:
         middle_curvature = -jnp.abs(middle_curvature)
@@ -224,7 +240,7 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
         final = jnp.where(index[None, :] < start, transposed, -(2.0 * (own + transposed) + extra))
         return jax.lax.dynamic_update_slice(matrix, final, (start, 0))
 
-    return jax.lax.fori_loop(0, count, symmetrised_block, matrix)
+    return jax.lax.fori_loop(0, count, symmetrised_block, matrix), -2.0 * (upper_rows + lower_columns)
 
 
 def derivatives(
