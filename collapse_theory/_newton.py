@@ -121,9 +121,10 @@ class Phase:
         """-Hessian of S at y (the surrogate's for non-concave U), from one pass over the pairs."""
         return problem.newton_matrix(y, self.params, self.function, self.layout, self.surrogate)
 
-    def newton_matrix_and_upper_sums(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """:meth:`newton_matrix` and the sums of its rows right of the diagonal (same pass)."""
-        return problem.newton_matrix_and_upper_sums(y, self.params, self.function, self.layout, self.surrogate)
+    def newton_matrix_and_upper_sums(self, y: jax.Array, workspace: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """:meth:`newton_matrix` and the sums of its rows right of the diagonal (same pass), written over
+        ``workspace`` (an M x M array no longer needed) where given."""
+        return problem.newton_matrix_and_upper_sums(y, self.params, self.function, self.layout, self.surrogate, workspace)
 
     def certificate(self, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(Frank-Wolfe gap, S, gradient) at y."""
@@ -136,13 +137,13 @@ class Phase:
 
 
 class Factor(NamedTuple):
-    """A Jacobi-scaled Cholesky factorisation: ``matrix[keep, keep] = D^-1 U^T U D^-1`` with D = diag(scale).
+    """A Jacobi-scaled Cholesky factorisation: ``matrix[keep, keep] = D^-1 L L^T D^-1`` with D = diag(scale).
 
-    ``upper`` holds U in its upper triangle (the lower one is not read); ``ok`` is False
+    ``lower`` holds L in its lower triangle (the upper one is not read); ``ok`` is False
     where the factorisation failed (the matrix is not positive definite to rounding).
     """
 
-    upper: jax.Array
+    lower: jax.Array
     scale: jax.Array
     ok: jax.Array
 
@@ -173,6 +174,32 @@ def _potrf_portable(scaled: jax.Array) -> tuple[jax.Array, jax.Array]:
     return lower, jnp.all(jnp.isfinite(jnp.diagonal(lower, axis1=-2, axis2=-1)), axis=-1)
 
 
+#: Rows of the matrix scaled at once by :func:`factorise`.
+SCALE_BLOCK = 256
+
+
+def _scale_in_place(matrix: jax.Array, scale: jax.Array, keep: jax.Array) -> jax.Array:
+    """``matrix * scale scale^T`` on the kept rows and columns, 0 elsewhere, row block by row block in place.
+
+    A loop of dynamic-update-slices, which XLA performs on the array itself: one
+    elementwise expression over the whole matrix would be written to a second M x M
+    array whenever XLA cannot prove the input dead and read only elementwise.
+    """
+    size = matrix.shape[0]
+    block = min(size, SCALE_BLOCK)
+    column_scale = jnp.where(keep, scale, 0.0)
+
+    def scale_rows(k: jax.Array, a: jax.Array) -> jax.Array:
+        start = k * block
+        rows = jax.lax.dynamic_slice(a, (start, 0), (block, size))
+        row_keep = jax.lax.dynamic_slice(keep, (start,), (block,))
+        row_scale = jax.lax.dynamic_slice(scale, (start,), (block,))
+        scaled = jnp.where(row_keep[:, None] & keep[None, :], rows * row_scale[:, None] * column_scale[None, :], 0.0)
+        return jax.lax.dynamic_update_slice(a, scaled, (start, 0))
+
+    return jax.lax.fori_loop(0, size // block, scale_rows, matrix)
+
+
 def factorise(matrix: jax.Array, keep: jax.Array, band: tuple[jax.Array, jax.Array] | None = None) -> Factor:
     """The Jacobi-scaled Cholesky factor of ``matrix`` (plus the symmetric tridiagonal ``band``:
     its diagonal and superdiagonal) on the rows and columns in ``keep``.
@@ -187,15 +214,13 @@ def factorise(matrix: jax.Array, keep: jax.Array, band: tuple[jax.Array, jax.Arr
     M x M array (the matrix's own where it is not used after), which LAPACK then
     overwrites with its factor in place (on
     CPU, :func:`_potrf_cpu`); the matrix is symmetric by construction and potrf reads
-    one triangle, so nothing is symmetrised. The factor is handed on as its transpose
-    U, which on CPU is the same buffer read column-major (what the triangular solves
-    take), so no M x M array is copied after the scaling pass.
+    one triangle, so nothing is symmetrised; no M x M array is copied.
     """
     tiny = jnp.finfo(matrix.dtype).tiny
     index = jnp.arange(matrix.shape[0])
     band_diagonal, superdiagonal = (jnp.zeros_like(keep, matrix.dtype), None) if band is None else band
     scale = jnp.where(keep, 1.0 / jnp.sqrt(jnp.maximum(jnp.diag(matrix) + band_diagonal, tiny)), 1.0)
-    scaled = jnp.where(keep[:, None], jnp.where(keep[None, :], matrix * scale[:, None] * scale[None, :], 0.0), 0.0)
+    scaled = _scale_in_place(matrix, scale, keep)
     # the diagonal (dropped rows: 1; jitter 1e-13) and the band by O(M) scatters in place:
     # a mask such as i == j would be an M x M constant, which XLA hoists out of the loops
     diagonal = jnp.where(keep, band_diagonal * scale**2 + 1e-13, 1.0 + 1e-13)
@@ -209,14 +234,17 @@ def factorise(matrix: jax.Array, keep: jax.Array, band: tuple[jax.Array, jax.Arr
         lower, ok = jax.lax.platform_dependent(scaled, cpu=_potrf_cpu, default=_potrf_portable)
     except ImportError:  # pragma: no cover - every jaxlib wheel has the CPU kernels
         lower, ok = _potrf_portable(scaled)
-    return Factor(lower.T, scale, ok)
+    return Factor(lower, scale, ok)
 
 
 def factored_solve(factor: Factor, rhs: jax.Array) -> jax.Array:
     """The solution of the factorised system (NaN where the factorisation failed)."""
+    # through U = L^T, which on CPU is L's row-major buffer read column-major (what LAPACK's
+    # triangular solves take): no copy of the factor
+    upper = factor.lower.T
     scaled_rhs = (factor.scale * rhs)[:, None]
-    forward = jax.lax.linalg.triangular_solve(factor.upper, scaled_rhs, left_side=True, lower=False, transpose_a=True)
-    backward = jax.lax.linalg.triangular_solve(factor.upper, forward, left_side=True, lower=False)
+    forward = jax.lax.linalg.triangular_solve(upper, scaled_rhs, left_side=True, lower=False, transpose_a=True)
+    backward = jax.lax.linalg.triangular_solve(upper, forward, left_side=True, lower=False)
     return jnp.where(factor.ok, factor.scale * backward[:, 0], jnp.nan)
 
 

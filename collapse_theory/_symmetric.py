@@ -173,11 +173,19 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
 
 
 def newton_matrix_and_upper_sums(
-    y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool
+    y: jax.Array,
+    params: jax.Array,
+    function: UtilityFunction,
+    layout: Layout,
+    surrogate: bool,
+    workspace: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array;
     and the sums of each of its rows right of the diagonal (from the tiles: a masked reduction
-    over the finished matrix would be another pass and, in XLA, an M x M temporary).
+    over the finished matrix would be another pass and, in XLA, an M x M temporary). The
+    matrix is written over ``workspace`` where given (every entry is written before any is
+    read), so a loop that carries an M x M array it no longer needs (the polish's last
+    factor) forms the next matrix in that array instead of a new one.
 
     Written by hand because autodiff would form the Hessian with M Hessian-vector
     products, O(M^3). With :math:`W_{ij} = U''(y_j - y_i)` (i < j, symmetrised) the pairs
@@ -222,7 +230,7 @@ def newton_matrix_and_upper_sums(
         )
 
     zeros = jnp.zeros_like(y)
-    matrix = jnp.zeros((size, size), y.dtype)
+    matrix = jnp.zeros((size, size), y.dtype) if workspace is None else workspace
     initial = (matrix, zeros, zeros, zeros, zeros)
     matrix, columns, rows, upper_rows, lower_columns = jax.lax.fori_loop(0, count, curvature_block, initial)
     _, _, _, middle_curvature = _middle(y, params, function, layout, 2)
