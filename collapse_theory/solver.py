@@ -71,8 +71,9 @@ The dense Newton system is built by hand from U'' (the Hessian of a sum over
 pairs is a weighted graph Laplacian, O(n^2) to form; autodiff would need n
 Hessian-vector products, O(n^3)) and solved by a Jacobi-scaled Cholesky
 factorisation done in place. U, U' and U'' are evaluated in tiles of rows of the
-pair matrix, so the Newton matrix is the only M x M array an evaluation writes
-(peak memory about 3 such arrays, :func:`estimated_memory`). The loops are ``lax.while_loop``, so many problems of one family
+pair matrix, so the Newton matrix is the only M x M array an evaluation writes,
+and it is transformed, scaled and factorised where it lies (peak memory about 1.3
+such arrays for one problem, :func:`estimated_memory`). The loops are ``lax.while_loop``, so many problems of one family
 solve in one compiled ``vmap`` call, and every phase and every built-in family
 share one compiled program per padded size.
 
@@ -273,8 +274,11 @@ def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.
     return jnp.asarray(value, dtype=dtype)
 
 
-#: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
+#: Above this many free rewards (m = n // 2) the solutions at n // 2 and n // 4 seed the solve.
 COARSE_LEVEL = 64
+#: Relative certificate tolerance of the coarser solves that seed a larger one: they only need to be
+#: closer than the interpolation (about 1% in the gaps, a relative gap of about 1e-4).
+CHAIN_TOLERANCE = 1e-4
 
 
 def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
@@ -436,7 +440,9 @@ def _coarse_chains(members: list[tuple[Utility, int]], tol: float) -> Any:
                     guesses.append((_interpolated_start(below, further, n, size), True))
             seeds = (np.stack([g for g, _ in guesses]), np.array([ready for _, ready in guesses]))
             group_members = [(u, n) for _, u, n in group]
-            for (k, _, _), solution in zip(group, _solve_group(group_members, tol, DEFAULT_MAX_STEPS, seeds), strict=True):
+            for (k, _, _), solution in zip(
+                group, _solve_group(group_members, max(tol, CHAIN_TOLERANCE), DEFAULT_MAX_STEPS, seeds), strict=True
+            ):
                 solved[(k, depth)] = solution
     return iter([(solved[(k, 1)], solved.get((k, 2))) for k in range(len(members))])
 
@@ -467,15 +473,19 @@ def _validate_steps(max_steps: int, max_iterations: int | None) -> int:
 
 # --- memory ------------------------------------------------------------------------
 
-#: Bytes per entry of the M x M Newton matrix at the peak of a dense solve, M = bucket_size(n // 2).
-#: Measured (peak RSS above the process's RSS after a small solve, log, one problem, the first
-#: solve at that size, compilation included): n = 5000 (M = 2560) 258 MB, n = 10^4 (M = 5120)
-#: 754 MB, i.e. 92 MB + 3.2 x 8 M^2: the pair quantities live in tiles of PAIR_BLOCK rows
-#: (``_symmetric``), and the M x M arrays are the Newton matrix, its scaled copy (factorised
-#: in place) and LAPACK's checked factor. 4 x 8 leaves a margin.
-_BYTES_PER_PAIR = 4 * 8
+#: Bytes per entry of the M x M Newton matrix at the peak of a dense solve of one problem,
+#: M = bucket_size(n // 2). Measured (peak RSS above the process's RSS after a small solve, log,
+#: the first solve at that size, compilation and the chain of coarser solves included): n = 10^4
+#: (M = 5120) 0.44 GiB, n = 2 x 10^4 (M = 10240) 1.19 GiB, i.e. 0.19 GiB + 1.28 x 8 M^2: the
+#: polish forms, transforms, scales and factorises the Newton matrix in the one M x M array it
+#: carries (XLA's temporaries of a phase: 1.26 x 8 M^2 at M = 5120, the rest tiles of
+#: PAIR_BLOCK rows). 2 x 8 leaves a margin.
+_BYTES_PER_PAIR = 2 * 8
+#: The same for each problem of a batch (``vmap``): the batched loops select between old and new
+#: M x M arrays, about 4 x 8 M^2 per problem in XLA's temporaries (measured at M = 1024 and 2560).
+_BYTES_PER_BATCHED_PAIR = 4 * 8
 #: The compiled program, its compilation and XLA's working memory besides the M x M arrays.
-_FIXED_BYTES = 128 * 2**20
+_FIXED_BYTES = 256 * 2**20
 #: Bytes per reward of a step-vector answer (affine or convex U): the rewards and two step vectors.
 _BYTES_PER_VERTEX_REWARD = 4 * 8
 
@@ -483,19 +493,21 @@ _BYTES_PER_VERTEX_REWARD = 4 * 8
 def estimated_memory(n: int, count: int = 1, *, vertex: bool = False) -> int:
     """Peak bytes of solving ``count`` problems of size n in one compiled call.
 
-    A dense solve holds at most about 4 float64 arrays of M x M entries per problem
-    (M = ``bucket_size(n // 2)``, the padded top half; calibrated at n = 5000 and 10^4,
-    see ``_BYTES_PER_PAIR``); a step-vector answer (``vertex``: affine or convex U)
-    holds a few arrays of n rewards.
+    A dense solve of one problem holds about one float64 array of M x M entries (M =
+    ``bucket_size(n // 2)``, the padded top half), a batch about 4 per problem
+    (calibrated at n = 10^4 and 2 x 10^4, see ``_BYTES_PER_PAIR``; the estimate allows 2
+    and 4); a step-vector answer (``vertex``: affine or convex U) holds a few arrays of n
+    rewards.
 
     Example:
         >>> estimated_memory(2000) / 2**20   # M = 1024
-        160.0
+        272.0
     """
     if vertex:
         return count * _BYTES_PER_VERTEX_REWARD * n
     size = bucket_size(max(n // 2, 1))
-    return _FIXED_BYTES + count * _BYTES_PER_PAIR * size * size
+    per_entry = _BYTES_PER_PAIR if count == 1 else _BYTES_PER_BATCHED_PAIR
+    return _FIXED_BYTES + count * per_entry * size * size
 
 
 def _check_memory(parsed: Sequence[tuple[Utility, int]], what: str) -> None:
