@@ -80,7 +80,7 @@ class Phase:
     Attributes:
         layout: masks of the padded problem (``_symmetric.Layout``).
         params, function: the utility.
-        surrogate: replace U'' by -|U''| (non-concave U: ascent directions only).
+        surrogate: replace U'' by -abs(U'') (non-concave U: ascent directions only).
         singular: U'(0+) is infinite, so rewards never tie.
         tol: the relative certificate tolerance.
         max_steps: the barrier's Newton step limit.

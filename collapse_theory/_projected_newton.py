@@ -13,9 +13,12 @@ wrong guess costs time, never correctness.
 
 One loop iteration = one trial point and one evaluation of S and its gradient
 there (U and U' per pair), which also gives the trial's certificate. At an accepted
-point the next direction forms the Newton matrix (U'' per pair) and factorises it;
-a rejected trial costs only the value and gradient. The first iteration evaluates
-the start itself.
+point the next direction forms the Newton matrix (U'' per pair) and factorises it,
+or, once the quadratic phase is reached, solves with the last factorisation (a chord
+step, see :func:`iteration`); a rejected trial costs only the value and gradient.
+The first iteration evaluates the start itself. The polish carries one M x M array,
+the last factor, and forms, transforms, scales and factorises the next Newton matrix
+in it (:func:`refactorised`).
 """
 
 from __future__ import annotations

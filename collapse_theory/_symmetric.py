@@ -193,7 +193,7 @@ def newton_matrix_and_upper_sums(
     :math:`B_{ij} = U''(1 - y_i - y_j)` the pairs across give
     :math:`2B + 2\\,\\mathrm{diag}(B1)`; the middle reward adds
     :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. With ``surrogate`` every U'' is replaced by
-    -|U''|: a negative semidefinite stand-in that yields ascent directions when U is
+    -abs(U''): a negative semidefinite stand-in that yields ascent directions when U is
     not concave.
 
     Memory: the packed tiles hold K (-U'' within above the diagonal, U'' across on and
@@ -302,9 +302,9 @@ def certificate_scale(gradient_y: jax.Array, layout: Layout) -> jax.Array:
     vertex e_k, so the spread is its variation over the feasible set and bounds the
     gap itself (``gap <= spread``: the gap is a convex combination of
     :math:`\\max_j G_j - G_k`). U -> cU + b (c > 0) multiplies both by c, so
-    ``gap <= tol * spread`` depends neither on the units nor on the origin of U; |S|
+    ``gap <= tol * spread`` depends neither on the units nor on the origin of U; abs(S)
     would depend on the origin (``power:1e-12`` is 1 + 1e-12 log x to first order,
-    whose |S| measures the constant 1). The mirror makes :math:`G_{n-k} = G_k`, so
+    whose abs(S) measures the constant 1). The mirror makes :math:`G_{n-k} = G_k`, so
     the top half's prefix sums give the full spread.
     """
     prefix = _prefix_sums(gradient_y, layout)
