@@ -276,9 +276,6 @@ def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.
 
 #: Above this many free rewards (m = n // 2) the solutions at n // 2 and n // 4 seed the solve.
 COARSE_LEVEL = 64
-#: Relative certificate tolerance of the coarser solves that seed a larger one: they only need to be
-#: closer than the interpolation (about 1% in the gaps, a relative gap of about 1e-4).
-CHAIN_TOLERANCE = 1e-4
 
 
 def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
@@ -440,9 +437,7 @@ def _coarse_chains(members: list[tuple[Utility, int]], tol: float) -> Any:
                     guesses.append((_interpolated_start(below, further, n, size), True))
             seeds = (np.stack([g for g, _ in guesses]), np.array([ready for _, ready in guesses]))
             group_members = [(u, n) for _, u, n in group]
-            for (k, _, _), solution in zip(
-                group, _solve_group(group_members, max(tol, CHAIN_TOLERANCE), DEFAULT_MAX_STEPS, seeds), strict=True
-            ):
+            for (k, _, _), solution in zip(group, _solve_group(group_members, tol, DEFAULT_MAX_STEPS, seeds), strict=True):
                 solved[(k, depth)] = solution
     return iter([(solved[(k, 1)], solved.get((k, 2))) for k in range(len(members))])
 
