@@ -2,12 +2,15 @@
 
 For each utility: a first solve (compiles), then a warm solve timed in CPU time
 (``time.process_time``: user + sys of this process, robust to other jobs on the
-machine) and wall time, with the Newton steps taken; the part spent on the start
-(the coarse recursion at n/4, n/16, ... where there is no closed-form start); and
-one of each building block of a Newton step at the same padded size M, compiled on
-its own and timed with ``block_until_ready``: the pair evaluation (S, gradient and
-Hessian), the value and gradient alone, and the Jacobi-scaled Cholesky solve. The
-reference is one ``numpy.linalg.cholesky`` of a (n/2) x (n/2) matrix in this process.
+machine) and wall time, with its polish steps and how many of them factorised (the
+others are chord steps); the part spent on the start (the chain of coarser solves at
+n/2, n/4, ... where there is no start with atoms); and one of each building block
+of a Newton step at the same padded size M, compiled on its own and timed with
+``block_until_ready``: the value and gradient (U and U' per pair, once per trial
+point), the Newton matrix (U'' per pair), the factorisation with its solve, and a
+solve with an existing factor (a chord step's linear algebra). The reference is one
+``numpy.linalg.cholesky`` of a (n/2) x (n/2) matrix in this process, taken before
+the first utility and after each (the smaller of the two nearest is used).
 
     .venv/bin/python benchmarks/profile_large_n.py                       # n = 10000, every built-in
     .venv/bin/python benchmarks/profile_large_n.py --n 5000 --utilities log exp:1
@@ -16,6 +19,7 @@ reference is one ``numpy.linalg.cholesky`` of a (n/2) x (n/2) matrix in this pro
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -25,11 +29,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_theory import _newton, _symmetric, solver
+from collapse_theory import _newton, _projected_newton, _symmetric, solver
 from collapse_theory._precision import float64
 from collapse_theory.utilities import parse_utility
 
 UTILITIES = ("linear", "power:0.5", "log", "neg-power:1", "log-sigmoid:4", "exp:1", "square")
+
+#: Factorisations done by the polish since the last reset, counted by a host callback.
+FACTORISATIONS = {"count": 0}
+
+
+def _count_factorisations() -> None:
+    """Wrap the polish's factorisation step with a host callback that counts the ones that run."""
+    original = _projected_newton.refactorised
+
+    def counted(phase: Any, state: Any, fallback: Any, refactorise: jax.Array) -> Any:
+        def add(flag: Any) -> None:
+            FACTORISATIONS["count"] += int(np.sum(flag))
+
+        jax.debug.callback(add, refactorise)
+        return original(phase, state, fallback, refactorise)
+
+    _projected_newton.refactorised = counted
 
 
 def timed(function: Callable[[], Any], repeats: int = 1) -> tuple[float, float, Any]:
@@ -52,7 +73,7 @@ def cholesky_reference(m: int) -> tuple[float, float]:
 
 
 def building_blocks(spec: str, n: int) -> dict[str, float]:
-    """CPU seconds of one pair evaluation and one Newton solve at n's padded size."""
+    """CPU seconds of each building block of a polish step at n's padded size."""
     utility = parse_utility(spec)
     size = solver.bucket_size(n // 2)
     with float64():
@@ -70,17 +91,26 @@ def building_blocks(spec: str, n: int) -> dict[str, float]:
             return _symmetric.newton_matrix(y, params, utility.function, layout, False)
 
         @jax.jit
-        def newton_solve(matrix: jax.Array, rhs: jax.Array) -> jax.Array:
-            return _newton.scaled_solve(matrix, rhs, everything)
+        def factorise_and_solve(matrix: jax.Array, rhs: jax.Array) -> tuple[_newton.Factor, jax.Array]:
+            factor = _newton.factorise(matrix, everything)
+            return factor, _newton.factored_solve(factor, rhs)
+
+        @jax.jit
+        def chord_solve(factor: _newton.Factor, rhs: jax.Array) -> jax.Array:
+            return _newton.factored_solve(factor, rhs)
 
         blocks = {}
         for name, block in (("value and gradient", lambda: value_and_gradient(y)), ("Newton matrix", lambda: newton_matrix(y))):
             timed(block)
             blocks[name] = timed(block, 2)[0]
         _, gradient = value_and_gradient(y)
-        matrix = newton_matrix(y)
-        timed(lambda: newton_solve(matrix, gradient))
-        blocks["scaled Cholesky solve"] = timed(lambda: newton_solve(matrix, gradient), 2)[0]
+        factor, _ = factorise_and_solve(newton_matrix(y), gradient)
+        blocks["factorisation and solve"] = min(
+            timed(lambda: factorise_and_solve(newton_matrix(y), gradient))[0] for _ in range(2)
+        )
+        blocks["factorisation and solve"] -= blocks["Newton matrix"]
+        timed(lambda: chord_solve(factor, gradient))
+        blocks["chord solve"] = timed(lambda: chord_solve(factor, gradient), 2)[0]
     return blocks
 
 
@@ -88,7 +118,9 @@ def profile(spec: str, n: int) -> dict[str, Any]:
     """Cold and warm solves of one utility, the start's share and the building blocks."""
     utility = parse_utility(spec)
     cold = timed(lambda: solver.solve(utility, n))[0]
+    FACTORISATIONS["count"] = 0
     cpu, wall, solution = timed(lambda: solver.solve(utility, n))
+    solve_factorisations = FACTORISATIONS["count"]
     row: dict[str, Any] = {
         "utility": spec,
         "cold cpu": cold,
@@ -100,8 +132,11 @@ def profile(spec: str, n: int) -> dict[str, Any]:
     }
     if not (utility.affine or utility.convex):
         size = solver.bucket_size(n // 2)
+        FACTORISATIONS["count"] = 0
         with float64():
             row["start cpu"] = timed(lambda: solver._guesses([(utility, n)], size, solver.DEFAULT_TOLERANCE))[0]
+        row["factorisations at n"] = solve_factorisations - FACTORISATIONS["count"]
+        row["factorisations in the start"] = FACTORISATIONS["count"]
         row.update(building_blocks(spec, n))
     return row
 
@@ -111,13 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--utilities", nargs="+", default=list(UTILITIES))
     arguments = parser.parse_args(argv)
-    reference_cpu, reference_wall = cholesky_reference(arguments.n // 2)
-    print(f"numpy cholesky {arguments.n // 2} x {arguments.n // 2}: cpu {reference_cpu:.3f} s, wall {reference_wall:.3f} s")
+    _count_factorisations()
+    references = [cholesky_reference(arguments.n // 2)]
+    print(f"numpy cholesky {arguments.n // 2} x {arguments.n // 2}: cpu {references[0][0]:.3f} s, wall {references[0][1]:.3f} s")
     for spec in arguments.utilities:
         row = profile(spec, arguments.n)
-        ratio = row["warm cpu"] / reference_cpu
+        references.append(cholesky_reference(arguments.n // 2))
+        reference_cpu = min(cpu for cpu, _ in references[-2:])
+        reference_wall = min(wall for _, wall in references[-2:])
+        ratios = f"{row['warm cpu'] / reference_cpu:.2f} choleskys (cpu), {row['warm wall'] / reference_wall:.2f} (wall)"
         details = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "utility")
-        print(f"{spec}: {ratio:.2f} choleskys (cpu); {details}", flush=True)
+        print(f"{spec}: {ratios}; {details}; load {os.getloadavg()[0]:.1f}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"peak RSS {peak:.2f} GiB")
     return 0

@@ -57,12 +57,11 @@ def barrier(phase: Phase, y: jax.Array, mu: jax.Array) -> jax.Array:
     return mu * jnp.sum(jnp.where(phase.layout.constraint_live, jnp.log(c), 0.0))
 
 
-def add_barrier_hessian(phase: Phase, matrix: jax.Array, c: jax.Array, mu: jax.Array) -> jax.Array:
-    """``matrix`` plus the Hessian of -mu sum log c: C^T diag(mu / c^2) C with C bidiagonal.
+def barrier_hessian(phase: Phase, c: jax.Array, mu: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The Hessian of -mu sum log c, C^T diag(mu / c^2) C with C bidiagonal: its diagonal and superdiagonal.
 
-    y_a enters c_a with +1 and c_{a+1} with -1 (or the middle coefficient). The
-    tridiagonal is added in place (scatters on three diagonals; a dense
-    ``jnp.diag`` would build M x M arrays).
+    y_a enters c_a with +1 and c_{a+1} with -1 (or the middle coefficient). It is added
+    to the Newton matrix in the factorisation's scaling pass (``_newton.factorise``).
     """
     layout = phase.layout
     w = jnp.where(layout.constraint_live, mu / c**2, 0.0)
@@ -70,9 +69,7 @@ def add_barrier_hessian(phase: Phase, matrix: jax.Array, c: jax.Array, mu: jax.A
     next_coefficient = jnp.where(a + 1 < phase.m, -1.0, jnp.where(a + 1 == phase.m, problem.middle_coefficient(layout), 0.0))
     diagonal = w[:-1] + w[1:] * next_coefficient**2
     superdiagonal = jnp.where(a[:-1] + 1 < phase.m, -w[1:-1], 0.0)
-    matrix = matrix.at[a, a].add(diagonal)
-    matrix = matrix.at[a[:-1], a[1:]].add(superdiagonal)
-    return matrix.at[a[1:], a[:-1]].add(superdiagonal)
+    return diagonal, superdiagonal
 
 
 def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate:
@@ -81,8 +78,8 @@ def barrier_step(phase: Phase, state: Iterate, target_tol: jax.Array) -> Iterate
     y, mu = state.y, state.mu
     c = problem.constraints(y, layout)
     rhs = jnp.where(layout.live, state.gradient + jax.grad(lambda v: barrier(phase, v, mu))(y), 0.0)
-    matrix = add_barrier_hessian(phase, phase.newton_matrix(y), c, mu)
-    step = jnp.where(layout.live, scaled_solve(matrix, rhs, layout.live), 0.0)
+    band = barrier_hessian(phase, c, mu)
+    step = jnp.where(layout.live, scaled_solve(phase.newton_matrix(y), rhs, layout.live, band), 0.0)
     decrement = jnp.dot(rhs, step)
     dc = problem.constraints(y + step, layout) - c
     alpha0 = boundary_step(c, dc, layout.constraint_live, 0.99)

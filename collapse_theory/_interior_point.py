@@ -18,7 +18,8 @@ What both share (the problem's evaluations, the iterate, the linear algebra) is
 in ``_newton``. Each Newton step costs one evaluation of U'' per pair (the Newton
 matrix, the only M x M array, written tile by tile), one Cholesky factorisation of
 it in place, and one evaluation of U and U' per pair at each trial point (tiles of
-PAIR_BLOCK rows, so pair quantities never take M x M memory). Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``,
+PAIR_BLOCK rows, so pair quantities never take M x M memory); the polish's chord
+steps reuse the last factorisation instead. Everything is ``lax.while_loop`` so a batch of problems runs under ``vmap``,
 and one signature serves every phase, so one compiled program per padded size.
 """
 

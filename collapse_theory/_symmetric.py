@@ -168,7 +168,24 @@ def value_and_gradient(y: jax.Array, params: jax.Array, function: UtilityFunctio
 
 
 def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, layout: Layout, surrogate: bool) -> jax.Array:
-    """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array.
+    """-Hessian of S at y (see :func:`newton_matrix_and_upper_sums`)."""
+    return newton_matrix_and_upper_sums(y, params, function, layout, surrogate)[0]
+
+
+def newton_matrix_and_upper_sums(
+    y: jax.Array,
+    params: jax.Array,
+    function: UtilityFunction,
+    layout: Layout,
+    surrogate: bool,
+    workspace: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """-Hessian of S at y, from one evaluation of U'' per pair, written tile by tile into one M x M array;
+    and the sums of each of its rows right of the diagonal (from the tiles: a masked reduction
+    over the finished matrix would be another pass and, in XLA, an M x M temporary). The
+    matrix is written over ``workspace`` where given (every entry is written before any is
+    read), so a loop that carries an M x M array it no longer needs (the polish's last
+    factor) forms the next matrix in that array instead of a new one.
 
     Written by hand because autodiff would form the Hessian with M Hessian-vector
     products, O(M^3). With :math:`W_{ij} = U''(y_j - y_i)` (i < j, symmetrised) the pairs
@@ -176,7 +193,7 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
     :math:`B_{ij} = U''(1 - y_i - y_j)` the pairs across give
     :math:`2B + 2\\,\\mathrm{diag}(B1)`; the middle reward adds
     :math:`2\\,\\mathrm{diag}(U''(1/2 - y))`. With ``surrogate`` every U'' is replaced by
-    -|U''|: a negative semidefinite stand-in that yields ascent directions when U is
+    -abs(U''): a negative semidefinite stand-in that yields ascent directions when U is
     not concave.
 
     Memory: the packed tiles hold K (-U'' within above the diagonal, U'' across on and
@@ -191,7 +208,7 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
     index = layout.index
 
     def curvature_block(k: int, carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
-        matrix, columns, rows = carry
+        matrix, columns, rows, upper_rows, lower_columns = carry
         start = k * block
         tile = _Tile(y, layout, start, block)
         (_, _, curvature) = tile.evaluate(function, params, 2)
@@ -200,15 +217,22 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
         columns = columns + jnp.sum(curvature, axis=0)
         own = jnp.sum(curvature, axis=1) - 2.0 * jnp.sum(jnp.where(tile.diagonal, curvature, 0.0), axis=1)
         signed = jnp.where(tile.upper, -curvature, curvature)
+        # K right of the diagonal by rows, left of it by columns: the sums right of the diagonal of K + K^T
+        upper_rows = jax.lax.dynamic_update_slice(upper_rows, jnp.sum(jnp.where(tile.upper, signed, 0.0), axis=1), (start,))
+        strictly_lower = index[None, :] < tile.rows[:, None]
+        lower_columns = lower_columns + jnp.sum(jnp.where(strictly_lower, signed, 0.0), axis=0)
         return (
             jax.lax.dynamic_update_slice(matrix, signed, (start, 0)),
             columns,
             jax.lax.dynamic_update_slice(rows, own, (start,)),
+            upper_rows,
+            lower_columns,
         )
 
     zeros = jnp.zeros_like(y)
-    matrix = jnp.zeros((size, size), y.dtype)
-    matrix, columns, rows = jax.lax.fori_loop(0, count, curvature_block, (matrix, zeros, zeros))
+    matrix = jnp.zeros((size, size), y.dtype) if workspace is None else workspace
+    initial = (matrix, zeros, zeros, zeros, zeros)
+    matrix, columns, rows, upper_rows, lower_columns = jax.lax.fori_loop(0, count, curvature_block, initial)
     _, _, _, middle_curvature = _middle(y, params, function, layout, 2)
     if surrogate:
         middle_curvature = -jnp.abs(middle_curvature)
@@ -224,7 +248,7 @@ def newton_matrix(y: jax.Array, params: jax.Array, function: UtilityFunction, la
         final = jnp.where(index[None, :] < start, transposed, -(2.0 * (own + transposed) + extra))
         return jax.lax.dynamic_update_slice(matrix, final, (start, 0))
 
-    return jax.lax.fori_loop(0, count, symmetrised_block, matrix)
+    return jax.lax.fori_loop(0, count, symmetrised_block, matrix), -2.0 * (upper_rows + lower_columns)
 
 
 def derivatives(
@@ -278,9 +302,9 @@ def certificate_scale(gradient_y: jax.Array, layout: Layout) -> jax.Array:
     vertex e_k, so the spread is its variation over the feasible set and bounds the
     gap itself (``gap <= spread``: the gap is a convex combination of
     :math:`\\max_j G_j - G_k`). U -> cU + b (c > 0) multiplies both by c, so
-    ``gap <= tol * spread`` depends neither on the units nor on the origin of U; |S|
+    ``gap <= tol * spread`` depends neither on the units nor on the origin of U; abs(S)
     would depend on the origin (``power:1e-12`` is 1 + 1e-12 log x to first order,
-    whose |S| measures the constant 1). The mirror makes :math:`G_{n-k} = G_k`, so
+    whose abs(S) measures the constant 1). The mirror makes :math:`G_{n-k} = G_k`, so
     the top half's prefix sums give the full spread.
     """
     prefix = _prefix_sums(gradient_y, layout)

@@ -53,11 +53,12 @@ unique, this is the symmetric choice.
 found exactly by comparing the n + 1 of them and symmetrised. Otherwise the
 solver works on the symmetric top half (``_interior_point``):
 
-1. a start: the closed-form limit law's quantiles (the Beta laws, and for
-   ``exp:B`` the law with atoms of ``design.exp_limit_law``, whose atom starts as
-   exact ties and which certifies in 1 to 4 Newton steps), or for m = n // 2 > 64 the
-   solution at n // 4 (itself solved the same way) interpolated at matching
-   quantile levels;
+1. a start: for ``exp:B`` the quantiles of its closed-form limit law with atoms
+   (``design.exp_limit_law``), whose atom starts as exact ties and which certifies in
+   1 to 4 Newton steps; otherwise, for m = n // 2 > 64, the solutions at n // 2 and
+   n // 4 (themselves solved the same way, from the bottom up) interpolated in the
+   bulk and extrapolated in the index near the top (about 3 Newton steps at n = 10^4),
+   and for smaller m the closed-form law's quantiles where there is one;
 2. a projected Newton method on the gaps between consecutive rewards, from a
    good start directly; from a plain start after a log-barrier path to a loose
    tolerance. Ties (active order constraints), which occur for utilities with
@@ -70,8 +71,9 @@ The dense Newton system is built by hand from U'' (the Hessian of a sum over
 pairs is a weighted graph Laplacian, O(n^2) to form; autodiff would need n
 Hessian-vector products, O(n^3)) and solved by a Jacobi-scaled Cholesky
 factorisation done in place. U, U' and U'' are evaluated in tiles of rows of the
-pair matrix, so the Newton matrix is the only M x M array an evaluation writes
-(peak memory about 3 such arrays, :func:`estimated_memory`). The loops are ``lax.while_loop``, so many problems of one family
+pair matrix, so the Newton matrix is the only M x M array an evaluation writes,
+and it is transformed, scaled and factorised where it lies (peak memory about 1.3
+such arrays for one problem, :func:`estimated_memory`). The loops are ``lax.while_loop``, so many problems of one family
 solve in one compiled ``vmap`` call, and every phase and every built-in family
 share one compiled program per padded size.
 
@@ -318,7 +320,7 @@ def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.
     return jax.device_put(np.asarray(value, dtype=dtype))
 
 
-#: Above this many free rewards (m = n // 2) a solution at n // 4 seeds the solve.
+#: Above this many free rewards (m = n // 2) the solutions at n // 2 and n // 4 seed the solve.
 COARSE_LEVEL = 64
 
 
@@ -375,34 +377,115 @@ def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarr
     return y
 
 
-def _interpolated_start(coarse: Solution, n: int, size: int) -> np.ndarray:
-    """Top half at n from a solution at a smaller n, matching quantile levels.
+def _interpolated_start(half: Solution, quarter: Solution | None, n: int, size: int) -> np.ndarray:
+    """Top half at n from the solutions at n // 2 (``half``) and n // 4 (``quarter``, or None).
 
-    Ties of the coarse solution (rewards exactly 1) stay exact ties, so the
-    polish starts on the right face.
+    In the bulk, the rewards of ``half`` interpolated at matching quantile levels by a
+    monotone cubic (PCHIP: gaps vary smoothly, where piecewise-linear interpolation makes
+    them piecewise constant, a relative error of about 1/k at the k-th reward). Near the
+    top the optimum is not a function of the level but of the index: the k-th reward from
+    the top scales like a power of n at fixed k (for ``log``, the Gauss-Lobatto nodes,
+    :math:`y_k \\approx j_k^2 / (4 n^2)` with Bessel zeros :math:`j_k`), so there each y_k
+    is extrapolated from its values at n // 4 and n // 2 (:math:`y_k^2 / y_k'`, one
+    Richardson step in the index), blended into the bulk over the first quarter of the
+    indices ``quarter`` has. Relative errors of the gaps: 1-4% at n = 2000-4000 for the
+    Beta-law utilities, against 100% near the top for the limit law's quantiles or a
+    linear interpolation. Ties of the coarse solutions (rewards exactly 1) stay exact ties,
+    so the polish starts on the right face.
     """
-    levels = (np.arange(coarse.n) + 0.5) / coarse.n
+    import scipy.interpolate  # here: the short commands that never solve at large n need not import it
+
+    m = n // 2
+    coarse = 1.0 - half.rewards
+    levels = (np.arange(half.n) + 0.5) / half.n
+    fine_levels = (np.arange(m) + 0.5) / n
+    top = scipy.interpolate.PchipInterpolator(levels, coarse)(np.clip(fine_levels, levels[0], levels[-1]))
+    if quarter is not None:
+        length = min(quarter.n // 2, half.n // 2, m)
+        y_half, y_quarter = coarse[:length], 1.0 - quarter.rewards[:length]
+        positive = y_quarter > 0
+        edge = np.where(positive, y_half * (y_half / np.where(positive, y_quarter, 1.0)), top[:length])
+        weight = np.clip(1.0 - np.arange(length) / max(length // 4, 1), 0.0, 1.0) ** 2
+        top[:length] = weight * edge + (1.0 - weight) * top[:length]
     y = np.full(size, 0.25)
-    y[: n // 2] = np.interp((np.arange(n // 2) + 0.5) / n, levels, 1.0 - coarse.rewards)
-    y[: n // 2] = np.minimum(np.maximum.accumulate(np.clip(y[: n // 2], 0.0, 0.5)), 0.5 if n % 2 else 0.5 - 0.5 / n)
+    y[:m] = np.minimum(np.maximum.accumulate(np.clip(top, 0.0, 0.5)), 0.5 if n % 2 else 0.5 - 0.5 / n)
+    y[0] = 0.0  # r_1 = 1: optimal for every increasing U
     return y
 
 
+def _seeded_by_coarser(quantiles: np.ndarray | None, n: int) -> bool:
+    """Whether a solve at n starts from the chain of coarser solutions (see :func:`_guesses`)."""
+    if n // 2 <= COARSE_LEVEL:
+        return False
+    # a law with atoms starts as exact ties (exp:B: 1 to 4 Newton steps); a continuous law's
+    # quantiles are good in the bulk only (the gaps next to the top are off by up to 100%)
+    return quantiles is None or not np.any(np.diff(quantiles) == 0.0)
+
+
+def _plain_guess(n: int, size: int, quantiles: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    """The start of a problem not seeded by coarser solutions, and whether it is polish-ready."""
+    return (_interior_start(n, size, None), False) if quantiles is None else (_quantile_start(size, quantiles), True)
+
+
 def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Starting points, and whether each is good enough to polish without a barrier phase."""
-    starts, good = [], []
+    """Starting points, and whether each is good enough to polish without a barrier phase.
+
+    For m = n // 2 > COARSE_LEVEL (and no closed-form law with atoms): the solutions at
+    n // 2, n // 4, ... down to m <= COARSE_LEVEL, solved from the bottom up, each level
+    seeded by the two below it (:func:`_interpolated_start`), and the start at n
+    interpolated from n // 2 and n // 4. Each level costs about 1/8 of the next (the
+    factorisation is cubic in n), and its start is close enough that the polish needs
+    about 3 Newton steps (5 to 12 from the limit law's quantiles or from n // 4 alone).
+    """
     quantiles = [_closed_form_quantiles(u, n) for u, n in members]
-    from_coarse = [n // 2 > COARSE_LEVEL and q is None for (_, n), q in zip(members, quantiles, strict=True)]
-    coarse_needed = [(u, max(2, n // 4)) for (u, n), needed in zip(members, from_coarse, strict=True) if needed]
-    coarse = iter(solve_batch(coarse_needed, tol=tol) if coarse_needed else [])
-    for (_, n), q, needed in zip(members, quantiles, from_coarse, strict=True):
-        if needed:
-            starts.append(_interpolated_start(next(coarse), n, size))
+    seeded = [_seeded_by_coarser(q, n) for (_, n), q in zip(members, quantiles, strict=True)]
+    chains = _coarse_chains([member for member, flag in zip(members, seeded, strict=True) if flag], tol)
+    starts, good = [], []
+    for (_, n), q, flag in zip(members, quantiles, seeded, strict=True):
+        if flag:
+            half, quarter = next(chains)
+            starts.append(_interpolated_start(half, quarter, n, size))
             good.append(True)
         else:
-            starts.append(_interior_start(n, size, None) if q is None else _quantile_start(size, q))
-            good.append(q is not None)
+            start, ready = _plain_guess(n, size, q)
+            starts.append(start)
+            good.append(ready)
     return np.stack(starts), np.array(good)
+
+
+def _coarse_chains(members: list[tuple[Utility, int]], tol: float) -> Any:
+    """For each member (u, n): the solutions at n // 2 and n // 4 (None where n // 4 is not solved).
+
+    Solved level by level from the coarsest (m <= COARSE_LEVEL, started as a plain solve)
+    up; problems of one level share compiled calls as in :func:`solve_batch`.
+    """
+    depths = []
+    for _, n in members:
+        depth = 1
+        while (n >> depth) // 2 > COARSE_LEVEL:
+            depth += 1
+        depths.append(depth)
+    solved: dict[tuple[int, int], Solution] = {}  # (member, depth) -> solution at n >> depth
+    for depth in range(max(depths, default=0), 0, -1):
+        level = [(k, u, n >> depth) for k, ((u, n), deepest) in enumerate(zip(members, depths, strict=True)) if depth <= deepest]
+        groups: dict[tuple[Any, ...], list[tuple[int, Utility, int]]] = {}
+        for k, u, n in level:
+            function_key = u.family if _is_builtin(u) else id(u.function)
+            groups.setdefault((function_key, u.concave, u.convex, len(u.parameters), bucket_size(n // 2)), []).append((k, u, n))
+        for group in groups.values():
+            size = bucket_size(group[0][2] // 2)
+            guesses = []
+            for k, u, n in group:
+                below, further = solved.get((k, depth + 1)), solved.get((k, depth + 2))
+                if below is None:
+                    guesses.append(_plain_guess(n, size, _closed_form_quantiles(u, n)))
+                else:
+                    guesses.append((_interpolated_start(below, further, n, size), True))
+            seeds = (np.stack([g for g, _ in guesses]), np.array([ready for _, ready in guesses]))
+            group_members = [(u, n) for _, u, n in group]
+            for (k, _, _), solution in zip(group, _solve_group(group_members, tol, DEFAULT_MAX_STEPS, seeds), strict=True):
+                solved[(k, depth)] = solution
+    return iter([(solved[(k, 1)], solved.get((k, 2))) for k in range(len(members))])
 
 
 def _rewards_from_top(y: Any, n: int) -> np.ndarray:
@@ -431,15 +514,19 @@ def _validate_steps(max_steps: int, max_iterations: int | None) -> int:
 
 # --- memory ------------------------------------------------------------------------
 
-#: Bytes per entry of the M x M Newton matrix at the peak of a dense solve, M = bucket_size(n // 2).
-#: Measured (peak RSS above the process's RSS after a small solve, log, one problem, the first
-#: solve at that size, compilation included): n = 5000 (M = 2560) 258 MB, n = 10^4 (M = 5120)
-#: 754 MB, i.e. 92 MB + 3.2 x 8 M^2: the pair quantities live in tiles of PAIR_BLOCK rows
-#: (``_symmetric``), and the M x M arrays are the Newton matrix, its scaled copy (factorised
-#: in place) and LAPACK's checked factor. 4 x 8 leaves a margin.
-_BYTES_PER_PAIR = 4 * 8
+#: Bytes per entry of the M x M Newton matrix at the peak of a dense solve of one problem,
+#: M = bucket_size(n // 2). Measured (peak RSS above the process's RSS after a small solve, log,
+#: the first solve at that size, compilation and the chain of coarser solves included): n = 10^4
+#: (M = 5120) 0.44 GiB, n = 2 x 10^4 (M = 10240) 1.19 GiB, i.e. 0.19 GiB + 1.28 x 8 M^2: the
+#: polish forms, transforms, scales and factorises the Newton matrix in the one M x M array it
+#: carries (XLA's temporaries of a phase: 1.26 x 8 M^2 at M = 5120, the rest tiles of
+#: PAIR_BLOCK rows). 2 x 8 leaves a margin.
+_BYTES_PER_PAIR = 2 * 8
+#: The same for each problem of a batch (``vmap``): the batched loops select between old and new
+#: M x M arrays, about 4 x 8 M^2 per problem in XLA's temporaries (measured at M = 1024 and 2560).
+_BYTES_PER_BATCHED_PAIR = 4 * 8
 #: The compiled program, its compilation and XLA's working memory besides the M x M arrays.
-_FIXED_BYTES = 128 * 2**20
+_FIXED_BYTES = 256 * 2**20
 #: Bytes per reward of a step-vector answer (affine or convex U): the rewards and two step vectors.
 _BYTES_PER_VERTEX_REWARD = 4 * 8
 
@@ -447,19 +534,21 @@ _BYTES_PER_VERTEX_REWARD = 4 * 8
 def estimated_memory(n: int, count: int = 1, *, vertex: bool = False) -> int:
     """Peak bytes of solving ``count`` problems of size n in one compiled call.
 
-    A dense solve holds at most about 4 float64 arrays of M x M entries per problem
-    (M = ``bucket_size(n // 2)``, the padded top half; calibrated at n = 5000 and 10^4,
-    see ``_BYTES_PER_PAIR``); a step-vector answer (``vertex``: affine or convex U)
-    holds a few arrays of n rewards.
+    A dense solve of one problem holds about one float64 array of M x M entries (M =
+    ``bucket_size(n // 2)``, the padded top half), a batch about 4 per problem
+    (calibrated at n = 10^4 and 2 x 10^4, see ``_BYTES_PER_PAIR``; the estimate allows 2
+    and 4); a step-vector answer (``vertex``: affine or convex U) holds a few arrays of n
+    rewards.
 
     Example:
         >>> estimated_memory(2000) / 2**20   # M = 1024
-        160.0
+        272.0
     """
     if vertex:
         return count * _BYTES_PER_VERTEX_REWARD * n
     size = bucket_size(max(n // 2, 1))
-    return _FIXED_BYTES + count * _BYTES_PER_PAIR * size * size
+    per_entry = _BYTES_PER_PAIR if count == 1 else _BYTES_PER_BATCHED_PAIR
+    return _FIXED_BYTES + count * per_entry * size * size
 
 
 def _check_memory(parsed: Sequence[tuple[Utility, int]], what: str) -> None:
@@ -598,8 +687,11 @@ def solve_batch(
     return [r for r in results if r is not None]
 
 
-def _solve_group(members: list[tuple[Utility, int]], tol: float, max_steps: int) -> list[Solution]:
-    """One compiled call for problems of one family function and one padded size."""
+def _solve_group(
+    members: list[tuple[Utility, int]], tol: float, max_steps: int, seeds: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[Solution]:
+    """One compiled call for problems of one family function and one padded size (``seeds``: the starts, see
+    :func:`_guesses`, when the caller has them)."""
     start = time.perf_counter()
     first = members[0][0]
     if first.affine:  # S is linear: an optimal vertex, symmetrised
@@ -610,17 +702,30 @@ def _solve_group(members: list[tuple[Utility, int]], tol: float, max_steps: int)
     batched = len(members) > 1
     count = len(members)
     if batched:  # pad the batch (repeating the last problem): fewer distinct programs to compile
-        members = members + [members[-1]] * (batch_size(count, size) - count)
+        padding = batch_size(count, size) - count
+        members = members + [members[-1]] * padding
+        if seeds is not None:
+            seeds = (
+                np.concatenate([seeds[0], np.repeat(seeds[0][-1:], padding, 0)]),
+                np.concatenate([seeds[1], np.repeat(seeds[1][-1:], padding)]),
+            )
     with float64():
-        result = _run_phases(members, size, tol, max_steps, batched)
+        result = _run_phases(members, size, tol, max_steps, batched, seeds)
     seconds = (time.perf_counter() - start) / count
     return [_solution(utility, n, k, result, tol, seconds) for k, (utility, n) in enumerate(members[:count])]
 
 
-def _run_phases(members: list[tuple[Utility, int]], size: int, tol: float, max_steps: int, batched: bool) -> _PhaseResult:
+def _run_phases(
+    members: list[tuple[Utility, int]],
+    size: int,
+    tol: float,
+    max_steps: int,
+    batched: bool,
+    seeds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> _PhaseResult:
     """Up to three compiled phases (see the module docstring, "Method"); the result on the host."""
     first = members[0][0]
-    guesses, polish_only = _guesses(members, size, tol)
+    guesses, polish_only = _guesses(members, size, tol) if seeds is None else seeds
     ns = np.array([n for _, n in members])
     params = np.array([u.parameters or (0.0,) for u, _ in members], dtype=np.float64).reshape(len(members), -1)
     builtin = _is_builtin(first)

@@ -432,8 +432,10 @@ def test_max_iterations_still_works_as_a_deprecated_alias_of_max_steps() -> None
 
 
 def test_estimated_memory_grows_with_the_padded_size() -> None:
-    """estimated_memory(n) ~ 4 float64 M x M arrays (M = padded n // 2) plus a fixed part, calibrated at n = 5000 and 10^4."""
+    """estimated_memory(n) ~ 2 float64 M x M arrays (M = padded n // 2; 4 per problem of a batch) plus a fixed part,
+    calibrated at n = 10^4 and 2 x 10^4."""
     assert estimated_memory(2000) < estimated_memory(5000) < estimated_memory(10**9)
+    assert 2 * estimated_memory(10**5) < estimated_memory(10**5, count=2)  # a batch holds more per problem
     assert estimated_memory(10**9) > 10**18  # (n/2)^2 float64: far beyond any machine
     assert estimated_memory(10**9, vertex=True) == 32 * 10**9  # a step vector is O(n)
 

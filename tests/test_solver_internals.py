@@ -3,8 +3,11 @@
 * ``_symmetric.derivatives`` (S, gradient and Hessian of the symmetric problem from one
   packed evaluation of U, U', U'') against JAX autodiff of ``_symmetric.objective``;
 * the tiled evaluation (several row blocks, the Hessian symmetrised in place) against one tile;
-* ``_newton.scaled_solve`` (masked, scaled, Cholesky in place) against NumPy;
-* ``_newton.reverse_cumsum`` (blocked by matrix products) against NumPy;
+* ``_newton.scaled_solve`` (masked, scaled, Cholesky in place) against NumPy, with and without
+  the barrier's band, its CPU factorisation (LAPACK in place) against the portable one that
+  GPU and TPU run, its failure (NaN) and its batched form;
+* ``_newton.reverse_cumsum`` (blocked by matrix products) and ``_newton.to_gaps_in_place``
+  against NumPy;
 * the affine path (``linear``): an exact, symmetric, certified vertex.
 """
 
@@ -79,6 +82,63 @@ def test_scaled_solve_matches_numpy_on_the_kept_block() -> None:
     expected = np.linalg.solve(matrix[np.ix_(keep, keep)], rhs[keep])
     np.testing.assert_allclose(result[keep], expected, rtol=1e-10)
     np.testing.assert_allclose(result[~keep], rhs[~keep], rtol=1e-12)
+
+
+def _spd(size: int, seed: int) -> np.ndarray:
+    a = np.random.default_rng(seed).normal(size=(size, size))
+    return a @ a.T + size * np.eye(size)
+
+
+def test_scaled_solve_adds_the_band_on_the_kept_block() -> None:
+    """The barrier's tridiagonal, added in the factorisation's scaling pass, equals adding it to the matrix first."""
+    rng = np.random.default_rng(4)
+    matrix, rhs, keep = _spd(12, 4), rng.normal(size=12), np.arange(12) % 4 != 2
+    diagonal, superdiagonal = rng.uniform(1.0, 2.0, size=12), rng.uniform(-0.5, 0.5, size=11)
+    full = matrix + np.diag(diagonal) + np.diag(superdiagonal, 1) + np.diag(superdiagonal, -1)
+    with float64():
+        band = (jnp.asarray(diagonal), jnp.asarray(superdiagonal))
+        result = np.asarray(_newton.scaled_solve(jnp.asarray(matrix), jnp.asarray(rhs), jnp.asarray(keep), band))
+    np.testing.assert_allclose(result[keep], np.linalg.solve(full[np.ix_(keep, keep)], rhs[keep]), rtol=1e-10)
+    np.testing.assert_allclose(result[~keep], rhs[~keep], rtol=1e-12)
+
+
+def test_cpu_factorisation_matches_the_portable_one() -> None:
+    """LAPACK's potrf in place (the CPU path) and ``lax.linalg.cholesky`` (the GPU and TPU path) give one factor."""
+    matrix = _spd(40, 5)
+    with float64():
+        lower, ok = jax.jit(_newton._potrf_cpu)(jnp.asarray(matrix))
+        portable, portable_ok = jax.jit(_newton._potrf_portable)(jnp.asarray(matrix))
+    assert bool(ok) and bool(portable_ok)
+    np.testing.assert_allclose(np.tril(np.asarray(lower)), np.asarray(portable), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(np.tril(np.asarray(lower)), np.linalg.cholesky(matrix), rtol=1e-12, atol=1e-12)
+
+
+def test_scaled_solve_is_nan_where_not_positive_definite_and_batches() -> None:
+    """An indefinite kept block gives NaN (never a wrong finite step); under vmap each problem keeps its own answer."""
+    matrix, rhs, keep = _spd(16, 6), np.ones(16), np.ones(16, bool)
+    indefinite = matrix.copy()
+    indefinite[3, 3] = -1.0
+    with float64():
+        solve = jax.jit(jax.vmap(_newton.scaled_solve))
+        result = np.asarray(
+            solve(jnp.asarray(np.stack([matrix, indefinite])), jnp.asarray([rhs, rhs]), jnp.asarray([keep, keep]))
+        )
+    np.testing.assert_allclose(result[0], np.linalg.solve(matrix, rhs), rtol=1e-10)
+    assert np.all(np.isnan(result[1]))
+
+
+@pytest.mark.parametrize("size", [16, 128])
+def test_gap_transform_in_place_matches_numpy(size: int) -> None:
+    """R A R^T (reverse cumulative sums along both axes) where enabled; A itself where not."""
+    matrix = _spd(size, size)
+    expected = np.flip(np.cumsum(np.flip(matrix, 0), axis=0), 0)
+    expected = np.flip(np.cumsum(np.flip(expected, 1), axis=1), 1)
+    with float64():
+        transform = jax.jit(_newton.to_gaps_in_place)
+        result = np.asarray(transform(jnp.asarray(matrix), jnp.asarray(True)))
+        unchanged = np.asarray(transform(jnp.asarray(matrix), jnp.asarray(False)))
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(matrix).sum())
+    assert np.array_equal(unchanged, matrix)
 
 
 @pytest.mark.parametrize("shape", [(16,), (32, 5), (256, 256), (768, 3), (24, 4)])
