@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import scipy.special
 import scipy.stats
+from helpers import error_line, run_cli
 
 from collapse_theory.cli import main
 from collapse_theory.loss_design import design_for_loss_rewards, loss_family
 from collapse_theory.loss_exploration import explore_loss
 from collapse_theory.loss_solver import solve_loss
-from tests.helpers import error_line, run_cli
 
 
 def strict_json(text: str):
