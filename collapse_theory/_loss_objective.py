@@ -113,11 +113,6 @@ def _pair_derivatives(r: jax.Array, problem: Problem, function: UtilityFunction)
     return value, gradient, curvature
 
 
-def _pairwise(r: jax.Array, problem: Problem, function: UtilityFunction) -> tuple[jax.Array, jax.Array, jax.Array]:
-    value, gradient, curvature = _pair_derivatives(r, problem, function)
-    return value, gradient, term_hessian(curvature)
-
-
 def _suffix_terms(r: jax.Array, problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     size = r.shape[0]
     index = jnp.arange(size)
@@ -173,14 +168,10 @@ class Pieces(NamedTuple):
 
 
 def pieces(r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None) -> Pieces:
-    """Objective term, regulariser, and the gradient and Hessian of F in rewards."""
-    if kind == PLACKETT_LUCE:
-        value, gradient, hessian = _plackett_luce(r, problem)
-    else:
-        assert function is not None
-        value, gradient, hessian = _pairwise(r, problem, function)
-    penalty, penalty_gradient, penalty_hessian = _regulariser(r, problem)
-    return Pieces(value, penalty, gradient - penalty_gradient, hessian - penalty_hessian)
+    """Objective term, regulariser, and the gradient and Hessian of F in rewards (from :func:`reward_pieces`)."""
+    term = reward_pieces(r, problem, kind, function)
+    _, _, penalty_hessian = _regulariser(r, problem)
+    return Pieces(term.objective, term.regulariser, term.gradient, term_hessian(term.curvature) - penalty_hessian)
 
 
 def value(r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None) -> jax.Array:
