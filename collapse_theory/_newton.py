@@ -230,11 +230,12 @@ def factorise(matrix: jax.Array, keep: jax.Array, band: tuple[jax.Array, jax.Arr
         coupled = jnp.where(keep[:-1] & keep[1:], superdiagonal * scale[:-1] * scale[1:], 0.0)
         scaled = scaled.at[index[:-1], index[1:]].add(coupled).at[index[1:], index[:-1]].add(coupled)
     try:
-        import jaxlib.lapack  # noqa: F401  (the CPU kernels; absent from a JAX without them)
-
-        lower, ok = jax.lax.platform_dependent(scaled, cpu=_potrf_cpu, default=_potrf_portable)
-    except ImportError:  # pragma: no cover - every jaxlib wheel has the CPU kernels
+        # the CPU kernels and the private helper naming them; a jaxlib without either takes the portable path
+        from jaxlib.lapack import prepare_lapack_call  # noqa: F401
+    except (ImportError, AttributeError):  # pragma: no cover - the jaxlib versions tested have both
         lower, ok = _potrf_portable(scaled)
+    else:
+        lower, ok = jax.lax.platform_dependent(scaled, cpu=_potrf_cpu, default=_potrf_portable)
     return Factor(lower, scale, ok)
 
 
