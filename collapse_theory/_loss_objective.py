@@ -375,23 +375,10 @@ def equal_gap_value(spacing: jax.Array, problem: Problem, kind: str, function: U
 def value_and_gradient(
     r: jax.Array, problem: Problem, kind: str, function: UtilityFunction | None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Objective term, regulariser and F's gradient in r, without the Hessian (for the final answer)."""
-    if kind == PLACKETT_LUCE:
-        scores, suffix, valid, term = _suffix_terms(r, problem)
-        beta = problem.params[0]
-        value = jnp.sum(jnp.where(term, scores - jnp.where(term, suffix, 0.0), 0.0))
-        inverse = jax.lax.cumlogsumexp(jnp.where(term, -suffix, -jnp.inf), axis=0)
-        probability = jnp.where(valid, jnp.exp(scores + inverse), 0.0)
-        gradient = beta * jnp.where(term, 1.0, 0.0) - beta * probability
-    else:
-        assert function is not None
-        mask, weights, x = _differences(r, problem)
+    """Objective term, regulariser and F's gradient in r (for the final answer).
 
-        def total(t: jax.Array) -> jax.Array:
-            return jnp.sum(function(t, problem.params))
-
-        value = jnp.sum(jnp.where(mask, weights * function(x, problem.params), 0.0))
-        slope = jnp.where(mask, weights * jax.grad(total)(x), 0.0)
-        gradient = slope.sum(axis=1) - slope.sum(axis=0)
-    penalty, penalty_gradient, _ = _regulariser(r, problem)
-    return value, penalty, gradient - penalty_gradient
+    The pieces of :func:`reward_pieces` without the curvature: every caller is traced inside a
+    jitted program, where XLA drops the unused curvature pass.
+    """
+    term = reward_pieces(r, problem, kind, function)
+    return term.objective, term.regulariser, term.gradient
