@@ -82,13 +82,20 @@ def building_blocks(spec: str, n: int) -> dict[str, float]:
         layout = _symmetric.Layout(jnp.asarray(n), size)
         everything = jnp.ones(size, dtype=bool)
 
+        # the parameters are arguments, as in the solver: a constant power 0.5 would compile to a sqrt
         @jax.jit
-        def value_and_gradient(y: jax.Array) -> Any:
+        def value_and_gradient_at(y: jax.Array, params: jax.Array) -> Any:
             return _symmetric.value_and_gradient(y, params, utility.function, layout)
 
         @jax.jit
-        def newton_matrix(y: jax.Array) -> jax.Array:
+        def newton_matrix_at(y: jax.Array, params: jax.Array) -> jax.Array:
             return _symmetric.newton_matrix(y, params, utility.function, layout, False)
+
+        def value_and_gradient(y: jax.Array) -> Any:
+            return value_and_gradient_at(y, params)
+
+        def newton_matrix(y: jax.Array) -> jax.Array:
+            return newton_matrix_at(y, params)
 
         @jax.jit
         def factorise_and_solve(matrix: jax.Array, rhs: jax.Array) -> tuple[_newton.Factor, jax.Array]:

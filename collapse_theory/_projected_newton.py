@@ -41,6 +41,14 @@ ARMIJO = 1e-4
 #: point whose gap (relative to its scale) was at most this: a chord step then shrinks the gap
 #: about that much.
 CHORD_GAP = 1e-4
+#: From this padded size on, chord steps start from a factorisation made at a relative gap up
+#: to CHORD_GAP_LARGE: there a factorisation (M^3 / 3 flops) costs as much as 5 to 8 evaluations
+#: of the pairs (M^2 transcendental functions), and a chord step from such a factor still
+#: shrinks the gap 100 to 400 times (n = 10^4: log certifies with 1 factorisation and 4 chord
+#: steps instead of 2 and 1). Below it a factorisation costs about one evaluation, and a
+#: Newton step's quadratic convergence is the cheaper way.
+CHORD_LARGE_SIZE = 1024
+CHORD_GAP_LARGE = 1e-2
 
 
 class Direction(NamedTuple):
@@ -181,13 +189,14 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
 
     At a newly accepted point the direction is a chord step or a Newton step. A chord
     step (simplified Newton) solves with the last factorisation instead of a new one,
-    where that was made at a point already certified to CHORD_GAP (relative), the last
-    step shrank the gap tenfold, and the free gaps are those it was factorised for.
-    Near the optimum the error e of a chord step from a factor made at error e_F
-    shrinks by about e_F, so the gap (about e^2) shrinks by about the gap at the factor's
-    point: with CHORD_GAP = 1e-4 one chord step replaces the last Newton step of a
-    quadratic run (log at n = 10^4: gaps 1e-2, 1e-4, 1e-9 by Newton steps, then 1e-13
-    and below by one chord step instead of a fourth factorisation). It costs two
+    where that was made at a point already certified to CHORD_GAP (relative; from padded
+    size CHORD_LARGE_SIZE on, CHORD_GAP_LARGE), the last step shrank the gap tenfold, and
+    the free gaps are those it was factorised for. Near the optimum the error e of a chord
+    step from a factor made at error e_F shrinks by about e_F: with CHORD_GAP = 1e-4 one
+    chord step replaces the last Newton step of a quadratic run, and at large sizes, from
+    a factor made at a relative gap of 1e-2 or less, chord steps shrink the gap 20 to 400
+    times each (n = 10^4 from the interpolated start: log-sigmoid:4 certifies with 1
+    factorisation and 1 chord step, power:0.5 and neg-power:1 with 1 and 3 to 4). It costs two
     triangular solves instead of the Newton matrix and a factorisation; its direction is
     an ascent direction all the same (the factor is positive definite), checked by the
     same Armijo search and certified by the same Frank-Wolfe gap, so it changes the cost
@@ -200,7 +209,8 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
     kept_face = _face(phase, state, kept.curvature)
     same_face = jnp.all(kept_face.free == kept.free) & (kept_face.top_cluster == kept.top_cluster)
     progress = state.gap <= 0.1 * state.previous_gap
-    chord = new_point & kept.factor.ok & same_face & (kept.gap <= CHORD_GAP) & progress
+    chord_gap = CHORD_GAP_LARGE if state.d.shape[0] >= CHORD_LARGE_SIZE else CHORD_GAP
+    chord = new_point & kept.factor.ok & same_face & (kept.gap <= chord_gap) & progress
     factorised = refactorised(phase, state, fallback, new_point & ~chord)
     face = _face(phase, state, factorised.curvature)
     direction = jax.lax.cond(new_point, lambda: direction_from(phase, state, factorised, face), lambda: state.direction)
@@ -242,13 +252,16 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
 def keep_going(phase: Phase, state: PolishState) -> jax.Array:
     """At an accepted point: go on unless tol is certified and a step no longer shrinks the
     gap tenfold (the rounding floor: after a Newton step, or after a chord step within ten
-    times the target; a chord step that stalls further up is followed by a Newton step);
-    within a line search: until a trial passes."""
+    times the target; a chord step that stalls further up is followed by a Newton step, below
+    CHORD_LARGE_SIZE); within a line search: until a trial passes."""
     scale = phase.scale(state.gradient)
     certified = problem.within_tolerance(state.gap, scale, phase.tol)
     target = 1e-3 * phase.tol * scale
     stalled = certified & (state.gap > 0.1 * state.previous_gap)
-    floor = stalled & (~state.chord | (state.gap <= 10.0 * target))
+    # a stalled chord step is followed by a Newton step, except at the sizes where a factorisation
+    # costs many evaluations (CHORD_LARGE_SIZE): there a certified point is kept as it is
+    large = state.d.shape[0] >= CHORD_LARGE_SIZE
+    floor = stalled & (~state.chord | (state.gap <= 10.0 * target) | large)
     more = (state.steps < POLISH_ITERATIONS) & (state.gap > target) & jnp.isfinite(state.gap) & ~floor
     return ~state.evaluated | (~state.stuck & ((state.trials > 0) | more))
 

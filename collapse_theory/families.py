@@ -159,15 +159,21 @@ def _linear(x: Array, p: Array) -> Array:
 
 @jax.custom_jvp
 def power_law(x: Array, exponent: Array) -> jax.Array:
-    """:math:`x^a` whose derivatives reuse the value: :math:`d x^a / dx = a\\, x^a / x`.
+    """:math:`x^a` as :math:`e^{a \\log x}`, whose derivatives reuse the value: :math:`d x^a / dx = a\\, x^a / x`.
 
     ``x ** a`` differentiates to ``a * x ** (a - 1)``, a second power per element and a
     third for U''. The solver evaluates U, U' and U'' on every pair in each Newton
     step, where the powers dominate: this rule makes that one power per element
-    (about 2.5x faster) and keeps the value exact. At x = 0 the first derivative is
-    the limit :math:`a \\cdot 0^{a-1}`.
+    (about 2.5x faster). The power itself is exp(a log x): XLA's CPU ``pow`` takes
+    11 ns per element against 1.8 ns for the exp of a log (measured at n = 10^4), at
+    a relative error of about :math:`|a \\log x|` units in the last place, 1e-15 for
+    the arguments a solve meets (x >= 1e-8). At x = 0 the value is :math:`0^a` (0, 1
+    or inf) and the first derivative the limit :math:`a \\cdot 0^{a-1}`.
     """
-    return jnp.power(x, exponent)
+    positive = x > 0
+    at_zero = jnp.where(exponent > 0, 0.0, jnp.where(exponent < 0, jnp.inf, 1.0))
+    value = jnp.exp(exponent * jnp.log(jnp.where(positive, x, 1.0)))
+    return jnp.where(positive, value, jnp.where(x == 0, at_zero, jnp.nan))
 
 
 def _power_law_jvp(primals: tuple[Array, Array], tangents: tuple[Any, Any]) -> tuple[jax.Array, jax.Array]:
@@ -200,8 +206,43 @@ def _neg_power(x: Array, p: Array) -> Array:
     return -power_law(x, -p[0])
 
 
+@jax.custom_jvp
+def _sigmoid_of_minus(z: Array) -> jax.Array:
+    """:math:`\\sigma(-z) = 1 / (1 + e^z)` from :math:`e^{-|z|}` (no overflow, full relative precision)."""
+    small = jnp.exp(-jnp.abs(z))
+    return jnp.where(z >= 0, small, 1.0) / (1.0 + small)
+
+
+@_sigmoid_of_minus.defjvp
+def _sigmoid_of_minus_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[jax.Array, jax.Array]:
+    (z,), (dz,) = primals, tangents
+    small = jnp.exp(-jnp.abs(z))
+    # d sigma(-z) / dz = -sigma(z) sigma(-z) = -e^{-|z|} / (1 + e^{-|z|})^2, the same exp
+    return jnp.where(z >= 0, small, 1.0) / (1.0 + small), -small / (1.0 + small) ** 2 * dz
+
+
+@jax.custom_jvp
+def _log_sigmoid_z(z: Array) -> jax.Array:
+    """:math:`\\log \\sigma(z) = -\\log(1 + e^{-|z|}) - \\max(-z, 0)`, with derivatives from the same exp.
+
+    The utility ``log-sigmoid:B`` is log sigmoid(Bx). ``jax.nn.log_sigmoid`` goes through
+    ``logaddexp`` (its checks for infinities and its own derivative rule): 17.5 ns per
+    element on CPU against 3.4 ns for this formula, and its U'' is 0 instead of
+    :math:`-\\sigma(z)\\sigma(-z)` once :math:`\\sigma(-z)` rounds to 1 (z < -33). Here
+    :math:`d/dz = \\sigma(-z)` and :math:`d^2/dz^2 = -e^{-|z|}/(1 + e^{-|z|})^2`, every one
+    from :math:`e^{-|z|}`, so XLA evaluates U, U' and U'' of a pair with one exp and one log1p.
+    """
+    return -(jnp.log1p(jnp.exp(-jnp.abs(z))) + jnp.maximum(-z, 0.0))
+
+
+@_log_sigmoid_z.defjvp
+def _log_sigmoid_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[jax.Array, jax.Array]:
+    (z,), (dz,) = primals, tangents
+    return _log_sigmoid_z(z), _sigmoid_of_minus(z) * dz
+
+
 def _log_sigmoid(x: Array, p: Array) -> Array:
-    return jax.nn.log_sigmoid(p[0] * x)
+    return _log_sigmoid_z(p[0] * x)
 
 
 def _exp(x: Array, p: Array) -> Array:

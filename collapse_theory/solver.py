@@ -189,8 +189,18 @@ def batch_size(count: int, size: int) -> int:
 _BUILTIN_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.solver_branch)
 
 
+#: Padded sizes up to this share the built-in families' one program (a run-time ``lax.switch``);
+#: larger ones compile one program per family (see :func:`_run_phases`).
+SWITCH_SIZE = 512
+
+
 def _builtin_utility(x: jax.Array, params: jax.Array, family_code: jax.Array) -> jax.Array:
-    """U of the built-in family number ``family_code`` (a ``lax.switch``, not a select)."""
+    """U of the built-in family number ``family_code`` (a ``lax.switch``, not a select).
+
+    Measured on CPU at n = 10^4: the switch, taken inside the pair loops, makes an evaluation
+    of U and U' over the pairs 3.5 times and the Newton matrix 2 times slower than the
+    family's own function (a switch per tile of rows is no better): hence SWITCH_SIZE.
+    """
     branches = [FAMILIES[name].function for name in _BUILTIN_FAMILIES]
     return jax.lax.switch(family_code, branches, x, params)
 
@@ -380,32 +390,43 @@ def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarr
 def _interpolated_start(half: Solution, quarter: Solution | None, n: int, size: int) -> np.ndarray:
     """Top half at n from the solutions at n // 2 (``half``) and n // 4 (``quarter``, or None).
 
-    In the bulk, the rewards of ``half`` interpolated at matching quantile levels by a
-    monotone cubic (PCHIP: gaps vary smoothly, where piecewise-linear interpolation makes
-    them piecewise constant, a relative error of about 1/k at the k-th reward). Near the
-    top the optimum is not a function of the level but of the index: the k-th reward from
-    the top scales like a power of n at fixed k (for ``log``, the Gauss-Lobatto nodes,
+    In the bulk, the rewards of ``half`` and ``quarter`` interpolated at the quantile
+    levels of n by a monotone cubic (PCHIP: gaps vary smoothly, where piecewise-linear
+    interpolation makes them piecewise constant, a relative error of about 1/k at the k-th
+    reward) and extrapolated linearly in the level's finite-n correction
+    (:math:`2 y_{n/2} - y_{n/4}`, a Richardson step). Near the top the optimum is not a
+    function of the level but of the index: the k-th reward from the top scales like a
+    power of n at fixed k (for ``log``, the Gauss-Lobatto nodes,
     :math:`y_k \\approx j_k^2 / (4 n^2)` with Bessel zeros :math:`j_k`), so there each y_k
     is extrapolated from its values at n // 4 and n // 2 (:math:`y_k^2 / y_k'`, one
-    Richardson step in the index), blended into the bulk over the first quarter of the
-    indices ``quarter`` has. Relative errors of the gaps: 1-4% at n = 2000-4000 for the
-    Beta-law utilities, against 100% near the top for the limit law's quantiles or a
-    linear interpolation. Ties of the coarse solutions (rewards exactly 1) stay exact ties,
-    so the polish starts on the right face.
+    Richardson step in the index), blended into the bulk by a half cosine over the first
+    half of the indices ``quarter`` has. Relative certificate gaps of the start at
+    n = 4000, against the n // 2 solution's PCHIP alone and a quadratic blend over a
+    quarter: 1e-2 against 6e-2 (``neg-power:1``), 1e-4 against 8e-3 (``log``), 2e-6
+    against 3e-3 (``power:0.5``), 5e-7 against 4e-7 (``log-sigmoid:4``). Ties of the
+    coarse solutions (rewards exactly 1) stay exact ties, so the polish starts on the
+    right face.
     """
     import scipy.interpolate  # here: the short commands that never solve at large n need not import it
 
     m = n // 2
-    coarse = 1.0 - half.rewards
-    levels = (np.arange(half.n) + 0.5) / half.n
     fine_levels = (np.arange(m) + 0.5) / n
-    top = scipy.interpolate.PchipInterpolator(levels, coarse)(np.clip(fine_levels, levels[0], levels[-1]))
+
+    def at_fine_levels(solution: Solution) -> np.ndarray:
+        coarse = 1.0 - solution.rewards
+        levels = (np.arange(solution.n) + 0.5) / solution.n
+        return scipy.interpolate.PchipInterpolator(levels, coarse)(np.clip(fine_levels, levels[0], levels[-1]))
+
+    top = at_fine_levels(half)
     if quarter is not None:
+        top = 2.0 * top - at_fine_levels(quarter)
         length = min(quarter.n // 2, half.n // 2, m)
-        y_half, y_quarter = coarse[:length], 1.0 - quarter.rewards[:length]
+        y_half, y_quarter = 1.0 - half.rewards[:length], 1.0 - quarter.rewards[:length]
         positive = y_quarter > 0
         edge = np.where(positive, y_half * (y_half / np.where(positive, y_quarter, 1.0)), top[:length])
-        weight = np.clip(1.0 - np.arange(length) / max(length // 4, 1), 0.0, 1.0) ** 2
+        span = max(length // 2, 1)
+        index = np.arange(length)
+        weight = np.where(index < span, 0.5 * (1.0 + np.cos(np.pi * index / span)), 0.0)
         top[:length] = weight * edge + (1.0 - weight) * top[:length]
     y = np.full(size, 0.25)
     y[:m] = np.minimum(np.maximum.accumulate(np.clip(top, 0.0, 0.5)), 0.5 if n % 2 else 0.5 - 0.5 / n)
@@ -728,7 +749,10 @@ def _run_phases(
     guesses, polish_only = _guesses(members, size, tol) if seeds is None else seeds
     ns = np.array([n for _, n in members])
     params = np.array([u.parameters or (0.0,) for u, _ in members], dtype=np.float64).reshape(len(members), -1)
-    builtin = _is_builtin(first)
+    # the built-in switch serves small sizes (one compilation for every family); a large problem
+    # gets its family's own program, since XLA's CPU conditionals inside the pair loops cost 2
+    # to 4 times the pair evaluations they choose between
+    builtin = _is_builtin(first) and size <= SWITCH_SIZE
     options = {
         "function": None if builtin else first.function,
         "max_steps": max_steps,
