@@ -216,3 +216,21 @@ def test_exp_start_is_its_limit_law_and_needs_few_newton_steps(beta: float) -> N
         solution = solve(utility, n)
         assert solution.converged and solution.certified
         assert solution.iterations <= 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["power:0.5", "neg-power:1", "log-sigmoid:4"])
+def test_a_familys_own_program_solves_as_the_shared_switch_does(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above SWITCH_SIZE a family compiles its own program; it reaches the optimum the shared program
+    (every built-in behind a run-time switch) reaches: both certified, rewards equal to 1e-10."""
+    from collapse_theory import solver
+    from collapse_theory.utilities import parse_utility
+
+    n = 1100  # padded size 768: its own program at n, the shared one for the chain's level n / 2
+    assert solver.bucket_size(n // 2) > solver.SWITCH_SIZE >= solver.bucket_size(n // 4)
+    utility = parse_utility(spec)
+    own = solve(utility, n)
+    monkeypatch.setattr(solver, "SWITCH_SIZE", 1 << 30)
+    shared = solve(utility, n)
+    assert own.certified and shared.certified, (own.message, shared.message)
+    np.testing.assert_allclose(own.rewards, shared.rewards, rtol=0, atol=1e-10)

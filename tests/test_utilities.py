@@ -289,3 +289,41 @@ def test_box_cox_is_a_family_spec_with_the_optimum_of_its_member():
     assert limit("box-cox:0").describe() == "Beta(0.5, 0.5) (arcsine)"
     with pytest.raises(UtilitySpecError, match="G<=1"):
         parse_utility("box-cox:2")
+
+
+# --- the hand-written derivative rules of the fast formulas -----------------------------------
+
+
+def test_log_sigmoid_and_its_derivatives_on_the_whole_line() -> None:
+    """log-sigmoid:B's formula and its derivative rules against the closed forms, negative arguments too.
+
+    The free ranking losses evaluate U at negative differences; U = log sigmoid(Bx), U' = B sigmoid(-Bx),
+    U'' = -B^2 sigmoid(Bx) sigmoid(-Bx), written with ``np.logaddexp`` and exp (oracle), to 1e-13
+    relative, including Bx < -33 where ``jax.nn.log_sigmoid``'s U'' rounded to 0.
+    """
+    beta = 4.0
+    x = np.concatenate([np.linspace(-60.0, 60.0, 2401), [0.0, -1e-300, 1e-300]])
+    z = beta * x
+    sigmoid_minus = np.exp(-np.logaddexp(0.0, z))  # sigmoid(-z)
+    sigmoid_plus = np.exp(-np.logaddexp(0.0, -z))
+    utility = parse_utility(f"log-sigmoid:{beta}")
+    with float64():
+        value = np.asarray(utility(jnp.asarray(x)))
+        first = np.asarray(jax.vmap(jax.grad(utility))(jnp.asarray(x)))
+        second = np.asarray(jax.vmap(jax.grad(jax.grad(utility)))(jnp.asarray(x)))
+    np.testing.assert_allclose(value, -np.logaddexp(0.0, -z), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(first, beta * sigmoid_minus, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(second, -(beta**2) * sigmoid_plus * sigmoid_minus, rtol=1e-13, atol=0)
+    assert np.all(second[z < -33.0] < 0.0)
+
+
+@pytest.mark.parametrize("exponent", [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.5])
+def test_power_law_values_from_exp_of_log(exponent: float) -> None:
+    """power_law = x^a to 1e-14 relative on [1e-8, 2] (exp(a log x) errs by about |a log x| ulp), and 0^a exactly."""
+    x = np.concatenate([np.geomspace(1e-8, 1.0, 200), np.linspace(1.0, 2.0, 11)])
+    with float64():
+        values = np.asarray(power_law(jnp.asarray(x), exponent))
+        at_zero = float(power_law(jnp.asarray(0.0), exponent))
+    np.testing.assert_allclose(values, x**exponent, rtol=1e-14, atol=0)
+    with np.errstate(divide="ignore"):
+        assert at_zero == np.float64(0.0) ** exponent
