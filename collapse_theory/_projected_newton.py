@@ -44,9 +44,9 @@ CHORD_GAP = 1e-4
 #: From this padded size on, chord steps start from a factorisation made at a relative gap up
 #: to CHORD_GAP_LARGE: there a factorisation (M^3 / 3 flops) costs as much as 5 to 8 evaluations
 #: of the pairs (M^2 transcendental functions), and a chord step from such a factor still
-#: shrinks the gap 100 to 400 times (n = 10^4: log certifies with 1 factorisation and 4 chord
-#: steps instead of 2 and 1). Below it a factorisation costs about one evaluation, and a
-#: Newton step's quadratic convergence is the cheaper way.
+#: shrinks the gap 20 to 400 times (n = 10^4: log-sigmoid:4, power:0.5 and neg-power:1 certify
+#: with 1 factorisation at n instead of 2 or 3). Below it a factorisation costs about one
+#: evaluation, and a Newton step's quadratic convergence is the cheaper way.
 CHORD_LARGE_SIZE = 1024
 CHORD_GAP_LARGE = 1e-2
 
