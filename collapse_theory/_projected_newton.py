@@ -51,6 +51,11 @@ CHORD_LARGE_SIZE = 1024
 CHORD_GAP_LARGE = 1e-2
 
 
+def _factorisation_costly(state: PolishState) -> bool:
+    """Whether the padded size is CHORD_LARGE_SIZE or more, where a factorisation costs many evaluations."""
+    return state.d.shape[0] >= CHORD_LARGE_SIZE
+
+
 class Direction(NamedTuple):
     """A projected-Newton direction in the gaps d, and how far to try along it."""
 
@@ -209,7 +214,7 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
     kept_face = _face(phase, state, kept.curvature)
     same_face = jnp.all(kept_face.free == kept.free) & (kept_face.top_cluster == kept.top_cluster)
     progress = state.gap <= 0.1 * state.previous_gap
-    chord_gap = CHORD_GAP_LARGE if state.d.shape[0] >= CHORD_LARGE_SIZE else CHORD_GAP
+    chord_gap = CHORD_GAP_LARGE if _factorisation_costly(state) else CHORD_GAP
     chord = new_point & kept.factor.ok & same_face & (kept.gap <= chord_gap) & progress
     factorised = refactorised(phase, state, fallback, new_point & ~chord)
     face = _face(phase, state, factorised.curvature)
@@ -260,8 +265,7 @@ def keep_going(phase: Phase, state: PolishState) -> jax.Array:
     stalled = certified & (state.gap > 0.1 * state.previous_gap)
     # a stalled chord step is followed by a Newton step, except at the sizes where a factorisation
     # costs many evaluations (CHORD_LARGE_SIZE): there a certified point is kept as it is
-    large = state.d.shape[0] >= CHORD_LARGE_SIZE
-    floor = stalled & (~state.chord | (state.gap <= 10.0 * target) | large)
+    floor = stalled & (~state.chord | (state.gap <= 10.0 * target) | _factorisation_costly(state))
     more = (state.steps < POLISH_ITERATIONS) & (state.gap > target) & jnp.isfinite(state.gap) & ~floor
     return ~state.evaluated | (~state.stuck & ((state.trials > 0) | more))
 
