@@ -42,6 +42,7 @@ def noisy_prompts(
     seed: int,
     sizes: tuple[int, ...] = (6,),
     noise: float = 0.02,
+    scales: tuple[float, float] = (0.2, 10.0),
 ) -> list[dict[str, object]]:
     """Rows {prompt_id, scores (best first), group}: optimum + noise, then a random affine map."""
     rng = np.random.default_rng(seed)
@@ -50,7 +51,7 @@ def noisy_prompts(
         for number in range(prompts_per_kind):
             n = sizes[number % len(sizes)]
             rewards = optima[(spec, n)] + rng.normal(0.0, noise, n)
-            scores = rewards * rng.uniform(0.2, 10.0) + rng.normal(0.0, 5.0)
+            scores = rewards * rng.uniform(*scales) + rng.normal(0.0, 5.0)
             rows.append({"prompt_id": f"{kind}-{number}", "scores": scores.tolist(), "group": kind})
     return rows
 
@@ -92,19 +93,23 @@ def test_collapse_score_is_the_trainers_definition() -> None:
 
 
 def test_one_utility_for_every_group_is_collapsed(tmp_path: Path, optima: dict[tuple[str, int], np.ndarray]) -> None:
-    rows = noisy_prompts(optima, {"closed": OPEN, "open": OPEN, "code": OPEN}, 150, seed=1)
-    report = audit(write_jsonl(tmp_path / "single.jsonl", rows), permutations=200)
+    rows = noisy_prompts(optima, {"closed": OPEN, "open": OPEN, "code": OPEN}, 400, seed=1, scales=(1.0, 3.0))
+    report = audit(write_jsonl(tmp_path / "single.jsonl", rows), resamples=999)
     assert report.collapsed is True, report.reason
     assert report.collapse_score is not None and report.collapse_score < 0.05
-    assert [g.prompts for g in report.groups] == [150, 150, 150]
+    assert [g.prompts for g in report.groups] == [400, 400, 400]
+    shape, scale = report.test.axis("shape"), report.test.axis("scale")
+    assert shape is not None and shape.high is not None and report.resolution.shape is not None
+    assert scale is not None and scale.high is not None and report.resolution.scale is not None
+    assert shape.high < report.resolution.shape and scale.high < report.resolution.scale
     assert all(g.accuracy is not None and g.accuracy > 0.99 for g in report.groups)
 
 
 def test_prompt_aware_groups_are_not_collapsed(tmp_path: Path, optima: dict[tuple[str, int], np.ndarray]) -> None:
     rows = noisy_prompts(optima, {"closed": CLOSED, "open": OPEN}, 100, seed=2)
-    report = audit(write_jsonl(tmp_path / "aware.jsonl", rows), permutations=300)
+    report = audit(write_jsonl(tmp_path / "aware.jsonl", rows), resamples=300)
     assert report.collapsed is False, report.reason
-    assert report.between_groups.p_value is not None and report.between_groups.p_value < 0.01
+    assert report.test.p_value is not None and report.test.p_value < 0.01
     assert report.collapse_score is not None and report.collapse_score > 0.2
 
 
@@ -112,7 +117,7 @@ def test_distance_to_the_training_utility_is_small_for_its_own_groups(
     tmp_path: Path, optima: dict[tuple[str, int], np.ndarray]
 ) -> None:
     rows = noisy_prompts(optima, {"closed": CLOSED, "open": OPEN}, 60, seed=3, sizes=(4, 6), noise=0.005)
-    report = audit(write_jsonl(tmp_path / "aware.jsonl", rows), permutations=50, loss=OPEN)
+    report = audit(write_jsonl(tmp_path / "aware.jsonl", rows), resamples=50, loss=OPEN)
     assert report.loss is not None
     distances = {p.name: p.distance for p in report.loss.groups}
     assert distances["open"] < 0.03 < 0.2 < distances["closed"]
@@ -140,7 +145,7 @@ def rewardbench_document() -> dict[str, object]:
 def test_rewardbench_score_file_parses_with_its_partial_order(tmp_path: Path) -> None:
     path = tmp_path / "rb2.json"
     path.write_text(json.dumps(rewardbench_document(), indent=4, sort_keys=True))
-    report = audit(path, permutations=20)
+    report = audit(path, resamples=20)
     assert (report.input_format, report.model, report.prompts, report.skipped) == ("rewardbench", "tiny/reward-model", 4, 1)
     groups = {g.name: g for g in report.groups}
     assert list(groups) == ["Math", "Ties", "Focus"]
@@ -154,7 +159,7 @@ def test_rewardbench_score_file_parses_with_its_partial_order(tmp_path: Path) ->
     keys = [key for key, value in document.items() if isinstance(value, list)]
     rows = [{key: document[key][i] for key in keys} for i in range(5)]  # type: ignore[index]
     rows_path.write_text(json.dumps(rows))
-    again = audit(rows_path, permutations=20)
+    again = audit(rows_path, resamples=20)
     assert [g.accuracy for g in again.groups] == [g.accuracy for g in report.groups]
     assert np.allclose([g.mean_shape for g in again.groups], [g.mean_shape for g in report.groups])
 
@@ -186,7 +191,7 @@ def test_variable_n_ties_and_skipped_prompts(tmp_path: Path, optima: dict[tuple[
         {"prompt_id": "flat", "scores": [2.0, 2.0, 2.0], "group": "closed"},
         {"prompt_id": "tie", "scores": [1.0, 1.0, 0.0, 0.0], "group": "closed"},
     ]
-    report = audit(write_jsonl(tmp_path / "mixed.jsonl", rows), permutations=100)
+    report = audit(write_jsonl(tmp_path / "mixed.jsonl", rows), resamples=100)
     assert (report.prompts, report.skipped) == (121, 3)
     assert report.skipped_reasons == {"fewer than two scores": 2, "all scores tied": 1}
     closed = next(g for g in report.groups if g.name == "closed")
@@ -209,7 +214,7 @@ def test_a_trainer_run_directory_audits_its_heldout_rewards(tmp_path: Path, opti
                 rewards = np.clip(optima[(spec, 4)] * 0.9 + 0.05 + rng.normal(0.0, 0.01, 4), 0.0, 1.0)
                 rows.append({"prompt_id": f"{kind}{number}", "scores": rewards.tolist(), "group": kind})
         write_jsonl(run / RUN_REWARDS_FILE, rows)
-        report = audit(run, permutations=200)
+        report = audit(run, resamples=200)
         assert report.input_format == "run"
         assert report.collapsed is expected, report.reason
 
@@ -248,7 +253,7 @@ def test_bad_input_is_one_line_naming_file_place_and_problem(tmp_path: Path, nam
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(AuditInputError) as raised:
-        audit(path, permutations=10)
+        audit(path, resamples=10)
     message = str(raised.value)
     assert "\n" not in message and message.startswith(str(path)) and expected in message, message
 
@@ -259,7 +264,7 @@ def test_a_failed_report_write_leaves_no_half_written_directory(
     import collapse_theory.auditing.report as report_module
 
     rows = noisy_prompts(optima, {"closed": CLOSED, "open": OPEN}, 10, seed=6)
-    report = audit(write_jsonl(tmp_path / "small.jsonl", rows), permutations=10)
+    report = audit(write_jsonl(tmp_path / "small.jsonl", rows), resamples=10)
     real_write = report_module.atomic_write
     calls: list[Path] = []
 
@@ -283,7 +288,9 @@ def test_loss_may_be_a_ranking_loss_whose_prediction_is_its_limiting_direction(t
         {"prompt_id": i, "scores": (rng.uniform(1, 20) * equal_gaps + rng.normal(0, 1)).tolist(), "group": "all"}
         for i in range(30)
     ]
-    report = audit(write_jsonl(tmp_path / "bt.jsonl", rows), permutations=20, loss="bradley-terry")
-    assert report.loss is not None and report.loss.largest_distance < 1e-9
-    gauss_lobatto = audit(write_jsonl(tmp_path / "bt2.jsonl", rows), permutations=20, loss="log")
-    assert gauss_lobatto.loss is not None and gauss_lobatto.loss.largest_distance > 0.05
+    report = audit(write_jsonl(tmp_path / "bt.jsonl", rows), resamples=20, loss="bradley-terry")
+    assert report.loss is not None and report.loss.prediction == "limiting direction"
+    assert max(group.distance for group in report.loss.groups) < 1e-9
+    gauss_lobatto = audit(write_jsonl(tmp_path / "bt2.jsonl", rows), resamples=20, loss="log")
+    assert gauss_lobatto.loss is not None and gauss_lobatto.loss.prediction == "optimum"
+    assert max(group.distance for group in gauss_lobatto.loss.groups) > 0.05

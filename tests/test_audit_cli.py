@@ -35,12 +35,17 @@ def test_json_output_has_the_documented_fields(prompt_aware_file: Path, capsys: 
     code, out, err = _run(capsys, "audit", str(prompt_aware_file), "--format", "json", "--permutations", "200", "--seed", "3")
     assert code == 0, err
     report = json.loads(out)
-    for key in ("prompts", "skipped", "groups", "collapse_score", "between_groups", "collapsed", "threshold", "alpha"):
+    for key in ("prompts", "skipped", "groups", "collapse_score", "test", "collapsed", "reason", "resolution", "alpha"):
         assert key in report
-    assert set(report["between_groups"]) >= {"statistic", "p_value", "permutations"}
+    for key in ("axes", "strata", "excluded", "confidence", "min_prompts", "only_scale"):
+        assert key in report
+    assert set(report["test"]) >= {"statistic", "p_value", "critical_value", "resamples", "seed"}
     assert set(report["groups"][0]) >= {"name", "prompts", "mean_shape", "spread", "band_low", "band_high", "accuracy"}
-    assert report["collapsed"] is False and report["between_groups"]["p_value"] < 0.01
-    assert report["between_groups"]["permutations"] == 200 and report["prompts"] == 160
+    assert set(report["groups"][0]) >= {"signal", "best_of_n_accuracy", "completions"}
+    assert {axis["axis"] for axis in report["axes"]} == {"shape", "scale"}
+    assert all(set(axis) >= {"effect", "low", "high", "resolution"} for axis in report["axes"])
+    assert report["collapsed"] is False and report["test"]["p_value"] < 0.01
+    assert report["test"]["resamples"] == 200 and report["prompts"] == 160
 
 
 def test_table_and_report_files_with_loss_and_suggestion(
@@ -48,16 +53,30 @@ def test_table_and_report_files_with_loss_and_suggestion(
 ) -> None:
     out_dir = tmp_path / "audit"
     code, out, err = _run(
-        capsys, "audit", str(prompt_aware_file), "--permutations", "50", "--loss", "linear", "--suggest", "--out", str(out_dir)
+        capsys,
+        "audit",
+        str(prompt_aware_file),
+        "--resamples",
+        "200",
+        "--loss",
+        "linear",
+        "--describe",
+        "--suggest",
+        "open=beta:0.5",
+        "--out",
+        str(out_dir),
     )
     assert code == 0, err
-    assert "collapsed: " in out and "distance to the optimum of linear" in out and "suggested box-cox" in out
+    assert "collapsed: " in out and "against the optimum of linear" in out and "box-cox member" in out
+    assert "train each group towards its target law" in out
     assert sorted(p.name for p in out_dir.iterdir()) == ["report.json", "report.md", "shapes.png"]
     report = json.loads((out_dir / "report.json").read_text())
     distances = {group["name"]: group["distance"] for group in report["loss"]["groups"]}
     assert distances["closed"] < 0.05 < distances["open"]
-    suggested = {group["name"]: group["utility"] for group in report["suggest"]["groups"]}
-    assert suggested["open"].startswith("neg-power")
+    described = {group["name"]: group["utility"] for group in report["describe"]["groups"]}
+    assert described["open"].startswith("neg-power")
+    # the arcsine law Beta(1/2, 1/2) is the limit of log (closed form)
+    assert {group["name"]: group["utility"] for group in report["suggest"]["groups"]} == {"open": "log"}
     assert (out_dir / "shapes.png").read_bytes().startswith(b"\x89PNG")
 
 

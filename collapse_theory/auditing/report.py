@@ -1,19 +1,16 @@
-"""The audit of a trained reward model: read, summarise, test, decide; and its report.
+"""The audit of a trained reward model: read, compare like with like, decide; and its report.
 
-:func:`audit` reads a score file (:mod:`.score_files`), turns each prompt into a shape
-(:mod:`.shapes`), summarises the groups and tests them (:mod:`.statistics`), and
-decides:
+:func:`audit` reads scores (a file of :mod:`.score_files`, arrays, or a mapping of
+columns), turns each prompt into its features (:mod:`.features`: the shape at its own
+n and the log-range), keeps per (group, n) cell the moments of those features, and
+compares the groups stratum by stratum (:mod:`.comparison`): effects with simultaneous
+intervals and one max-t test. The verdict (:mod:`.verdict`) follows from the test and
+the intervals against a derived resolution (:mod:`.resolution`).
 
-* ``collapsed = True`` when the collapse score is below ``threshold`` (the groups' mean
-  shapes differ by less than that at every grid point: one shape for every kind of
-  prompt, whatever the test says about differences that small);
-* ``collapsed = False`` when the score is at least ``threshold`` and the permutation
-  test's p-value is below ``alpha`` (the difference is large and not noise);
-* ``collapsed = None`` otherwise (a large difference the prompts cannot tell from
-  noise) or with fewer than two groups; ``reason`` says which.
-
-Optionally it compares each group with the optimum of the utility the model was
-trained with, and suggests a utility per group (:mod:`.predictions`).
+Groups with fewer than ``min_prompts`` prompts at an n, and groups whose scores do not
+follow the ranking, are reported but do not decide. Optionally each group is compared
+with the optimum of the loss the model was trained with, at each of its n
+(:mod:`.predictions`), and described by the family member that fits it best.
 """
 
 from __future__ import annotations
@@ -22,7 +19,8 @@ import contextlib
 import io
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +28,22 @@ import numpy as np
 
 from collapse_theory._io import atomic_write
 from collapse_theory._results import as_dict
-from collapse_theory.auditing.predictions import LossComparison, Suggestions, compare_with_loss, suggest_utilities
-from collapse_theory.auditing.score_files import AuditInputError, open_score_file
-from collapse_theory.auditing.shapes import DEFAULT_GRID, read_shapes
-from collapse_theory.auditing.statistics import (
-    BAND_QUANTILES,
-    DEFAULT_PERMUTATIONS,
-    GroupSummary,
-    PermutationTest,
-    permutation_test,
-    summarise_groups,
+from collapse_theory.auditing.comparison import DEFAULT_RESAMPLES, MaxTTest, max_t_test, stratum_contrasts
+from collapse_theory.auditing.features import MAX_INTERIOR
+from collapse_theory.auditing.in_memory import in_memory_scores
+from collapse_theory.auditing.predictions import (
+    Descriptions,
+    LossComparison,
+    Suggestions,
+    compare_with_loss,
+    describe_groups,
+    suggest_utilities,
 )
+from collapse_theory.auditing.resolution import Resolution, default_resolution
+from collapse_theory.auditing.score_files import AuditInputError, open_score_file
+from collapse_theory.auditing.shapes import DEFAULT_GRID, PromptShapes, read_shapes
+from collapse_theory.auditing.statistics import BAND_QUANTILES, GroupSummary, summarise_groups
+from collapse_theory.auditing.verdict import axis_resolution, decide, describe_axis
 from collapse_theory.collapse_score import collapse_score, group_distances
 
 if TYPE_CHECKING:
@@ -48,22 +51,38 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ALPHA",
-    "DEFAULT_THRESHOLD",
+    "DEFAULT_MIN_PROMPTS",
     "REPORT_FILES",
     "AuditReport",
+    "Stratum",
     "audit",
     "format_table",
     "plot_audit",
     "report_markdown",
-    "verdict",
     "verdict_line",
     "write_report",
 ]
 
-DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.01
+#: Prompts a (group, n) cell needs to decide: below this a cell's covariance is too
+#: noisy for the multiplier bootstrap's level (the calibration table in docs/audit.md).
+DEFAULT_MIN_PROMPTS = 20
 REPORT_FILES = ("report.md", "report.json", "shapes.png")
-_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """One n at which deciding groups are compared.
+
+    Attributes:
+        n: completions per prompt.
+        groups: the deciding groups with prompts at n, with their prompt counts.
+        axes: ``("shape", "scale")``, or ``("scale",)`` at n = 2 (one pair has no shape).
+    """
+
+    n: int
+    groups: dict[str, int]
+    axes: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,23 +90,27 @@ class AuditReport:
     """Is a trained reward model collapsed? Everything the audit measured.
 
     Attributes:
-        source: the file read.
-        input_format: ``rewardbench``, ``jsonl``, ``csv`` or ``run``.
+        source: the file read (or ``<arrays>``).
+        input_format: ``rewardbench``, ``jsonl``, ``csv``, ``run`` or ``arrays``.
         model: the model named in the file (RewardBench), else None.
         prompts: prompts audited.
         skipped: prompts left out (fewer than two scores, or all tied).
         skipped_reasons: ``{reason: prompts}``.
-        grid: the grid positions :math:`(g - 1/2)/G` the shapes live on.
+        grid: the grid positions :math:`(g - 1/2)/G` of the displayed mean shapes.
         groups: one :class:`GroupSummary` per group.
-        group_distances: ``{"a vs b": max-abs distance of the mean shapes}``.
-        collapse_score: the largest of ``group_distances``; None with fewer than two groups.
-        between_groups: the permutation test.
-        collapsed: the verdict (True, False, or None: inconclusive).
-        reason: why the verdict is what it is.
-        threshold: the collapse score below which the model counts as collapsed.
-        alpha: the significance level for "not collapsed".
-        loss: the comparison with ``--loss``'s optimum, when asked.
-        suggest: the suggested utility per group, when asked.
+        excluded: ``{group: why it does not decide}``.
+        strata: the n at which groups are compared.
+        test: the max-t test and the per-axis effects with intervals.
+        resolution: the per-axis resolution the verdict uses.
+        collapsed: the verdict (True, False, or None: inconclusive, no signal, not comparable).
+        reason: why the verdict is what it is, with the effects and intervals.
+        alpha: the test's level; intervals are at 1 - alpha.
+        min_prompts: prompts a (group, n) cell needs to decide.
+        group_distances: ``{"a vs b": max-abs distance of the grid mean shapes}`` (descriptive).
+        collapse_score: the largest of ``group_distances`` (the trainer's figure; descriptive).
+        loss: each group against ``--loss``'s optimum at its own n, when asked.
+        describe: the family member each group behaves like, when asked.
+        suggest: utilities that would train groups towards target laws, when asked.
     """
 
     source: str
@@ -98,137 +121,227 @@ class AuditReport:
     skipped_reasons: dict[str, int]
     grid: np.ndarray
     groups: tuple[GroupSummary, ...]
-    group_distances: dict[str, float]
-    collapse_score: float | None
-    between_groups: PermutationTest
+    excluded: dict[str, str]
+    strata: tuple[Stratum, ...]
+    test: MaxTTest
+    resolution: Resolution
     collapsed: bool | None
     reason: str
-    threshold: float
     alpha: float
+    min_prompts: int
+    group_distances: dict[str, float]
+    collapse_score: float | None
     loss: LossComparison | None = None
+    describe: Descriptions | None = None
     suggest: Suggestions | None = None
+    _shapes: PromptShapes | None = field(default=None, repr=False)
+
+    @property
+    def only_scale(self) -> bool:
+        """Every stratum compared is n = 2: the margin is the only axis."""
+        return bool(self.strata) and all(stratum.n == 2 for stratum in self.strata)
 
     def as_dict(self) -> dict[str, Any]:
         """Strict JSON (the ``--format json`` output and ``report.json``)."""
-        data = as_dict(self)
-        data["band"] = f"{BAND_QUANTILES[0]:.0%}-{BAND_QUANTILES[1]:.0%} quantiles of the group's shapes"
-        if self.loss is None:
-            del data["loss"]
-        if self.suggest is None:
-            del data["suggest"]
+        data = as_dict(self, exclude=("_shapes",))
+        data["band"] = f"{BAND_QUANTILES[0]:.0%}-{BAND_QUANTILES[1]:.0%} quantiles of the group's grid shapes"
+        data["confidence"] = 1.0 - self.alpha
+        data["axes"] = [
+            {**as_dict(effect), "resolution": axis_resolution(self.resolution, effect.axis)} for effect in self.test.axes
+        ]
+        data["resolution"]["description"] = self.resolution.describe()
+        data["only_scale"] = self.only_scale
+        for key in ("loss", "describe", "suggest"):
+            if data[key] is None:
+                del data[key]
         return data
 
+    def plot(self) -> Figure:
+        """The figure of ``shapes.png`` (:func:`plot_audit`)."""
+        return plot_audit(self)
 
-def verdict(score: float | None, p_value: float | None, threshold: float, alpha: float) -> tuple[bool | None, str]:
-    """``(collapsed, reason)`` from the collapse score and the permutation p-value (see the module).
-
-    Example:
-        >>> verdict(0.01, 0.5, 0.05, 0.01)
-        (True, 'collapse score 0.01 < threshold 0.05: every group has the same mean shape')
-        >>> verdict(0.4, 0.001, 0.05, 0.01)[0], verdict(0.4, 0.2, 0.05, 0.01)[0], verdict(None, None, 0.05, 0.01)[0]
-        (False, None, None)
-    """
-    if score is None or p_value is None:
-        return None, "fewer than two groups: nothing to compare"
-    if score < threshold:
-        return True, f"collapse score {score:.3g} < threshold {threshold:g}: every group has the same mean shape"
-    if p_value < alpha:
-        return (
-            False,
-            f"collapse score {score:.3g} >= threshold {threshold:g} and p = {p_value:.3g} < alpha {alpha:g}: the groups differ",
-        )
-    return None, (
-        f"collapse score {score:.3g} >= threshold {threshold:g} but p = {p_value:.3g} >= alpha {alpha:g}: "
-        "too few prompts to tell the difference from noise"
-    )
+    def save(self, out_dir: str | os.PathLike[str]) -> list[Path]:
+        """Write ``report.md``, ``report.json`` and ``shapes.png`` (:func:`write_report`)."""
+        return write_report(self, out_dir)
 
 
-def _check_fraction(value: float, name: str, upper_open: bool) -> float:
+def _check_fraction(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (0.0 < value < 1.0 or (value == 1.0 and not upper_open)):
-        raise ValueError(f"{name} must be in (0, 1{')' if upper_open else ']'}, got {value!r}")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
     return float(value)
 
 
+def _check_positive(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _source(data: Any, input_format: str, groups: Any, ranks: Any) -> Any:
+    if isinstance(data, (str, os.PathLike)):
+        if groups is not None or ranks is not None:
+            raise ValueError("groups and ranks go with arrays of scores, not with a file")
+        return open_score_file(data, input_format)
+    if isinstance(data, Mapping):
+        if groups is not None or ranks is not None:
+            raise ValueError("a mapping of columns carries its own 'groups' and 'ranks'")
+        unknown = sorted(set(data) - {"scores", "groups", "ranks"})
+        if unknown or "scores" not in data:
+            raise ValueError(f"a mapping of columns needs 'scores' (optional 'groups', 'ranks'); got {sorted(data)}")
+        return in_memory_scores(data["scores"], data.get("groups"), data.get("ranks"))
+    return in_memory_scores(data, groups, ranks)
+
+
 def audit(
-    path: str | os.PathLike[str],
+    data: Any,
     *,
+    groups: Sequence[Any] | None = None,
+    ranks: Sequence[Sequence[int]] | None = None,
     input_format: str = "auto",
     grid: int = DEFAULT_GRID,
-    permutations: int = DEFAULT_PERMUTATIONS,
+    resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
-    threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
+    resolution: float | None = None,
+    scale_resolution: float | None = None,
+    min_prompts: int = DEFAULT_MIN_PROMPTS,
     loss: str | None = None,
-    suggest: str | None = None,
+    describe: str | None = None,
+    suggest: Mapping[str, str] | None = None,
 ) -> AuditReport:
     """Audit a reward model's scores for reward collapse.
 
     Args:
-        path: a score file (RewardBench 2 JSON, JSONL, CSV) or a trainer run directory.
-        input_format: ``auto`` (detect), ``rewardbench``, ``jsonl``, ``csv`` or ``run``.
-        grid: G, the number of grid points shapes are compared on.
-        permutations: K, relabellings in the permutation test.
-        seed: the permutation test's seed.
-        threshold: collapse score below which the model is collapsed.
-        alpha: p-value below which a larger score means "not collapsed".
-        loss: a utility spec the model was trained with: compare each group with its optimum.
-        suggest: a family (``box-cox``, ...): suggest a utility per group.
+        data: a score file (RewardBench 2 JSON, JSONL, CSV) or a trainer run directory; or the
+            scores themselves, one sequence per prompt best first (a 2-D array or a list of lists);
+            or a mapping with ``scores``, optional ``groups`` and ``ranks``.
+        groups: with scores: one group name per prompt (default: one group ``all``).
+        ranks: with scores: 1-based ranks per prompt (1 = best) when the scores are not best first.
+        input_format: for files: ``auto`` (detect), ``rewardbench``, ``jsonl``, ``csv`` or ``run``.
+        grid: G, the grid points of the displayed mean shapes.
+        resamples: B, draws of the multiplier bootstrap (test and intervals).
+        seed: the bootstrap's seed.
+        alpha: the test's level; the intervals are at 1 - alpha.
+        resolution: the shape axis's resolution (default: derived, :mod:`.resolution`).
+        scale_resolution: the scale axis's resolution in log-range (default: derived).
+        min_prompts: prompts a (group, n) cell needs to decide the verdict.
+        loss: the utility or ranking loss the model was trained with: each group against its
+            optimum (or limiting direction) at each of its n.
+        describe: a family (``box-cox``, ``log-sigmoid``, ...): the member each group behaves like.
+        suggest: ``{group: target law}`` (``beta:A,B``, ``uniform``, ...): the utility that would train
+            that group towards the law.
 
     Raises:
-        AuditInputError: a malformed file (one line naming the file, the place and the problem).
+        AuditInputError: malformed scores (one line naming the file, the place and the problem).
         ValueError: a bad argument.
 
     Example:
-        >>> import json, pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "scores.jsonl"
-        >>> rows = [{"scores": [3.0, 2.0, 0.0], "group": "a"}, {"scores": [1.0, 0.5, 0.0], "group": "b"}] * 10
-        >>> _ = path.write_text("".join(json.dumps(row) + "\\n" for row in rows))
-        >>> report = audit(path, permutations=199)
-        >>> report.prompts, round(report.collapse_score, 3), report.between_groups.p_value, report.collapsed
-        (20, 0.135, 0.005, False)
+        >>> rng = np.random.default_rng(0)
+        >>> shape = np.array([1.0, 0.94, 0.8, 0.6, 0.4, 0.2, 0.06, 0.0])
+        >>> scores = shape + rng.normal(0.0, 0.01, (200, 8))
+        >>> report = audit(scores, groups=["a", "b"] * 100, resamples=999)
+        >>> report.collapsed, report.test.axis("shape").high < report.resolution.shape
+        (True, True)
     """
-    threshold = _check_fraction(threshold, "threshold", upper_open=False)
-    alpha = _check_fraction(alpha, "alpha", upper_open=True)
-    if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
-        raise ValueError(f"permutations must be an integer >= 1, got {permutations!r}")
-    source = open_score_file(path, input_format)
+    alpha = _check_fraction(alpha, "alpha")
+    resolution = _check_positive(resolution, "resolution")
+    scale_resolution = _check_positive(scale_resolution, "scale_resolution")
+    if isinstance(min_prompts, bool) or not isinstance(min_prompts, int) or min_prompts < 2:
+        raise ValueError(f"min_prompts must be an integer >= 2, got {min_prompts!r}")
+    source = _source(data, input_format, groups, ranks)
     shapes = read_shapes(source, grid)
-    skipped = sum(shapes.skipped.values())
     if shapes.prompts == 0:
         reasons = ", ".join(f"{count} with {reason}" for reason, count in shapes.skipped.items() if count)
         raise AuditInputError(f"{source.path}: no prompt has two or more distinct scores ({reasons})")
-    groups = summarise_groups(
-        shapes.shapes, shapes.groups, shapes.group_names, shapes.completions, shapes.correct_pairs, shapes.known_pairs
+    summaries = summarise_groups(
+        shapes.shapes,
+        shapes.groups,
+        shapes.group_names,
+        shapes.completions,
+        shapes.correct_pairs,
+        shapes.known_pairs,
+        shapes.tied_pairs,
+        shapes.best_of_n,
+        alpha,
     )
-    # relabel to 0..K-1 over the groups that kept prompts (a group whose prompts were all skipped has none)
-    present = {name: number for number, name in enumerate(group.name for group in groups)}
-    relabel = np.array([present.get(name, -1) for name in shapes.group_names], dtype=np.int32)
-    labels = relabel[shapes.groups]
-    test = permutation_test(shapes.shapes, labels, permutations, seed)
-    means = {group.name: group.mean_shape for group in groups}
-    score = collapse_score(means)
-    collapsed, reason = verdict(score, test.p_value, threshold, alpha)
+    by_name = {summary.name: summary for summary in summaries}
+    excluded: dict[str, str] = {}
+    deciding_cells: list[tuple[int, int]] = []
+    signal_groups = no_signal = 0
+    for index, name in enumerate(shapes.group_names):
+        summary = by_name.get(name)
+        if summary is None:
+            continue
+        cells = [(index, n) for (group, n), moments in shapes.cells.items() if group == index and moments.count >= min_prompts]
+        if not cells:
+            excluded[name] = f"fewer than {min_prompts} prompts at every n"
+            continue
+        if summary.signal is False or summary.signal is None:
+            no_signal += 1
+            excluded[name] = "no signal: its scores do not follow the ranking (pairwise accuracy consistent with 1/2)"
+            continue
+        signal_groups += 1
+        deciding_cells.extend(cells)
+    contrasts = stratum_contrasts(shapes.cells, deciding_cells)
+    names = shapes.group_names
+
+    def where(first: tuple[int, int], second: tuple[int, int], feature: int) -> str:
+        n = first[1]
+        if feature == min(n - 2, MAX_INTERIOR):
+            return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, log-range"
+        position = f"response {feature + 2}" if n - 2 <= MAX_INTERIOR else f"interior point {feature + 1} of {MAX_INTERIOR}"
+        return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, {position}"
+
+    test = max_t_test(contrasts, shapes.cells, alpha, resamples, seed, describe=where)
+    compared = sorted({cell[1] for cell in contrasts.cells})
+    strata = tuple(
+        Stratum(
+            n=n,
+            groups={names[g]: shapes.cells[(g, m)].count for (g, m) in contrasts.cells if m == n},
+            axes=("scale",) if n == 2 else ("shape", "scale"),
+        )
+        for n in compared
+    )
+    derived = default_resolution(compared) if compared else Resolution(None, None)
+    chosen = Resolution(
+        shape=derived.shape if resolution is None else resolution,
+        scale=derived.scale if scale_resolution is None else scale_resolution,
+        shape_between=derived.shape_between if resolution is None else None,
+        scale_between=derived.scale_between if scale_resolution is None else None,
+    )
+    deciding_groups = len({cell[0] for cell in deciding_cells})
+    collapsed, reason = decide(
+        test, chosen, alpha, deciding=deciding_groups, signal_groups=signal_groups, shared=bool(compared), no_signal=no_signal
+    )
+    means = {summary.name: summary.mean_shape for summary in summaries}
     model = source.metadata.get("model")
     return AuditReport(
         source=str(source.path),
         input_format=source.format,
         model=None if model is None else str(model),
         prompts=shapes.prompts,
-        skipped=skipped,
-        skipped_reasons={reason: count for reason, count in shapes.skipped.items()},
+        skipped=sum(shapes.skipped.values()),
+        skipped_reasons=dict(shapes.skipped),
         grid=shapes.grid,
-        groups=tuple(groups),
-        group_distances=group_distances(means),
-        collapse_score=score,
-        between_groups=test,
+        groups=tuple(summaries),
+        excluded=excluded,
+        strata=strata,
+        test=test,
+        resolution=chosen,
         collapsed=collapsed,
         reason=reason,
-        threshold=threshold,
         alpha=alpha,
-        loss=None if loss is None else compare_with_loss(groups, loss, grid),
-        suggest=None if suggest is None else suggest_utilities(groups, shapes, suggest),
+        min_prompts=min_prompts,
+        group_distances=group_distances(means),
+        collapse_score=collapse_score(means),
+        loss=None if loss is None else compare_with_loss(shapes, loss, alpha, resamples, seed, chosen),
+        describe=None if describe is None else describe_groups(shapes, describe, chosen),
+        suggest=None if suggest is None else suggest_utilities(suggest, [s.name for s in summaries]),
+        _shapes=shapes,
     )
 
 
@@ -241,105 +354,111 @@ def _shape(values: np.ndarray) -> str:
 
 
 def verdict_line(report: AuditReport) -> str:
-    """``collapsed: yes/no/inconclusive (reason)``."""
-    word = {True: "yes", False: "no", None: "inconclusive"}[report.collapsed]
+    """``collapsed: yes/no/inconclusive/no signal (reason)``."""
+    if report.collapsed is None and report.reason.startswith("no signal"):
+        word = "no signal"
+    else:
+        word = {True: "yes", False: "no", None: "inconclusive"}[report.collapsed]
     return f"collapsed: {word} ({report.reason})"
 
 
+def _test_lines(report: AuditReport) -> list[str]:
+    test = report.test
+    level = 1.0 - report.alpha
+    if not report.strata:
+        return ["strata     none: no n is shared by two deciding groups"]
+    lines = [
+        "strata     " + "; ".join(f"n = {s.n}: " + ", ".join(f"{g} ({m})" for g, m in s.groups.items()) for s in report.strata),
+    ]
+    if report.only_scale:
+        lines.append("axes       n = 2 only: one pair per prompt has no shape, so the margin (log-range) is the only axis")
+    for effect in test.axes:
+        limit = axis_resolution(report.resolution, effect.axis)
+        lines.append(
+            f"effect     {describe_axis(effect, level)}, at {effect.where}"
+            + ("" if limit is None else f"; resolution {limit:.3g}")
+        )
+    lines.append(
+        f"test       max-t {_number(test.statistic, 3) if not test.certain else 'inf (a difference without noise)'}, "
+        f"p = {_number(test.p_value, 4)} ({test.resamples} multiplier-bootstrap draws, seed {test.seed}; alpha {report.alpha:g})"
+    )
+    lines.append(f"resolution {report.resolution.describe() or '-'}")
+    return lines
+
+
 def format_table(report: AuditReport) -> str:
-    """The terminal report: groups, the between-group test, the verdict."""
+    """The terminal report: groups, strata, effects with intervals, the test, the verdict."""
     lines = [
         f"source     {report.source} ({report.input_format}{'' if report.model is None else ', model ' + report.model})",
         f"prompts    {report.prompts} audited, {report.skipped} skipped"
         + "".join(f"; {count} {reason}" for reason, count in report.skipped_reasons.items() if count),
-        f"grid       {report.grid.size} points at (g - 1/2)/G, response index best first",
         "",
-        f"{'group':<20} {'prompts':>8} {'accuracy':>8} {'spread':>7}  mean shape",
+        f"{'group':<20} {'prompts':>8} {'n':>10} {'accuracy':>8} {'best-of-n':>9} {'signal':>6}  mean shape ({report.grid.size}-point grid)",
     ]
     for group in report.groups:
+        sizes = ",".join(str(n) for n in sorted(group.completions))
+        signal = {True: "yes", False: "no", None: "-"}[group.signal]
         lines.append(
-            f"{group.name[:20]:<20} {group.prompts:>8} {_number(group.accuracy):>8} {group.spread:>7.3f}  {_shape(group.mean_shape)}"
+            f"{group.name[:20]:<20} {group.prompts:>8} {sizes[:10]:>10} {_number(group.accuracy):>8} "
+            f"{_number(group.best_of_n_accuracy):>9} {signal:>6}  {_shape(group.mean_shape)}"
         )
-    test = report.between_groups
-    lines += [
-        "",
-        f"collapse score  {_number(report.collapse_score, 4)} (largest max-abs distance between two groups' mean shapes)",
-        f"permutation     {test.statistic_name} {_number(test.statistic, 4)}, p = {_number(test.p_value, 4)} "
-        f"({test.permutations} permutations, seed {test.seed})",
-        verdict_line(report),
-    ]
+    for name, why in report.excluded.items():
+        lines.append(f"  not deciding: {name}: {why}")
+    lines += ["", *_test_lines(report), verdict_line(report)]
     if report.loss is not None:
-        lines += ["", f"distance to the optimum of {report.loss.utility}:"]
-        lines += [f"  {p.name[:20]:<20} {p.distance:.4f}  predicted {_shape(p.predicted_shape)}" for p in report.loss.groups]
+        lines += ["", *report.loss.lines()]
+    if report.describe is not None:
+        lines += ["", *report.describe.lines()]
     if report.suggest is not None:
-        lines += ["", f"suggested {report.suggest.family} utility per group (fit at the group's most common n):"]
-        lines += [
-            f"  {s.name[:20]:<20} {s.utility or '-'} (n = {s.n}, RMS error {s.residual:.3g}{'' if s.reachable else ', not reached'})"
-            for s in report.suggest.groups
-        ]
+        lines += ["", *report.suggest.lines()]
     return "\n".join(lines)
 
 
+def _markdown_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell or list item (pipes, newlines, backticks)."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+
 def report_markdown(report: AuditReport) -> str:
-    """``report.md``: the verdict, the groups, and the figure."""
-    test = report.between_groups
+    """``report.md``: the verdict, the effects, the groups, and the figure."""
+    source = _markdown_cell(report.source)
     lines = [
         "# Reward collapse audit",
         "",
-        f"- source: `{report.source}` ({report.input_format})" + ("" if report.model is None else f", model `{report.model}`"),
+        f"- source: {source} ({report.input_format})"
+        + ("" if report.model is None else f", model {_markdown_cell(report.model)}"),
         f"- prompts: {report.prompts} audited, {report.skipped} skipped",
-        f"- **{verdict_line(report)}**",
-        f"- collapse score: {_number(report.collapse_score, 4)} (threshold {report.threshold:g})",
-        f"- permutation test: {test.statistic_name} {_number(test.statistic, 4)}, p = {_number(test.p_value, 4)} "
-        f"({test.permutations} permutations, seed {test.seed}; alpha {report.alpha:g})",
+        f"- **{_markdown_cell(verdict_line(report))}**",
         "",
-        "| group | prompts | accuracy | spread | mean shape (grid) |",
-        "|---|---:|---:|---:|---|",
+        "```",
+        *_test_lines(report),
+        "```",
+        "",
+        "| group | prompts | n | accuracy | best-of-n | signal | mean shape (grid) |",
+        "|---|---:|---|---:|---:|---|---|",
     ]
-    lines += [
-        f"| {g.name} | {g.prompts} | {_number(g.accuracy)} | {g.spread:.3f} | {_shape(g.mean_shape)} |" for g in report.groups
-    ]
-    if report.loss is not None:
-        lines += ["", f"Distance to the optimum of `{report.loss.utility}`:", ""]
-        lines += [f"- {p.name}: {p.distance:.4f}" for p in report.loss.groups]
-    if report.suggest is not None:
-        lines += ["", f"Suggested `{report.suggest.family}` utilities:", ""]
-        lines += [f"- {s.name}: `{s.utility}` (n = {s.n}, RMS error {s.residual:.3g})" for s in report.suggest.groups]
+    for g in report.groups:
+        sizes = ", ".join(f"{n}: {m}" for n, m in sorted(g.completions.items()))
+        signal = {True: "yes", False: "no", None: "-"}[g.signal]
+        lines.append(
+            f"| {_markdown_cell(g.name)} | {g.prompts} | {sizes} | {_number(g.accuracy)} | {_number(g.best_of_n_accuracy)} "
+            f"| {signal} | {_shape(g.mean_shape)} |"
+        )
+    if report.excluded:
+        lines += ["", "Not deciding:", ""]
+        lines += [f"- {_markdown_cell(name)}: {why}" for name, why in report.excluded.items()]
+    for part in (report.loss, report.describe, report.suggest):
+        if part is not None:
+            lines += ["", *(_markdown_cell(line) for line in part.lines())]
     lines += ["", f"![mean shapes]({REPORT_FILES[2]})", ""]
     return "\n".join(lines)
 
 
 def plot_audit(report: AuditReport) -> Figure:
-    """Mean shape per group against the response position, 10%-90% bands, the optimum dashed."""
-    from matplotlib.figure import Figure  # matplotlib loads only when a figure is drawn
+    """Mean shape per group against the response index (one panel per group above three)."""
+    from collapse_theory.auditing.figure import audit_figure  # matplotlib loads only when a figure is drawn
 
-    figure = Figure(figsize=(6.0, 4.4), layout="constrained")
-    axis = figure.subplots()
-    x = report.grid
-    for number, group in enumerate(report.groups):
-        color = _COLORS[number % len(_COLORS)]
-        axis.fill_between(x, group.band_low, group.band_high, color=color, alpha=0.15, linewidth=0)
-        axis.plot(x, group.mean_shape, "o-", color=color, linewidth=2, label=f"{group.name} ({group.prompts} prompts)")
-    if report.loss is not None:
-        for number, prediction in enumerate(report.loss.groups):
-            axis.plot(
-                x,
-                prediction.predicted_shape,
-                color=_COLORS[number % len(_COLORS)],
-                linestyle="--",
-                linewidth=1.2,
-                label=f"optimum of {report.loss.utility}" if number == 0 else None,
-            )
-    score = "" if report.collapse_score is None else f"collapse score {report.collapse_score:.3f}, "
-    word = {True: "collapsed", False: "not collapsed", None: "inconclusive"}[report.collapsed]
-    axis.set_title(f"{score}{word}", fontsize=10)
-    axis.set_xlabel("response index, best first (position (i - 1/2)/n)")
-    axis.set_ylabel("score, rescaled to [0, 1]")
-    axis.set_xlim(0.0, 1.0)
-    axis.set_ylim(-0.03, 1.03)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="upper right")
-    return figure
+    return audit_figure(report)
 
 
 def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -351,6 +470,8 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     """
     import json
 
+    if not str(out_dir).strip():
+        raise ValueError("the output directory is an empty path")
     buffer = io.BytesIO()
     plot_audit(report).savefig(buffer, format="png", dpi=120)
     contents = {

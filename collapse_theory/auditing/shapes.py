@@ -35,10 +35,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from collapse_theory.auditing.features import CellMoments, normalised, prompt_features
 from collapse_theory.auditing.score_files import AuditInputError, ScoreFile, ScoreRecord
 
 __all__ = [
@@ -67,11 +68,19 @@ def grid_positions(grid: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=256)
 def interpolation_matrix(n: int, grid: int) -> np.ndarray:
-    """W [G, n] with ``W @ v`` the shape v (length n) interpolated to the grid (see the module)."""
+    """W [G, n] with ``W @ v`` the shape v (length n) interpolated to the grid (see the module).
+
+    Built in O(G + n): each grid point weighs the two positions around it (one beyond the ends).
+    """
     positions = (np.arange(n, dtype=np.float64) + 0.5) / n
-    weights = np.empty((grid, n))
-    for column in range(n):
-        weights[:, column] = np.interp(grid_positions(grid), positions, np.eye(n)[column])
+    targets = grid_positions(grid)
+    right = np.clip(np.searchsorted(positions, targets, side="right"), 1, n - 1)
+    left = right - 1
+    fraction = np.clip((targets - positions[left]) / (positions[right] - positions[left]), 0.0, 1.0)
+    weights = np.zeros((grid, n))
+    rows = np.arange(grid)
+    weights[rows, left] += 1.0 - fraction
+    weights[rows, right] += fraction
     weights.flags.writeable = False
     return weights
 
@@ -103,6 +112,10 @@ class PromptShapes:
         completions: int [P], each prompt's number of scores n.
         correct_pairs: int [P], pairs of known order that the scores order right (strictly).
         known_pairs: int [P], pairs of known order.
+        tied_pairs: int [P], pairs of known order whose scores tie.
+        best_of_n: float [P], 1.0 when every better completion scores above every other
+            (RewardBench's own accuracy), 0.0 when not, NaN for a total order.
+        cells: ``{(group, n): CellMoments}`` of the features of :mod:`.features`.
         sums_by_n: ``{(group, n): (prompts, sum of their rescaled sorted scores [n])}``,
             the mean shape at each n without the grid (for inverse design).
         skipped: ``{reason: prompts}`` left out.
@@ -115,6 +128,9 @@ class PromptShapes:
     completions: np.ndarray
     correct_pairs: np.ndarray
     known_pairs: np.ndarray
+    tied_pairs: np.ndarray
+    best_of_n: np.ndarray
+    cells: dict[tuple[int, int], CellMoments] = field(repr=False)
     sums_by_n: dict[tuple[int, int], tuple[int, np.ndarray]] = field(repr=False)
     skipped: dict[str, int]
 
@@ -124,27 +140,66 @@ class PromptShapes:
         return int(self.shapes.shape[0])
 
 
-def _ordered_pair_counts(ordered: np.ndarray, num_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Correctly ordered and known pairs per prompt; ``ordered`` is [B, n] in the known order.
+class PairCounts(NamedTuple):
+    """Per prompt: pairs of known order ordered right (strictly), tied, known; best-of-n (NaN: undefined)."""
+
+    correct: np.ndarray
+    tied: np.ndarray
+    known: np.ndarray
+    best_of_n: np.ndarray
+
+
+def _partial_order_counts(values: np.ndarray, k: int) -> tuple[int, int, float]:
+    """RewardBench's order for one prompt: the first k beat the rest; O(n log n)."""
+    better, worse = values[:k], np.sort(values[k:])
+    below = np.searchsorted(worse, better, side="left")
+    not_above = np.searchsorted(worse, better, side="right")
+    best = float(better.min() > worse[-1]) if 0 < k < values.size else np.nan
+    return int(below.sum()), int((not_above - below).sum()), best
+
+
+def _total_order_counts(values: np.ndarray) -> tuple[int, int]:
+    """A total order, best first, for one long prompt: O(n^2) time in O(n x chunk) memory."""
+    n = values.size
+    correct = tied = 0
+    chunk = max(1, _PAIR_CELLS // n)
+    index = np.arange(n)
+    for start in range(0, n, chunk):
+        rows = values[start : start + chunk, None]
+        later = index[None, :] > index[start : start + chunk, None]
+        correct += int(np.count_nonzero((rows > values[None, :]) & later))
+        tied += int(np.count_nonzero((rows == values[None, :]) & later))
+    return correct, tied
+
+
+def _ordered_pair_counts(ordered: np.ndarray, num_correct: np.ndarray) -> PairCounts:
+    """Pair counts per prompt; ``ordered`` is [B, n] in the known order.
 
     ``num_correct[b] < 0``: a total order, best first (pairs i < j). Otherwise
-    RewardBench's partial order: the first ``num_correct`` beat the rest.
+    RewardBench's partial order: the first ``num_correct`` beat the rest, and the prompt
+    is a best-of-n success when every one of them scores above every other.
     """
     rows, n = ordered.shape
-    index = np.arange(n)
     correct = np.empty(rows, dtype=np.int64)
-    known = np.empty(rows, dtype=np.int64)
-    upper = index[:, None] < index[None, :]
-    step = max(1, _PAIR_CELLS // (n * n))
-    for start in range(0, rows, step):
-        block = slice(start, start + step)
-        k = num_correct[block]
-        partial = (index[None, :, None] < k[:, None, None]) & (index[None, None, :] >= k[:, None, None])
-        better = np.where((k < 0)[:, None, None], upper[None], partial)
-        values = ordered[block]
-        correct[block] = np.count_nonzero((values[:, :, None] > values[:, None, :]) & better, axis=(1, 2))
-        known[block] = np.count_nonzero(better, axis=(1, 2))
-    return correct, known
+    tied = np.empty(rows, dtype=np.int64)
+    best = np.full(rows, np.nan)
+    partial = num_correct >= 0
+    known = np.where(partial, num_correct * (n - num_correct), n * (n - 1) // 2).astype(np.int64)
+    for row in np.flatnonzero(partial):
+        correct[row], tied[row], best[row] = _partial_order_counts(ordered[row], int(num_correct[row]))
+    total = np.flatnonzero(~partial)
+    if total.size and n * n > _PAIR_CELLS:
+        for row in total:
+            correct[row], tied[row] = _total_order_counts(ordered[row])
+    elif total.size:
+        upper = np.triu(np.ones((n, n), dtype=bool), 1)
+        step = max(1, _PAIR_CELLS // (n * n))
+        for start in range(0, total.size, step):
+            block = total[start : start + step]
+            values = ordered[block]
+            correct[block] = np.count_nonzero((values[:, :, None] > values[:, None, :]) & upper, axis=(1, 2))
+            tied[block] = np.count_nonzero((values[:, :, None] == values[:, None, :]) & upper, axis=(1, 2))
+    return PairCounts(correct, tied, known, best)
 
 
 class ShapeAccumulator:
@@ -166,6 +221,9 @@ class ShapeAccumulator:
         self._completions: list[np.ndarray] = []
         self._correct: list[np.ndarray] = []
         self._known: list[np.ndarray] = []
+        self._tied: list[np.ndarray] = []
+        self._best: list[np.ndarray] = []
+        self._cells: dict[tuple[int, int], CellMoments] = {}
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, np.ndarray] = {}
         self.skipped = {SKIPPED_TOO_FEW: 0, SKIPPED_TIED: 0}
@@ -222,20 +280,31 @@ class ShapeAccumulator:
             raise self._error(locations[bad], f"non-finite score {float(values[bad][~np.isfinite(values[bad])][0])}")
         labels = np.asarray(groups, dtype=np.int64)
         num_correct = np.asarray(corrects, dtype=np.int64)
-        correct, known = _ordered_pair_counts(values, num_correct)
+        pairs = _ordered_pair_counts(values, num_correct)
         ordered = -np.sort(-values, axis=1)
-        low, high = ordered[:, -1:], ordered[:, :1]
-        informative = (high > low)[:, 0]
+        informative = ordered[:, 0] > ordered[:, -1]
         self.skipped[SKIPPED_TIED] += int(np.count_nonzero(~informative))
         if not informative.all():
-            ordered, low, high = ordered[informative], low[informative], high[informative]
-            labels, correct, known = labels[informative], correct[informative], known[informative]
-        rescaled = (ordered - low) / (high - low)
+            ordered, labels = ordered[informative], labels[informative]
+            pairs = PairCounts(*(part[informative] for part in pairs))
+        if ordered.shape[0] == 0:
+            return
+        rescaled, _ = normalised(ordered)
         self._shapes.append(rescaled @ interpolation_matrix(n, self.grid).T)
         self._groups.append(labels.astype(np.int32))
         self._completions.append(np.full(labels.size, n, dtype=np.int32))
-        self._correct.append(correct)
-        self._known.append(known)
+        self._correct.append(pairs.correct)
+        self._known.append(pairs.known)
+        self._tied.append(pairs.tied)
+        self._best.append(pairs.best_of_n)
+        features = prompt_features(ordered)
+        for group in np.unique(labels):
+            moments = CellMoments.of(features[labels == group])
+            cell = self._cells.get((int(group), n))
+            if cell is None:
+                self._cells[(int(group), n)] = moments
+            else:
+                cell.merge(moments)
         groups_now = len(self._group_index)
         sums = self._sums.get(n)
         if sums is None or sums.shape[0] < groups_now:
@@ -275,6 +344,9 @@ class ShapeAccumulator:
             completions=joined(self._completions, np.int32),
             correct_pairs=joined(self._correct, np.int64),
             known_pairs=joined(self._known, np.int64),
+            tied_pairs=joined(self._tied, np.int64),
+            best_of_n=joined(self._best, np.float64),
+            cells=dict(sorted(self._cells.items())),
             sums_by_n=sums_by_n,
             skipped=dict(self.skipped),
         )

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 
 from collapse_theory._checks import check_seed
 
@@ -73,6 +74,12 @@ class GroupSummary:
         spread: mean over prompts of the max-abs distance to ``mean_shape``.
         accuracy: fraction of pairs of known order ranked right; None when no pair's order is known.
         completions: ``{n: prompts}``, how many prompts have n scores.
+        signal: the scores follow the ranking: the mean per-prompt pairwise accuracy (ties
+            counted as half) has a one-sided lower confidence bound above 1/2; None with
+            fewer than two prompts or no pair of known order.
+        accuracy_bound: that lower bound (None as for ``signal``).
+        best_of_n_accuracy: RewardBench's own accuracy, the fraction of prompts whose every
+            correct completion scores above every incorrect one (None without a partial order).
     """
 
     name: str
@@ -84,6 +91,9 @@ class GroupSummary:
     spread: float
     accuracy: float | None
     completions: dict[int, int]
+    signal: bool | None = None
+    accuracy_bound: float | None = None
+    best_of_n_accuracy: float | None = None
 
 
 def summarise_groups(
@@ -93,8 +103,20 @@ def summarise_groups(
     completions: np.ndarray,
     correct_pairs: np.ndarray,
     known_pairs: np.ndarray,
+    tied_pairs: np.ndarray | None = None,
+    best_of_n: np.ndarray | None = None,
+    alpha: float = 0.01,
 ) -> list[GroupSummary]:
-    """One :class:`GroupSummary` per group with at least one prompt, in ``names`` order."""
+    """One :class:`GroupSummary` per group with at least one prompt, in ``names`` order.
+
+    The signal check is one-sided at level ``alpha``: the group's scores follow the
+    ranking when :math:`\\bar a - z_{1-\\alpha} s_a / \\sqrt{m} > 1/2`, with
+    :math:`a_p = (\\text{right} + \\text{tied}/2) / \\text{known}` per prompt.
+    """
+    tied_pairs = np.zeros_like(correct_pairs) if tied_pairs is None else tied_pairs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_prompt = np.where(known_pairs > 0, (correct_pairs + 0.5 * tied_pairs) / known_pairs, np.nan)
+    z = float(scipy.stats.norm.ppf(1.0 - alpha))
     count = len(names)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(count + 1))
@@ -110,6 +132,9 @@ def summarise_groups(
         low, high = np.quantile(group, BAND_QUANTILES, axis=0)
         error = group.std(axis=0, ddof=1) / np.sqrt(members.size) if members.size > 1 else np.full(mean.shape, np.nan)
         values, counts = np.unique(completions[members], return_counts=True)
+        signal, bound = _signal(per_prompt[members], z)
+        hits = best_of_n[members] if best_of_n is not None else np.empty(0)
+        hits = hits[np.isfinite(hits)]
         summaries.append(
             GroupSummary(
                 name=name,
@@ -121,9 +146,21 @@ def summarise_groups(
                 spread=float(np.mean(np.max(np.abs(group - mean), axis=1))),
                 accuracy=float(correct[index] / known[index]) if known[index] > 0 else None,
                 completions={int(v): int(c) for v, c in zip(values, counts, strict=True)},
+                signal=signal,
+                accuracy_bound=bound,
+                best_of_n_accuracy=float(hits.mean()) if hits.size else None,
             )
         )
     return summaries
+
+
+def _signal(accuracies: np.ndarray, z: float) -> tuple[bool | None, float | None]:
+    """Whether per-prompt accuracies are above 1/2 beyond noise, and the one-sided lower bound."""
+    values = accuracies[np.isfinite(accuracies)]
+    if values.size < 2:
+        return None, None
+    bound = float(values.mean() - z * values.std(ddof=1) / np.sqrt(values.size))
+    return bound > 0.5, bound
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,15 @@ from collapse_theory._checks import check_seed
 from collapse_theory.auditing import (
     DEFAULT_ALPHA,
     DEFAULT_GRID,
-    DEFAULT_PERMUTATIONS,
-    DEFAULT_THRESHOLD,
+    DEFAULT_MIN_PROMPTS,
+    DEFAULT_RESAMPLES,
     INPUT_FORMATS,
     RUN_REWARDS_FILE,
     audit,
     format_table,
     write_report,
 )
-from collapse_theory.auditing.predictions import DEFAULT_SUGGEST_FAMILY
+from collapse_theory.auditing.predictions import DEFAULT_DESCRIBE_FAMILY
 from collapse_theory.commands._arguments import integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.design import FAMILY_BOUNDS
@@ -31,6 +31,22 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+TARGET_LAWS = "beta:A[,B], uniform, two-point"
+
+
+def _suggestion(text: str) -> tuple[str, Any]:
+    """argparse type for ``GROUP=TARGET``: the group and a target law."""
+    from collapse_theory.commands.design import target_spec
+
+    group, separator, target = text.partition("=")
+    if not separator or not group.strip():
+        raise argparse.ArgumentTypeError(f"--suggest takes GROUP=TARGET (targets: {TARGET_LAWS}), got {text!r}")
+    kind, law = target_spec(target)
+    if kind != "law":
+        raise argparse.ArgumentTypeError(f"--suggest targets are laws ({TARGET_LAWS}), got {target!r}")
+    return group.strip(), law
+
+
 def register(subparsers: Any) -> None:
     """Add ``audit`` to the command line."""
     parser = subparsers.add_parser(
@@ -40,8 +56,9 @@ def register(subparsers: Any) -> None:
             "Read a reward model's scores on ranked completions (RewardBench 2 score file, JSONL "
             '{"prompt_id", "scores" best first, "ranks", "group"}, CSV prompt_id,score[,rank][,group], or a '
             f"run directory of collapse-theory train with {RUN_REWARDS_FILE}), turn each prompt's scores into a "
-            "shape (sorted, rescaled to [0, 1], on a grid), and compare the groups' mean shapes: the collapse "
-            "score, a permutation test, and a verdict. Exit code 2 on bad input."
+            "shape (sorted, rescaled to [0, 1]) and a log-range, and compare the groups at equal n: the largest "
+            "difference on each axis with a simultaneous interval, a max-t test, and a verdict that follows from them "
+            "(collapsed only when differences above the resolution are ruled out). Exit code 2 on bad input."
         ),
     )
     parser.add_argument("path", metavar="FILE_OR_RUN_DIR", help="score file, or a trainer run directory")
@@ -55,38 +72,62 @@ def register(subparsers: Any) -> None:
         help=f"grid points shapes are compared on (default: {DEFAULT_GRID})",
     )
     parser.add_argument(
+        "--resamples",
         "--permutations",
-        type=integer(1, "permutations"),
-        default=DEFAULT_PERMUTATIONS,
-        help=f"relabellings in the permutation test (default: {DEFAULT_PERMUTATIONS})",
+        dest="resamples",
+        type=integer(1, "resamples"),
+        default=DEFAULT_RESAMPLES,
+        help=f"multiplier-bootstrap draws for the test and the intervals (default: {DEFAULT_RESAMPLES}; "
+        "--permutations is the former name)",
     )
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of the permutation test, in [0, 2**32 - 1] (default: 0)")
-    parser.add_argument(
-        "--threshold",
-        type=number("threshold", 0.0, 1.0, upper_open=False, lower_open=True),
-        default=DEFAULT_THRESHOLD,
-        help=f"collapse score below which the model is collapsed (default: {DEFAULT_THRESHOLD:g})",
-    )
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap, in [0, 2**32 - 1] (default: 0)")
     parser.add_argument(
         "--alpha",
         type=number("alpha", 0.0, 1.0, upper_open=True, lower_open=True),
         default=DEFAULT_ALPHA,
-        help=f"p-value below which a larger score means not collapsed (default: {DEFAULT_ALPHA:g})",
+        help=f"level of the test of no difference; intervals are at 1 - alpha (default: {DEFAULT_ALPHA:g})",
+    )
+    parser.add_argument(
+        "--resolution",
+        "--threshold",
+        dest="resolution",
+        type=number("resolution", 0.0, 1.0, upper_open=False, lower_open=True),
+        help="shape differences at or above this count: 'collapsed' needs the shape interval below it "
+        "(default: half the smallest distance between the reference optima at the data's n; --threshold is the former name)",
+    )
+    parser.add_argument(
+        "--scale-resolution",
+        type=number("scale-resolution", 0.0, 100.0, upper_open=False, lower_open=True),
+        help="the same for the log-range (default: derived like --resolution from the frameworks' regularised losses)",
+    )
+    parser.add_argument(
+        "--min-prompts",
+        type=integer(2, "min-prompts"),
+        default=DEFAULT_MIN_PROMPTS,
+        help=f"prompts a group needs at an n to decide the verdict (default: {DEFAULT_MIN_PROMPTS})",
     )
     parser.add_argument(
         "--loss",
         type=loss_spec,
         metavar="SPEC",
         help="the utility or ranking loss the model was trained with (e.g. log-sigmoid:4, bradley-terry, open-assistant): "
-        "distance of each group to its optimum (range-normalised; an unbounded loss predicts its limiting direction)",
+        "each group against its optimum at each of its n (range-normalised; an unbounded loss predicts its limiting direction)",
+    )
+    parser.add_argument(
+        "--describe",
+        nargs="?",
+        const=DEFAULT_DESCRIBE_FAMILY,
+        choices=tuple(FAMILY_BOUNDS),
+        metavar="FAMILY",
+        help=f"the member of FAMILY each group behaves like, with its fit (default family: {DEFAULT_DESCRIBE_FAMILY}; "
+        f"one of {', '.join(FAMILY_BOUNDS)})",
     )
     parser.add_argument(
         "--suggest",
-        nargs="?",
-        const=DEFAULT_SUGGEST_FAMILY,
-        choices=tuple(FAMILY_BOUNDS),
-        metavar="FAMILY",
-        help=f"suggest a utility per group from FAMILY (default family: {DEFAULT_SUGGEST_FAMILY}; one of {', '.join(FAMILY_BOUNDS)})",
+        action="append",
+        type=_suggestion,
+        metavar="GROUP=TARGET",
+        help=f"the utility that would train GROUP towards a target law ({TARGET_LAWS}); repeat for several groups",
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     parser.add_argument("--out", metavar="DIR", help="also write report.md, report.json and shapes.png to DIR")
@@ -99,12 +140,15 @@ def run_audit(arguments: argparse.Namespace) -> int:
         arguments.path,
         input_format=arguments.input_format,
         grid=arguments.grid,
-        permutations=arguments.permutations,
+        resamples=arguments.resamples,
         seed=arguments.seed,
-        threshold=arguments.threshold,
         alpha=arguments.alpha,
+        resolution=arguments.resolution,
+        scale_resolution=arguments.scale_resolution,
+        min_prompts=arguments.min_prompts,
         loss=arguments.loss,
-        suggest=arguments.suggest,
+        describe=arguments.describe,
+        suggest=None if not arguments.suggest else dict(arguments.suggest),
     )
     if arguments.out is not None:
         write_report(report, arguments.out)
@@ -112,9 +156,19 @@ def run_audit(arguments: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=1, allow_nan=False))
     elif arguments.format == "csv":  # one row per group; the verdict and test are in the JSON
         write_csv(
-            ["group", "prompts", "spread", "accuracy", "mean_shape", "band_low", "band_high"],
+            ["group", "prompts", "accuracy", "best_of_n_accuracy", "signal", "spread", "mean_shape", "band_low", "band_high"],
             [
-                [g.name, g.prompts, g.spread, g.accuracy, numbers(g.mean_shape), numbers(g.band_low), numbers(g.band_high)]
+                [
+                    g.name,
+                    g.prompts,
+                    g.accuracy,
+                    g.best_of_n_accuracy,
+                    g.signal,
+                    g.spread,
+                    numbers(g.mean_shape),
+                    numbers(g.band_low),
+                    numbers(g.band_high),
+                ]
                 for g in report.groups
             ],
         )
