@@ -205,8 +205,8 @@ class AxisEffect:
     """
 
     axis: str
-    effect: float | None
-    low: float | None
+    effect: float
+    low: float
     high: float | None
     where: str | None
 
@@ -218,7 +218,11 @@ class MaxTTest:
     Attributes:
         statistic: :math:`T = \\max_k |D_k| / \\sigma_k` (None without contrasts; a
             noise-free difference is reported as None with ``certain`` True).
-        p_value: :math:`(1 + \\#\\{T^* \\ge T\\})/(1 + B)`; None without contrasts.
+        p_value: :math:`(1 + \\#\\{T^* \\ge T\\})/(1 + B)`, the test of no difference at all;
+            None without contrasts.
+        p_value_above: the same for "no difference above the margins" (the minimum-effect
+            test: :math:`T_\\delta = \\max_k (|D_k| - \\delta_k)/\\sigma_k`); equals ``p_value``
+            without margins.
         critical_value: c; None without contrasts or when B is too small for alpha.
         resamples: B.
         seed: the seed of the draws.
@@ -228,6 +232,7 @@ class MaxTTest:
 
     statistic: float | None
     p_value: float | None
+    p_value_above: float | None
     critical_value: float | None
     resamples: int
     seed: int
@@ -253,10 +258,13 @@ def max_t_test(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     describe: object = None,
+    margins: Sequence[float | None] = (),
 ) -> MaxTTest:
     """The test and the per-axis intervals of :class:`Contrasts` (see the module).
 
-    ``describe(first_cell, second_cell, feature)`` names a contrast for ``where``.
+    ``describe(first_cell, second_cell, feature)`` names a contrast for ``where``;
+    ``margins`` gives per axis (shape, scale) the difference the minimum-effect test allows
+    (None or absent: 0).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -270,7 +278,7 @@ def max_t_test(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or not 1 <= resamples <= MAX_RESAMPLES:
         raise ValueError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
     if contrasts.difference.size == 0:
-        return MaxTTest(None, None, None, resamples, seed, False, ())
+        return MaxTTest(None, None, None, None, resamples, seed, False, ())
     error = contrasts.error
     observed = _studentised(contrasts.difference, error)
     certain = bool(np.any(np.isinf(observed)))
@@ -291,6 +299,9 @@ def max_t_test(
         second = np.stack([column[1] for column in columns], 1)
         maxima[start : start + count] = np.max(np.abs(first - second) / error[noisy], axis=1)
     p_value = (1 + int(np.count_nonzero(maxima >= statistic))) / (1 + resamples)
+    allowed = np.array([(margins[a] if a < len(margins) and margins[a] is not None else 0.0) for a in range(len(AXES))])
+    shifted = _studentised(np.maximum(np.abs(contrasts.difference) - allowed[contrasts.axis], 0.0), error)
+    p_value_above = (1 + int(np.count_nonzero(maxima >= float(shifted.max())))) / (1 + resamples)
     c = critical_value(maxima, alpha)
     axes = []
     for number, name in enumerate(AXES):
@@ -307,6 +318,7 @@ def max_t_test(
     return MaxTTest(
         statistic=None if not np.isfinite(statistic) else statistic,
         p_value=p_value,
+        p_value_above=p_value_above,
         critical_value=c if np.isfinite(c) else None,
         resamples=resamples,
         seed=seed,

@@ -296,8 +296,15 @@ def audit(
         position = f"response {feature + 2}" if n - 2 <= MAX_INTERIOR else f"interior point {feature + 1} of {MAX_INTERIOR}"
         return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, {position}"
 
-    test = max_t_test(contrasts, shapes.cells, alpha, resamples, seed, describe=where)
     compared = sorted({cell[1] for cell in contrasts.cells})
+    derived = default_resolution(compared) if compared else Resolution(None, None)
+    chosen = Resolution(
+        shape=derived.shape if resolution is None else resolution,
+        scale=derived.scale if scale_resolution is None else scale_resolution,
+        shape_between=derived.shape_between if resolution is None else None,
+        scale_between=derived.scale_between if scale_resolution is None else None,
+    )
+    test = max_t_test(contrasts, shapes.cells, alpha, resamples, seed, describe=where, margins=(chosen.shape, chosen.scale))
     strata = tuple(
         Stratum(
             n=n,
@@ -305,13 +312,6 @@ def audit(
             axes=("scale",) if n == 2 else ("shape", "scale"),
         )
         for n in compared
-    )
-    derived = default_resolution(compared) if compared else Resolution(None, None)
-    chosen = Resolution(
-        shape=derived.shape if resolution is None else resolution,
-        scale=derived.scale if scale_resolution is None else scale_resolution,
-        shape_between=derived.shape_between if resolution is None else None,
-        scale_between=derived.scale_between if scale_resolution is None else None,
     )
     deciding_groups = len({cell[0] for cell in deciding_cells})
     collapsed, reason = decide(
@@ -380,7 +380,8 @@ def _test_lines(report: AuditReport) -> list[str]:
         )
     lines.append(
         f"test       max-t {_number(test.statistic, 3) if not test.certain else 'inf (a difference without noise)'}, "
-        f"p = {_number(test.p_value, 4)} ({test.resamples} multiplier-bootstrap draws, seed {test.seed}; alpha {report.alpha:g})"
+        f"p = {_number(test.p_value_above, 4)} for a difference above the resolution, {_number(test.p_value, 4)} for any "
+        f"({test.resamples} multiplier-bootstrap draws, seed {test.seed}; alpha {report.alpha:g})"
     )
     lines.append(f"resolution {report.resolution.describe() or '-'}")
     return lines
