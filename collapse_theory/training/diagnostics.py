@@ -28,12 +28,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.stats
 
 from collapse_theory import collapse_score as shared
 from collapse_theory._io import atomic_write_json
@@ -55,6 +57,7 @@ __all__ = [
     "SplitDiagnostics",
     "Verdict",
     "acceptance",
+    "evidence",
     "collapse_score",
     "diagnose",
     "diagnostic_rewards",
@@ -413,7 +416,7 @@ def diagnose(
     return Diagnostics(n=dataset.n, utilities=chosen, train=split("train", False), held_out=held)
 
 
-#: The acceptance thresholds of the trainer's demo (issue 4): distance to the optimum and between kinds.
+#: The reproduction's demo tolerances (stricter than the verdict, :func:`evidence`): distance to the optimum and between kinds.
 ACCEPTANCE_TOLERANCE = 0.05
 ACCEPTANCE_SEPARATION = 0.3
 
@@ -500,8 +503,87 @@ class Verdict:
     message: str
 
 
+#: The normal quantile of the trainer's verdict: a mean curve's uncertainty is this many standard errors.
+VERDICT_Z = float(scipy.stats.norm.ppf(0.995))
+
+
+def _standard_error(curve: KindCurve) -> float:
+    """The largest standard error over ranks of the kind's mean curve (inf with one prompt)."""
+    return float(np.max(curve.spread)) / math.sqrt(curve.prompts - 1) if curve.prompts > 1 else math.inf
+
+
+def _alternatives(curve: KindCurve, n: int) -> list[np.ndarray]:
+    """The audit's reference optima at n (bounded utilities and losses a user chooses between) other than the curve's own.
+
+    Compared as the curve is: rewards for a bounded utility, range-normalised shapes otherwise.
+    """
+    from collapse_theory.auditing.resolution import REFERENCE_SHAPES  # the references load only for a verdict
+
+    found = []
+    for spec in REFERENCE_SHAPES:
+        solution = solve_loss(spec, n)
+        values = solution.rewards if solution.rewards is not None else solution.direction
+        if values is None:
+            continue
+        values = np.sort(np.asarray(values, dtype=np.float64))[::-1]
+        if curve.normalised or curve.unbounded:
+            values = range_normalised(values[None, :])[0]
+        if float(np.max(np.abs(values - curve.optimum))) > 1e-6:
+            found.append(values)
+    return found
+
+
+def evidence(diagnostics: Diagnostics, split: str = "train") -> Acceptance:
+    """Whether one split shows collapse or the prompt-aware fix, judged against the optima and the data's noise.
+
+    A kind *sits at* an optimum when its mean curve is closer to it than to each
+    alternative optimum by more than ``VERDICT_Z`` standard errors of the mean curve:
+
+    * prompt-aware: the alternatives are the other kinds' (distinct) optima; the fix is
+      shown when every kind sits at its own optimum, however close the optima are;
+    * one utility (``single``): the alternatives are the optima of the audit's reference
+      utilities at n (:mod:`collapse_theory.auditing.resolution`); collapse is shown when
+      every kind sits at the shared optimum and the kinds' mean curves differ by less than
+      half the distance from that optimum to the nearest alternative.
+    """
+    chosen = diagnostics.train if split == "train" else diagnostics.held_out
+    if chosen is None:
+        raise ValueError(f"no {split} split in these diagnostics")
+    curves = chosen.curves
+    distance = max(curve.distance_to_optimum for curve in curves)
+    score = chosen.collapse_score
+    margins = []
+    nearest_alternative = math.inf
+    for curve in curves:
+        if diagnostics.mode == "single":
+            others = _alternatives(curve, diagnostics.n)
+        else:
+            others = [other.optimum for other in curves if other.utility != curve.utility]
+        if others:
+            nearest_alternative = min(nearest_alternative, min(float(np.max(np.abs(curve.optimum - o))) for o in others))
+        error = VERDICT_Z * _standard_error(curve)
+        if not others:  # nothing to tell the optimum from (pairs: every bounded optimum is (1, 0)): within the noise of it
+            margins.append((curve.kind, error - curve.distance_to_optimum, 0.0 if error > 0 else -1.0))
+            continue
+        nearest = min(float(np.max(np.abs(curve.mean - o))) for o in others)
+        margins.append((curve.kind, nearest - curve.distance_to_optimum, error))
+    at_optimum = all(margin > error for _, margin, error in margins)
+    closer = ", ".join(f"{kind} {margin:.4f} (needs > {error:.4f})" for kind, margin, error in margins)
+    if diagnostics.mode == "single":
+        agree = score is None or score < nearest_alternative / 2
+        passed = at_optimum and agree
+        relation = "only one kind" if score is None else f"kinds differ by {score:.4f} (< {nearest_alternative / 2:.4f} wanted)"
+        message = f"{split}: closer to the shared optimum than to any other reference optimum by {closer}; {relation}"
+    else:
+        passed = len(curves) > 1 and at_optimum
+        message = f"{split}: closer to its own optimum than to another kind's by {closer}"
+    return Acceptance(
+        passed=bool(passed), mode=diagnostics.mode, max_distance_to_optimum=distance, collapse_score=score, message=message
+    )
+
+
 def verdict(diagnostics: Diagnostics) -> Verdict:
-    """The run's verdict: collapsed, or the prompt-aware fix works (or neither), from :func:`acceptance`.
+    """The run's verdict: collapsed, or the prompt-aware fix works (or neither), from :func:`evidence` on each split.
 
     Example:
         >>> import numpy as np
@@ -512,18 +594,18 @@ def verdict(diagnostics: Diagnostics) -> Verdict:
         >>> verdict(report).outcome
         'collapsed'
     """
-    train = acceptance(diagnostics, "train")
-    held = acceptance(diagnostics, "held_out") if diagnostics.held_out is not None else None
-    passed = train.passed and (held is None or held.passed)
+    train = evidence(diagnostics, "train")
+    held = evidence(diagnostics, "held_out") if diagnostics.held_out is not None else None
+    passed = train.passed  # the theory predicts the training prompts; the held-out check is reported beside it
     if diagnostics.mode == "single":
         outcome = "collapsed" if passed else "not collapsed"
         meaning = "every kind ends at the same optimum: reward collapse" if passed else "the rewards have not collapsed (yet)"
     else:
         outcome = "prompt-aware fix works" if passed else "prompt-aware fix not shown"
         meaning = (
-            "each kind ends at its own optimum, the kinds apart"
+            "each kind ends at its own optimum, closer to it than to the other kinds' optima"
             if passed
-            else "the kinds have not reached their own optima apart (yet)"
+            else "the kinds have not reached their own optima (yet)"
         )
     checks = "; ".join(check.message for check in (train, held) if check is not None)
     return Verdict(
