@@ -357,8 +357,7 @@ def _parse_spec(spec: str) -> Utility:
         return _member(family)
     if not sep or not argument.strip():
         raise UtilitySpecError(
-            f"utility {name!r} needs a parameter, e.g. {name}:{format_number(family.parameter.example)}; "
-            f"{_valid_forms_message()}"
+            f"utility {name!r} needs a parameter, e.g. {name}:{format_number(family.parameter.example)}; {_valid_forms_message()}"
         )
     try:
         return _member(family, (_check_parameter(family, argument),))

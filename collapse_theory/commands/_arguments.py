@@ -15,13 +15,13 @@ import argparse
 import os
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 from collapse_theory._checks import check_seed
 from collapse_theory._spec_numbers import SpecNumberError, read_number
 from collapse_theory.solver import check_n
 from collapse_theory.utilities import parse_utility
-
 
 #: An integer in ASCII digits (``int`` alone would take other scripts' digits and ``1_000``).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -113,13 +113,14 @@ def number(what: str, lower: float, upper: float, upper_open: bool, lower_open: 
             number = read_number(text)
         except SpecNumberError:
             raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
-        value, exact = number.value, number.exact
         # the exact value typed and its float64 must both be inside (a decimal can round onto an open end)
-        too_low = min(value, exact) <= lower if lower_open else min(value, exact) < lower
-        too_high = max(value, exact) >= upper if upper_open else max(value, exact) > upper
+        smallest = min(Fraction(number.value), number.exact)
+        largest = max(Fraction(number.value), number.exact)
+        too_low = smallest <= lower if lower_open else smallest < lower
+        too_high = largest >= upper if upper_open else largest > upper
         if too_low or too_high:
             raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
-        return value
+        return number.value
 
     return parse
 
