@@ -9,6 +9,10 @@ memory check, malformed files) and ``OSError`` (files that cannot be read or
 written). Anything else, ``KeyError`` and ``TypeError`` included, is a bug in this
 package and surfaces as a traceback with exit code 1, so it gets reported instead of
 being mistaken for the user's fault.
+
+Warnings (Python's ``warnings``: NumPy's overflow RuntimeWarnings, JAX's note on a damaged
+compilation-cache entry, the library's own) are printed as one line each, once per message,
+``collapse-theory: warning: ...``, instead of Python's two lines with a source excerpt.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 from collapse_theory import __version__, commands
-from collapse_theory._compilation_cache import enable_compilation_cache
+from collapse_theory._compilation_cache import cache_directory, enable_compilation_cache
 
 __all__ = ["COMMAND_ORDER", "PROGRAM", "CommandLineError", "build_parser", "main"]
 
@@ -97,8 +103,52 @@ def _one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+#: JAX's warnings on its persistent compilation cache start so (jax/_src/compiler.py): the
+#: entry is skipped and the program compiled again, so the answer is unaffected.
+_CACHE_WARNINGS = ("Error reading persistent compilation cache entry", "Error writing persistent compilation cache entry")
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str) -> str:
+    """The one line a warning is printed as (without the program's prefix)."""
+    lines = str(message).strip().splitlines()
+    text = lines[0] if lines else category.__name__
+    if text.startswith(_CACHE_WARNINGS):
+        folder = cache_directory()
+        where = f" (delete {folder} to clear the cache)" if folder is not None else ""
+        return f"a damaged compilation-cache entry was skipped and its program compiled again{where}: {text}"
+    if text.startswith("warning: "):  # the library's own messages may carry the word already
+        text = text[len("warning: ") :]
+    return f"{text} ({category.__name__}, {Path(filename).name})"
+
+
+def _one_line_warnings() -> Any:
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one line on stderr."""
+    shown: set[str] = set()
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = _warning_line(message, category, filename)
+        if text not in shown:
+            shown.add(text)
+            print(f"{PROGRAM}: warning: {text}", file=sys.stderr if file is None else file)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``collapse-theory`` console script; returns the exit code."""
+    with warnings.catch_warnings():  # restores the caller's warning display (tests call main in-process)
+        warnings.showwarning = _one_line_warnings()
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_module_of(argv))
     arguments = parser.parse_args(argv)

@@ -96,6 +96,10 @@ __all__ = [
     "reward_sensitivity",
 ]
 
+#: Significant digits of a designed spec (:attr:`Design.utility`): a fitted estimate, shown
+#: rounded; :attr:`Design.parameter` carries the float itself.
+DESIGN_DIGITS = 10
+
 #: Families that :func:`design_for_rewards` and :func:`reward_sensitivity` accept, with the
 #: parameter interval searched and the starting parameter (read from the family records).
 FAMILY_BOUNDS: dict[str, tuple[float, float, float]] = {
@@ -116,7 +120,8 @@ class Design:
         target: a description of the target.
         family: the family searched.
         parameter: the best parameter (None when no member qualifies at all).
-        utility: the designed utility's spec (the equivalent built-in for ``box-cox``).
+        utility: the designed utility's spec (the equivalent built-in for ``box-cox``), its
+            parameter rounded to :data:`DESIGN_DIGITS` significant digits.
         reachable: the target is matched within the tolerance by a member inside the
             family's range.
         residual: the mismatch: KS distance of the laws (limit) or root-mean-square reward
@@ -265,7 +270,7 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
             target=described,
             family=family,
             parameter=exponent,
-            utility=exponent_spec(exponent),
+            utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
             reachable=True,
             residual=0.0,
             n=None,
@@ -293,7 +298,7 @@ def _fit_box_cox_limit(target: Any) -> Design:
         target=_describe_target(target),
         family="box-cox",
         parameter=exponent,
-        utility=exponent_spec(exponent),
+        utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
         reachable=True,
         residual=float(result.fun),
         n=None,
@@ -324,7 +329,7 @@ def _design_exp_limit(target: Any, described: str, tolerance: float) -> Design:
         target=described,
         family="exp",
         parameter=beta,
-        utility=f"exp:{beta:.10g}",
+        utility=f"exp:{beta:.{DESIGN_DIGITS}g}",
         reachable=reachable,
         residual=residual,
         n=None,
@@ -426,7 +431,7 @@ def design_for_rewards(
     cost = float(residual @ residual)
     method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
     rms = math.sqrt(cost / n)
-    spec = exponent_spec(theta) if family == "box-cox" else family_utility(family, theta).spec
+    spec = exponent_spec(theta, significant=DESIGN_DIGITS) if family == "box-cox" else f"{family}:{theta:.{DESIGN_DIGITS}g}"
     at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
     reachable = rms <= tolerance and not at_bound
     if reachable:

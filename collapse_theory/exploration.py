@@ -184,8 +184,10 @@ def load_utility(reference: str) -> Utility:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as stop:  # sys.exit() at import would end the command silently, with its code
+        raise ValueError(f"importing {path} failed: it called sys.exit({stop.code!r}); a utility file defines U") from None
     except Exception as error:  # the user's code: report any failure as one line
-        raise ValueError(f"importing {path} failed: {type(error).__name__}: {error}") from None
+        raise ValueError(f"importing {path} failed: {_one_line(error)}") from None
     finally:
         sys.modules.pop(module_name, None)
     if not hasattr(module, name):
@@ -198,12 +200,28 @@ def load_utility(reference: str) -> Utility:
     trial = custom(candidate, name)
     try:
         values = np.asarray(trial(jnp.asarray(CHECK_POINTS)))
-    except Exception as error:
-        raise ValueError(f"{path}:{name} failed on an array of x in (0, 1]: {type(error).__name__}: {error}") from None
+    except (Exception, SystemExit) as error:
+        raise ValueError(f"{path}:{name} failed on an array of x in (0, 1]: {_one_line(error)}") from None
+    # the solver differentiates U twice: an integer, complex or object result has no real
+    # derivative (JAX's grad raises TypeError deep inside the solve)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise ValueError(f"{path}:{name} returns {values.dtype} values; U must return real floating-point numbers")
     if values.shape != CHECK_POINTS.shape or not np.all(np.isfinite(values)):
         raise ValueError(f"{path}:{name} must be elementwise and finite on (0, 1]")
-    concave, _ = shape_on_grid(trial)
-    return custom(candidate, name, concave=concave, singular=is_singular_at_zero(trial))
+    try:
+        concave, _ = shape_on_grid(trial)
+        singular = is_singular_at_zero(trial)
+    except ValueError:
+        raise
+    except (Exception, SystemExit) as error:  # U works on arrays but not under jax.grad (numpy inside, say)
+        raise ValueError(f"{path}:{name} cannot be differentiated with JAX: {_one_line(error)}") from None
+    return custom(candidate, name, concave=concave, singular=singular)
+
+
+def _one_line(error: BaseException) -> str:
+    """``'TypeError: message'``, the first line of the message only (JAX appends advice below it)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def fit_beta(law: Any) -> BetaFit:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import jax
@@ -82,9 +83,20 @@ class Parameter:
         """The range alone, e.g. ``'0<G<1'``."""
         return self.describe().split(", ", 1)[1]
 
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` is finite and inside the range."""
-        if not math.isfinite(value):
+    def contains(self, value: float | Fraction) -> bool:
+        """Whether ``value`` is finite and inside the range.
+
+        A :class:`~fractions.Fraction` (the exact decimal a spec typed) is compared
+        exactly with the float bounds, so ``0.99999999999999999999`` is inside 0<G<1
+        though its float64 is 1.
+
+        Example:
+            >>> FAMILIES["power"].parameter.contains(Fraction("0.99999999999999999999"))
+            True
+            >>> FAMILIES["power"].parameter.contains(0.99999999999999999999)
+            False
+        """
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         if self.lower is not None and value <= self.lower:
             return False

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory._spec_numbers import format_number
 from collapse_theory.distances import distance
 from collapse_theory.families import box_cox_beta_parameter as limit_beta_parameter
 from collapse_theory.limits import describe_limit, limit
@@ -36,19 +37,24 @@ __all__ = [
 ]
 
 
-def exponent_spec(exponent: float) -> str:
+def exponent_spec(exponent: float, significant: int | None = None) -> str:
     """The built-in spec with the same optimum as ``box_cox(exponent)``.
+
+    The spec carries the exponent exactly (it parses back to the same float64), or
+    rounded to ``significant`` digits for display (a fitted exponent, say).
 
     Example:
         >>> [exponent_spec(g) for g in (0.5, 0.0, -1.0, 1.0)]
         ['power:0.5', 'log', 'neg-power:1', 'linear']
+        >>> exponent_spec(0.123456789012345), exponent_spec(0.123456789012345, significant=4)
+        ('power:0.123456789012345', 'power:0.1235')
     """
     exponent = float(exponent)
     if exponent == 1.0:
         return "linear"
     if exponent == 0.0:
         return "log"
-    number = format(abs(exponent), ".10g")
+    number = format_number(abs(exponent)) if significant is None else format(abs(exponent), f".{significant}g")
     return f"power:{number}" if exponent > 0.0 else f"neg-power:{number}"
 
 

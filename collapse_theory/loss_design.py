@@ -55,7 +55,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.optimize
 
-from collapse_theory.design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
+from collapse_theory.design import DESIGN_DIGITS, FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
 from collapse_theory.family_sweeps import box_cox_exponent, family_utility
 from collapse_theory.loss_solver import LossStatus, solve_loss
 from collapse_theory.losses import Loss, LossSpecError, parse_loss
@@ -293,7 +293,8 @@ def design_for_loss_rewards(
     coordinate, cost = min(matching, key=lambda m: abs(m[0] - start_coordinate)) if matching else min(minima, key=lambda m: m[1])
     others = [(to_parameter(m[0]), m[1]) for m in matching if m[0] != coordinate]
     theta = min(max(to_parameter(coordinate), low), high)
-    designed = _member(loss, family, theta)
+    # the spec shown is rounded like design_for_rewards' (a fitted estimate); parameter is the float
+    designed = _member(loss, family, float(f"{theta:.{DESIGN_DIGITS}g}"))
     rewards = answer(to_parameter(coordinate))
     at_low = math.isclose(theta, low, rel_tol=1e-9, abs_tol=1e-12)
     at_bound = (at_low or math.isclose(theta, high, rel_tol=1e-9, abs_tol=1e-12)) and not (family == "box-cox" and theta == 1.0)

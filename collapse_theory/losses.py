@@ -54,13 +54,14 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from collapse_theory._spec_numbers import SpecNumberError, format_number, read_number
+from collapse_theory.families import FAMILIES
 from collapse_theory.utilities import Utility, UtilitySpecError, parse_utility
 
 __all__ = [
@@ -96,11 +97,6 @@ _TERM_FORMS = (
 )
 
 
-def _number(text: str) -> str:
-    value = float(text)
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, "g")
-
-
 @dataclass(frozen=True)
 class Loss:
     """A ranking loss: one objective term, bounded or free rewards, a regulariser, margins, weights.
@@ -133,11 +129,21 @@ class Loss:
         if self.utility is not None:
             return self.utility.spec
         assert self.parameter is not None
-        return f"{self.objective}:{_number(repr(self.parameter))}"
+        return f"{self.objective}:{format_number(self.parameter)}"
 
     @property
     def spec(self) -> str:
-        """The canonical spec: objective, then free/bounded, l2, center, margin, rank-margin, lipo."""
+        """The canonical spec: objective, then free/bounded, l2, center, margin, rank-margin, lipo.
+
+        It parses back to exactly this loss: every parameter is written with the shortest
+        digits that read back as the same float64, never rounded.
+
+        Example:
+            >>> parse_loss("log-sigmoid:1+free+l2:0.00123456789").spec
+            'log-sigmoid:1+free+l2:0.00123456789'
+            >>> parse_loss("log-sigmoid:1+free+l2:1e300").l2
+            1e+300
+        """
         return "+".join(self.terms)
 
     @property
@@ -156,7 +162,7 @@ class Loss:
             terms.append("free")
         for name, value in (("l2", self.l2), ("center", self.center), ("margin", self.margin), ("rank-margin", self.rank_margin)):
             if value:
-                terms.append(f"{name}:{_number(repr(value))}")
+                terms.append(f"{name}:{format_number(value)}")
         if self.lipo:
             terms.append("lipo")
         return tuple(terms)
@@ -260,21 +266,24 @@ def _expand(text: str, spec: str) -> list[str]:
     if name == "trl-center":
         if not sep:
             raise LossSpecError(f"loss {spec!r}: trl-center needs its coefficient, e.g. trl-center:0.01")
-        return PRESETS["trl-center:C"].replace(":C", ":" + argument.strip()).split("+")
+        # split as a spec is, so an exponent's sign (trl-center:1e+2) stays in its number
+        return _SPLIT.split(PRESETS["trl-center:C"].replace(":C", ":" + argument.strip()))
     if name in PRESETS and not sep:
         return PRESETS[name].split("+")
     return [text]
 
 
 def _parameter(spec: str, name: str, argument: str, *, positive: bool) -> float:
+    """The float64 of a term's parameter, read exactly (:func:`~collapse_theory._spec_numbers.read_number`)."""
     bound = "> 0" if positive else ">= 0"
     try:
-        value = float(argument)
-    except ValueError:
-        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, got {argument.strip()!r}") from None
-    if not math.isfinite(value) or value < 0.0 or (positive and value == 0.0):
-        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, got {argument.strip()!r}")
-    return value
+        number = read_number(argument)
+    except SpecNumberError as error:
+        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, but {error}") from None
+    # the exact value decides (a nonzero float64 is normal, so its sign is the exact one's)
+    if number.exact < 0 or (positive and number.exact == 0):
+        raise LossSpecError(f"loss {spec!r}: {name} needs a finite number {bound}, got {number.text!r}")
+    return number.value
 
 
 @lru_cache(maxsize=256)
@@ -319,7 +328,9 @@ def _parse(spec: str) -> Loss:
         else:
             try:
                 utility = parse_utility(term)
-            except UtilitySpecError:
+            except UtilitySpecError as error:
+                if name in FAMILIES:  # a known utility with a bad parameter: say what is wrong with it
+                    raise LossSpecError(f"loss {spec!r}: {error.reason}") from None
                 raise LossSpecError(f"loss {spec!r}: unknown term {term!r}; terms are {_TERM_FORMS}") from None
             candidate = ("utility", utility, None, term)
         if objective is not None:

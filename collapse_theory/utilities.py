@@ -36,14 +36,17 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from collapse_theory._spec_numbers import SpecNumberError, format_number, read_number
 from collapse_theory.families import FAMILIES, Family, UtilityFunction, power_law, valid_forms
 
 Array = Any
@@ -58,7 +61,16 @@ VALID_FORMS = tuple(family.form() for family in FAMILIES.values())
 
 
 class UtilitySpecError(ValueError):
-    """An unknown utility spec or a parameter out of range."""
+    """An unknown utility spec or a parameter out of range.
+
+    Attributes:
+        reason: the message without the list of valid forms (for a caller that names
+            the context itself, e.g. a loss spec with a known utility family).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 def _valid_forms_message() -> str:
@@ -105,10 +117,18 @@ class Utility:
 
     @property
     def spec(self) -> str:
-        """The spec string, e.g. ``"neg-power:1"``; parses back to this utility."""
+        """The spec string, e.g. ``"neg-power:1"``; parses back to exactly this utility.
+
+        Parameters are written with the shortest digits that read back as the same
+        float64 (:func:`~collapse_theory._spec_numbers.format_number`), never rounded.
+
+        Example:
+            >>> parse_utility("log-sigmoid:0.00123456789").spec
+            'log-sigmoid:0.00123456789'
+        """
         if not self.parameters:
             return self.family
-        return self.family + ":" + ",".join(_format_number(p) for p in self.parameters)
+        return self.family + ":" + ",".join(format_number(p) for p in self.parameters)
 
     @property
     def parameter_array(self) -> jax.Array:
@@ -154,10 +174,6 @@ def extended_value(
     slope_at_eps = jax.grad(lambda t: function(t, parameters))(eps_array)
     safe_x = jnp.maximum(x, eps_array)  # keeps U and its gradient finite on the unused branch
     return jnp.where(x >= eps_array, function(safe_x, parameters), value_at_eps + slope_at_eps * (x - eps_array))
-
-
-def _format_number(value: float) -> str:
-    return format(float(value), "g") if float(value) != int(value) else str(int(value))
 
 
 # --- constructors of the built-in families (the records live in collapse_theory.families) ---
@@ -274,14 +290,35 @@ def custom(
 
 
 def _check_parameter(family: Family, value: object) -> float:
-    assert family.parameter is not None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise UtilitySpecError(f"{family.name}: parameter must be a number ({family.parameter.range_text()})") from None
-    if not family.parameter.contains(number):
-        raise UtilitySpecError(f"{family.name}: parameter {number:g} out of range ({family.parameter.range_text()})")
-    return number
+    """The float64 parameter of ``family``: a number, or a spec's text read exactly.
+
+    The range is checked on the exact value and on its float64, which must both lie
+    inside it (a decimal just inside an open end can round onto it).
+    """
+    parameter = family.parameter
+    assert parameter is not None
+    if isinstance(value, str):
+        try:
+            number = read_number(value)
+        except SpecNumberError as error:
+            raise UtilitySpecError(f"{family.name}: parameter {error} ({parameter.range_text()})") from None
+        text, exact, carried = number.text, number.exact, number.value
+    else:
+        try:
+            carried = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise UtilitySpecError(f"{family.name}: parameter must be a number ({parameter.range_text()})") from None
+        if not math.isfinite(carried):
+            raise UtilitySpecError(f"{family.name}: parameter {carried} is not a finite number ({parameter.range_text()})")
+        text, exact = format_number(carried), Fraction(carried)
+    if not parameter.contains(exact):
+        raise UtilitySpecError(f"{family.name}: parameter {text} out of range ({parameter.range_text()})")
+    if not parameter.contains(carried):
+        raise UtilitySpecError(
+            f"{family.name}: parameter {text} rounds to {format_number(carried)} in float64, "
+            f"outside the range ({parameter.range_text()})"
+        )
+    return carried
 
 
 def parse_utility(spec: str | Utility) -> Utility:
@@ -320,17 +357,13 @@ def _parse_spec(spec: str) -> Utility:
         return _member(family)
     if not sep or not argument.strip():
         raise UtilitySpecError(
-            f"utility {name!r} needs a parameter, e.g. {name}:{_format_number(family.parameter.example)}; "
-            f"{_valid_forms_message()}"
+            f"utility {name!r} needs a parameter, e.g. {name}:{format_number(family.parameter.example)}; {_valid_forms_message()}"
         )
     try:
-        value = float(argument)
-    except ValueError:
-        raise UtilitySpecError(f"utility {text!r}: parameter {argument!r} is not a number; {_valid_forms_message()}") from None
-    try:
-        return _member(family, (_check_parameter(family, value),))
+        return _member(family, (_check_parameter(family, argument),))
     except UtilitySpecError as error:
-        raise UtilitySpecError(f"utility {text!r}: {error}; {_valid_forms_message()}") from None
+        reason = f"utility {text!r}: {error}"
+        raise UtilitySpecError(f"{reason}; {_valid_forms_message()}", reason=reason) from None
 
 
 def family_function(family: str) -> UtilityFunction:

@@ -72,7 +72,8 @@ def test_margins_and_lipo_weights() -> None:
         ("log+free+bounded", "both free and bounded"),
         ("log+l2:1+l2:2", "the term l2 twice"),
         ("log++l2:1", "unknown term"),
-        ("power:2", "unknown term"),
+        ("power:2", "parameter 2 out of range (0<G<1)"),
+        ("log-sigmoid:nan", "out of range: not a finite number"),
         ("trl-center", "needs its coefficient"),
     ],
 )

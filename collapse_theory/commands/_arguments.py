@@ -1,7 +1,9 @@
 """Argument types and checks every subcommand shares.
 
 argparse types (``completions``, ``utility_spec``, ``seed``) turn a bad value into
-one line and exit code 2 while the command line is parsed, before any work. The
+one line and exit code 2 while the command line is parsed, before any work. Numbers
+are read in plain ASCII decimal notation only, exactly as typed
+(:mod:`collapse_theory._spec_numbers`). The
 output checks (``check_output_file``, ``check_output_directory``) look at the file
 system without writing to it, so a command refuses an output it could never write
 before it computes anything, instead of failing at the end and losing the work.
@@ -10,14 +12,20 @@ before it computes anything, instead of failing at the end and losing the work.
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 from collapse_theory._checks import check_seed
+from collapse_theory._spec_numbers import SpecNumberError, read_number
 from collapse_theory.solver import check_n
 from collapse_theory.utilities import parse_utility
+
+#: An integer in ASCII digits (``int`` alone would take other scripts' digits and ``1_000``).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ASCII_SPACE = " \t\n\r\f\v"
 
 
 def completions(text: str) -> int:
@@ -28,16 +36,16 @@ def completions(text: str) -> int:
         (8, 1000)
     """
     message = f"n must be an integer >= 2, got {text!r}"
-    try:
-        exact = int(text.strip())  # every digit of a long integer
-    except ValueError:
+    if _INTEGER.fullmatch(text.strip(_ASCII_SPACE)):
+        exact = int(text)  # every digit of a long integer
+    else:
         try:
-            value = float(text)  # forms like 1e3
-        except ValueError:
+            number = read_number(text)  # forms like 1e3, read exactly
+        except SpecNumberError:
             raise argparse.ArgumentTypeError(message) from None
-        if not value.is_integer():  # also NaN and infinities
+        if number.exact.denominator != 1:
             raise argparse.ArgumentTypeError(message) from None
-        exact = int(value)
+        exact = int(number.exact)
     try:
         return check_n(exact)
     except ValueError as error:
@@ -81,10 +89,9 @@ def integer(minimum: int, what: str) -> Callable[[str], int]:
     """
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}") from None
+        if not _INTEGER.fullmatch(text.strip(_ASCII_SPACE)):
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
+        value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum}, got {text!r}")
         return value
@@ -103,14 +110,17 @@ def number(what: str, lower: float, upper: float, upper_open: bool, lower_open: 
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
-        except ValueError:
+            number = read_number(text)
+        except SpecNumberError:
             raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}") from None
-        too_low = value <= lower if lower_open else value < lower
-        too_high = value >= upper if upper_open else value > upper
-        if not math.isfinite(value) or too_low or too_high:
+        # the exact value typed and its float64 must both be inside (a decimal can round onto an open end)
+        smallest = min(Fraction(number.value), number.exact)
+        largest = max(Fraction(number.value), number.exact)
+        too_low = smallest <= lower if lower_open else smallest < lower
+        too_high = largest >= upper if upper_open else largest > upper
+        if too_low or too_high:
             raise argparse.ArgumentTypeError(f"{what} must be a number in {interval}, got {text!r}")
-        return value
+        return number.value
 
     return parse
 
