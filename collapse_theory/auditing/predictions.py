@@ -123,9 +123,14 @@ def compare_with_loss(
     contrasts = target_contrasts(shapes.cells, targets)
     critical = critical_value_of(contrasts, shapes.cells, alpha, resamples, seed)
     groups = []
+    owner = np.array([cell[0] for cell in contrasts.cells], dtype=np.int64)[contrasts.first] if contrasts.cells else np.empty(0)
+    order = np.argsort(owner, kind="stable")
+    present, starts = np.unique(owner[order], return_index=True)
+    members_of = dict(zip(present.tolist(), np.split(order, starts[1:]), strict=True)) if owner.size else {}
+    cells_of = shapes.cells_of()
     for index, name in enumerate(shapes.group_names):
-        members = np.flatnonzero(np.array([contrasts.cells[c][0] == index for c in contrasts.first], dtype=bool))
-        if members.size == 0:
+        members = members_of.get(index)
+        if members is None or members.size == 0:
             continue
         distance, low, high = bounds(contrasts, members, critical)
         consistent: bool | None = None
@@ -133,7 +138,7 @@ def compare_with_loss(
             consistent = False
         elif resolution.shape is not None and high is not None and high < resolution.shape:
             consistent = True
-        own = {n for group, n in shapes.cells if group == index}
+        own = {n for _, n in cells_of.get(index, [])}
         groups.append(GroupPrediction(name, distance, low, high, consistent, {n: predicted[n] for n in sorted(own)}))
     return LossComparison(loss.spec, "optimum" if optimum else "limiting direction", tuple(groups))
 
@@ -197,8 +202,9 @@ def describe_groups(shapes: PromptShapes, family: str, resolution: Resolution) -
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
     descriptions = []
     fitted: dict[str, Any] = {}
+    cells_of = shapes.cells_of()
     for index, name in enumerate(shapes.group_names):
-        counts = {n: moments.count for (group, n), moments in shapes.cells.items() if group == index and n >= 3}
+        counts = {cell[1]: shapes.cells[cell].count for cell in cells_of.get(index, []) if cell[1] >= 3}
         if not counts:
             continue
         n = max(counts, key=lambda size: (counts[size], size))

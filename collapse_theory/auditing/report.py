@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 DEFAULT_ALPHA = 0.01
+#: Pairs of groups whose distances the report lists (the collapse score covers every pair).
+MAX_LISTED_PAIRS = 1000
 #: Prompts a (group, n) cell needs to decide: below this a cell's covariance is too
 #: noisy for the multiplier bootstrap's level (the calibration table in docs/audit.md).
 DEFAULT_MIN_PROMPTS = 20
@@ -106,8 +108,9 @@ class AuditReport:
         reason: why the verdict is what it is, with the effects and intervals.
         alpha: the test's level; intervals are at 1 - alpha.
         min_prompts: prompts a (group, n) cell needs to decide.
-        group_distances: ``{"a vs b": max-abs distance of the grid mean shapes}`` (descriptive).
-        collapse_score: the largest of ``group_distances`` (the trainer's figure; descriptive).
+        group_distances: ``{"a vs b": max-abs distance of the grid mean shapes}`` between groups
+            with at least ``min_prompts`` prompts (descriptive; listed up to ``MAX_LISTED_PAIRS`` pairs).
+        collapse_score: the largest such distance (the trainer's figure; descriptive).
         loss: each group against ``--loss``'s optimum at its own n, when asked.
         describe: the family member each group behaves like, when asked.
         suggest: utilities that would train groups towards target laws, when asked.
@@ -272,11 +275,12 @@ def audit(
     excluded: dict[str, str] = {}
     deciding_cells: list[tuple[int, int]] = []
     signal_groups = no_signal = 0
+    cells_of = shapes.cells_of()
     for index, name in enumerate(shapes.group_names):
         summary = by_name.get(name)
         if summary is None:
             continue
-        cells = [(index, n) for (group, n), moments in shapes.cells.items() if group == index and moments.count >= min_prompts]
+        cells = [cell for cell in cells_of.get(index, []) if shapes.cells[cell].count >= min_prompts]
         if not cells:
             excluded[name] = f"fewer than {min_prompts} prompts at every n"
             continue
@@ -317,7 +321,7 @@ def audit(
     collapsed, reason = decide(
         test, chosen, alpha, deciding=deciding_groups, signal_groups=signal_groups, shared=bool(compared), no_signal=no_signal
     )
-    means = {summary.name: summary.mean_shape for summary in summaries}
+    means = {summary.name: summary.mean_shape for summary in summaries if summary.prompts >= min_prompts}
     model = source.metadata.get("model")
     return AuditReport(
         source=str(source.path),
@@ -336,13 +340,21 @@ def audit(
         reason=reason,
         alpha=alpha,
         min_prompts=min_prompts,
-        group_distances=group_distances(means),
-        collapse_score=collapse_score(means),
+        group_distances=group_distances(means) if len(means) * (len(means) - 1) // 2 <= MAX_LISTED_PAIRS else {},
+        collapse_score=_largest_distance(means),
         loss=None if loss is None else compare_with_loss(shapes, loss, alpha, resamples, seed, chosen),
         describe=None if describe is None else describe_groups(shapes, describe, chosen),
         suggest=None if suggest is None else suggest_utilities(suggest, [s.name for s in summaries]),
         _shapes=shapes,
     )
+
+
+def _largest_distance(means: Mapping[str, np.ndarray]) -> float | None:
+    """:func:`collapse_score` in O(groups x grid) memory per group: one row against the rest at a time."""
+    if len(means) <= 64:
+        return collapse_score(means)
+    stacked = np.stack(list(means.values()))
+    return float(max(np.max(np.abs(stacked[i + 1 :] - stacked[i])) for i in range(stacked.shape[0] - 1)))
 
 
 def _number(value: float | None, digits: int = 3) -> str:

@@ -139,6 +139,13 @@ class PromptShapes:
         """Number of audited prompts."""
         return int(self.shapes.shape[0])
 
+    def cells_of(self) -> dict[int, list[tuple[int, int]]]:
+        """``{group: [(group, n), ...]}``: each group's cells, in n order."""
+        found: dict[int, list[tuple[int, int]]] = {}
+        for cell in self.cells:
+            found.setdefault(cell[0], []).append(cell)
+        return found
+
 
 class PairCounts(NamedTuple):
     """Per prompt: pairs of known order ordered right (strictly), tied, known; best-of-n (NaN: undefined)."""
@@ -298,8 +305,10 @@ class ShapeAccumulator:
         self._tied.append(pairs.tied)
         self._best.append(pairs.best_of_n)
         features = prompt_features(ordered)
-        for group in np.unique(labels):
-            moments = CellMoments.of(features[labels == group])
+        order = np.argsort(labels, kind="stable")
+        present, starts = np.unique(labels[order], return_index=True)
+        for group, members in zip(present, np.split(order, starts[1:]), strict=True):
+            moments = CellMoments.of(features[members])
             cell = self._cells.get((int(group), n))
             if cell is None:
                 self._cells[(int(group), n)] = moments
