@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from collapse_theory.auditing.report import AuditReport
@@ -63,6 +64,7 @@ def audit_figure(report: AuditReport) -> Figure:
                     linewidth=1.2,
                     label=f"{report.loss.prediction} of {report.loss.loss}" if number == 0 or panels > 1 else None,
                 )
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel("response index, best first")
         axis.set_ylabel("score, rescaled to [0, 1]")
         axis.set_ylim(-0.03, 1.03)

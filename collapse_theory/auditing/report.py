@@ -309,6 +309,10 @@ def audit(
         scale_between=derived.scale_between if scale_resolution is None else None,
     )
     test = max_t_test(contrasts, shapes.cells, alpha, resamples, seed, describe=where, margins=(chosen.shape, chosen.scale))
+    compared_groups = {cell[0] for cell in contrasts.cells}
+    for group in sorted({cell[0] for cell in deciding_cells} - compared_groups):
+        sizes = ", ".join(str(cell[1]) for cell in deciding_cells if cell[0] == group)
+        excluded[names[group]] = f"no other deciding group has prompts with n = {sizes}: not compared"
     strata = tuple(
         Stratum(
             n=n,
