@@ -156,7 +156,7 @@ def target_contrasts(moments: Mapping[tuple[int, int], CellMoments], targets: Ma
 
 
 def bounds(contrasts: Contrasts, members: np.ndarray, critical: float | None) -> tuple[float, float, float | None]:
-    """``(effect, low, high)``: the largest |D_k| over ``members`` with its simultaneous interval."""
+    """``(effect, low, high)``: the largest :math:`|D_k|` over ``members`` with its simultaneous interval."""
     magnitude = np.abs(contrasts.difference[members])
     error = contrasts.error[members]
     spread = critical * error if critical is not None else np.where(error > 0, np.inf, 0.0)

@@ -54,7 +54,7 @@ class GroupPrediction:
 
     Attributes:
         name: the group.
-        distance: the largest |mean - predicted| interior shape value over the group's cells.
+        distance: the largest absolute difference between mean and predicted interior shape values over the group's cells.
         low, high: its simultaneous interval (``high`` None when unbounded).
         consistent: the interval lies below the shape resolution (True), excludes 0 (False),
             or neither (None).
@@ -151,7 +151,7 @@ class GroupDescription:
         name: the group.
         n: the group's most common number of scores (the fit's n).
         utility: the best-fitting member's spec (None when none qualifies).
-        residual: the largest |mean - fitted optimum| interior shape value.
+        residual: the largest absolute difference between the mean and the fitted optimum (interior shape values).
         fits: the residual's interval lies below the shape resolution (True), excludes 0 beyond
             it (False: no member fits), or neither (None).
         message: the design's verdict.
