@@ -90,11 +90,7 @@ def main() -> None:
         print(f"audit (read + statistics + {arguments.resamples} bootstrap draws): {total:.1f} s wall, {cpu:.1f} s CPU")
         print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"peak memory of the audit process: {peak_megabytes():.0f} MB")
-        print(
-            json.dumps(
-                {"collapsed": report.collapsed, "reason": report.reason, "p_value": report.test.p_value}
-            )
-        )
+        print(json.dumps({"collapsed": report.collapsed, "reason": report.reason, "p_value": report.test.p_value}))
 
 
 if __name__ == "__main__":
