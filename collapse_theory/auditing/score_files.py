@@ -139,6 +139,15 @@ def _shown(value: Any) -> str:
     return text
 
 
+def _fits_float(value: int | float) -> bool:
+    """Whether ``float(value)`` is a float (an integer may round beyond the largest one)."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
     """``path`` opened for reading in binary, refused unless it is a regular file.
 
@@ -275,7 +284,7 @@ class ScoreFile:
             try:
                 floats = [float(value) for value in values]
             except OverflowError:
-                huge = next(v for v in values if isinstance(v, int) and not -(2**1024) < v < 2**1024)
+                huge = next(value for value in values if not _fits_float(value))
                 raise self.error(location, f"score {_shown(huge)} is beyond the range of a float") from None
         if not all(map(math.isfinite, floats)):
             bad = next(value for value in floats if not math.isfinite(value))
