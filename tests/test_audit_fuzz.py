@@ -17,7 +17,7 @@ each of these re-encoded (latin-1, UTF-16, UTF-32) or truncated or spliced with 
 bytes. Scores a float can hold stay within +-1e300, where the spread of a prompt is a
 finite float (wider spreads are the shapes' concern, not the reader's). Hypothesis is
 derandomized (the same examples on every run) and does not shrink, so the time is
-bounded: the default run (150 files) takes about 20 s on two cores; a ten times larger
+bounded: the default run (120 files) takes about 15 s of CPU time; a ten times larger
 run is marked slow.
 """
 
@@ -189,7 +189,7 @@ def _check_contract(folder: Path, data: bytes, input_format: str, output: str, g
     path.write_bytes(data)
     out_dir = work / "report"
     argv = ["audit", str(path), "--input-format", input_format, "--format", output, "--grid", str(grid)]
-    argv += ["--permutations", "9", "--out", str(out_dir)]
+    argv += ["--resamples", "99", "--out", str(out_dir)]
     stdout, stderr = io.StringIO(), io.StringIO()
     previous = Path.cwd()
     os.chdir(work)
@@ -238,7 +238,7 @@ def _fuzz(examples: int) -> settings:
     )
 
 
-@_fuzz(150)
+@_fuzz(120)
 @given(_files(), *_arguments)
 def test_audit_exits_0_with_a_verdict_or_2_with_one_line_naming_the_file(
     tmp_path_factory: pytest.TempPathFactory, data: bytes, input_format: str, output: str, grid: int

@@ -4,7 +4,7 @@ One test per claim: only regular files are read; a line has a length limit and J
 nesting limit, both checked before the parser; scores reach the shapes as finite Python
 floats; a long first line does not fool the format detection; encodings are named with
 the file; a file cannot merge groups, repeat a prompt or a CSV column; CSV output is
-spreadsheet-safe; ``--out``, ``--grid`` and ``--permutations`` are checked before any work.
+spreadsheet-safe; ``--out``, ``--grid`` and ``--resamples`` are checked before any work.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from helpers import error_line
 from helpers import run_cli as _run
@@ -28,7 +27,8 @@ from hypothesis import strategies as st
 import collapse_theory.auditing.score_files as score_files
 import collapse_theory.commands.audit as audit_command
 from collapse_theory.auditing import AuditInputError, audit, open_score_file, read_shapes
-from collapse_theory.auditing.bounds import MAX_GRID, MAX_PERMUTATIONS, audit_memory, check_grid, check_permutations
+from collapse_theory.auditing.bounds import MAX_GRID, audit_memory, check_grid
+from collapse_theory.auditing.comparison import MAX_RESAMPLES
 from collapse_theory.auditing.score_files import MAX_LINE_BYTES, MAX_NESTING, nesting_depth
 from collapse_theory.cli import build_parser, main
 
@@ -286,6 +286,14 @@ def test_binary_data_is_refused_by_name(tmp_path: Path) -> None:
 # --- groups, prompt ids and columns (P12) -------------------------------------------------------
 
 
+def test_a_quoted_csv_field_may_span_lines_and_later_lines_keep_their_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(b'prompt_id,score,group\r\np,1,"x\ny"\r\np,0,"x\ny"\nq,1,b\nq,oops,b\n')
+    _refused(path, "line 7: score must be a number, got 'oops'")  # the quoted ends count
+    path.write_bytes(b'prompt_id,score,group\np,1,"x\ny"\np,0,"x\ny"')
+    assert [(r.group, r.scores) for r in open_score_file(path).records()] == [("x\ny", [1.0, 0.0])]
+
+
 def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "twice.csv"
     path.write_text("prompt_id,score,score\np,1,2\np,0,1\n")
@@ -321,7 +329,7 @@ def test_groups_of_two_types_are_refused_not_merged(tmp_path: Path) -> None:
 def test_group_names_are_spreadsheet_safe_and_quoted_in_csv_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     names = ["=cmd()", "a|b", "x\ny", "+1", "-2", "@sum", "plain", 'say "hi", then']
     rows = [{"scores": [1.0, 0.1 * k, 0.0], "group": name} for name in names for k in range(1, 4)]
-    code, out, err = _run(capsys, "audit", str(_jsonl(tmp_path / "names.jsonl", rows)), "--format", "csv", "--permutations", "9")
+    code, out, err = _run(capsys, "audit", str(_jsonl(tmp_path / "names.jsonl", rows)), "--format", "csv", "--resamples", "99")
     assert code == 0, err
     table = list(csv.reader(io.StringIO(out)))
     expected = ["'=cmd()", "a|b", "x\ny", "'+1", "'-2", "'@sum", "plain", 'say "hi", then']
@@ -372,35 +380,35 @@ def test_an_out_that_is_a_file_is_refused_before_the_audit(
     assert code == 2 and "is a file, not a folder" in error_line(err)
 
 
-def test_permutations_and_grid_are_bounded_in_the_cli_and_the_library(ok_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resamples_and_grid_are_bounded_in_the_cli_and_the_library(ok_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for option, value in (
         ("--permutations", "99999999999999999999"),
-        ("--permutations", str(MAX_PERMUTATIONS + 1)),
+        ("--resamples", str(MAX_RESAMPLES + 1)),
         ("--grid", "100000000"),
+        ("--grid", str(MAX_GRID + 1)),
     ):
         with pytest.raises(SystemExit) as raised:
             main(["audit", str(ok_file), option, value])
         assert raised.value.code == 2 and "must be an integer in [" in error_line(capsys.readouterr().err)
-    parsed = build_parser("audit").parse_args(["audit", "x", "--permutations", str(MAX_PERMUTATIONS), "--grid", str(MAX_GRID)])
-    assert (parsed.permutations, parsed.grid) == (MAX_PERMUTATIONS, MAX_GRID)
-    assert check_permutations(MAX_PERMUTATIONS) == MAX_PERMUTATIONS and check_grid(MAX_GRID) == MAX_GRID
-    for bad in (0, MAX_PERMUTATIONS + 1, True, 2.0):
-        with pytest.raises(ValueError, match="permutations must be an integer in"):
-            check_permutations(bad)
-    for bad in (1, MAX_GRID + 1, "8"):
+    parsed = build_parser("audit").parse_args(["audit", "x", "--resamples", str(MAX_RESAMPLES), "--grid", str(MAX_GRID)])
+    assert (parsed.resamples, parsed.grid) == (MAX_RESAMPLES, MAX_GRID)
+    assert check_grid(MAX_GRID) == MAX_GRID
+    for bad in (1, MAX_GRID + 1, "8", True):
         with pytest.raises(ValueError, match="grid must be an integer in"):
             check_grid(bad)
+    with pytest.raises(ValueError, match="resamples must be an integer in"):
+        audit(ok_file, resamples=MAX_RESAMPLES + 1)
 
 
 def test_the_memory_estimate_bounds_the_shapes_and_refuses_before_the_audit(
     ok_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_audit: None
 ) -> None:
     shapes = read_shapes(open_score_file(ok_file), grid=64)
-    held = shapes.shapes.nbytes + shapes.groups.nbytes + shapes.completions.nbytes + shapes.correct_pairs.nbytes
-    held += shapes.known_pairs.nbytes
+    counts = (shapes.groups, shapes.completions, shapes.correct_pairs, shapes.known_pairs, shapes.tied_pairs, shapes.best_of_n)
+    held = shapes.shapes.nbytes + sum(array.nbytes for array in counts)
     assert open_score_file(ok_file).most_prompts() == 20 == shapes.prompts
     assert held <= audit_memory(20, 64)
-    assert audit_memory(20, 64) == 20 * (3 * 8 * 64 + 24)
+    assert audit_memory(20, 64) == 20 * (3 * 8 * 64 + 80)
     monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(int(audit_memory(20, 1000))))
     code, _, err = _run(capsys, "audit", str(ok_file), "--grid", "1001")
     line = error_line(err)
@@ -409,8 +417,7 @@ def test_the_memory_estimate_bounds_the_shapes_and_refuses_before_the_audit(
 
 def test_a_fitting_audit_still_runs(ok_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
-    code, stdout, err = _run(capsys, "audit", str(ok_file), "--permutations", "9", "--format", "json", "--out", str(out))
+    code, stdout, err = _run(capsys, "audit", str(ok_file), "--resamples", "99", "--format", "json", "--out", str(out))
     assert code == 0 and err == "" and json.loads(stdout)["prompts"] == 20
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "shapes.png"]
-    report = audit(ok_file, permutations=9)
-    assert report.prompts == 20 and np.isfinite(report.collapse_score)
+    assert audit(ok_file, resamples=99).prompts == 20

@@ -270,7 +270,7 @@ class ScoreFile:
         where = "" if location is None else f" {self.describe(location)}:"
         return AuditInputError(f"{self.path}:{where} {problem}")
 
-    def _scores(self, location: int, values: Any, key: str = "scores") -> list[float]:
+    def _read_scores(self, location: int, values: Any, key: str = "scores") -> list[float]:
         """The scores as finite Python floats: JSON numbers only, refused one by one otherwise."""
         if not isinstance(values, list):
             raise self.error(location, f"{key!r} must be a list of numbers")
@@ -291,7 +291,7 @@ class ScoreFile:
             raise self.error(location, f"non-finite score {bad}")
         return floats
 
-    def _group(self, location: int, value: Any, key: str) -> str:
+    def _read_group(self, location: int, value: Any, key: str) -> str:
         """A group's name: a string, or a number written as text; one type per file."""
         if isinstance(value, str):
             kind = "string"
@@ -313,17 +313,29 @@ class ScoreFile:
         return name
 
     def _lines(self) -> Iterator[tuple[int, bytes]]:
-        """The lines as bytes, numbered from 1, each at most :data:`MAX_LINE_BYTES` long."""
+        """The lines as bytes (ends dropped), numbered from 1, each at most :data:`MAX_LINE_BYTES` long.
+
+        Read in chunks and split in C; only the unfinished last line of a chunk is carried
+        over, and it is refused as soon as it outgrows the limit.
+        """
+        limit = MAX_LINE_BYTES
+        number = 0
+        carried = b""
         with _open_bytes(self.path) as stream:
-            number = 0
-            while True:
-                raw = stream.readline(MAX_LINE_BYTES + 2)
-                if not raw:
-                    return
-                number += 1
-                if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
-                    raise self.error(number, f"line longer than {MAX_LINE_BYTES} bytes (the reader's limit)")
-                yield number, raw
+            while chunk := stream.read(_CHUNK):
+                lines = (carried + chunk).split(b"\n") if carried else chunk.split(b"\n")
+                carried = lines.pop()
+                for line in lines:
+                    number += 1
+                    if len(line) > limit and len(line.rstrip(b"\r")) > limit:
+                        raise self.error(number, f"line longer than {limit} bytes (the reader's limit)")
+                    yield number, line
+                if len(carried) > limit + 1:
+                    raise self.error(number + 1, f"line longer than {limit} bytes (the reader's limit)")
+        if carried:
+            if len(carried.rstrip(b"\r")) > limit:
+                raise self.error(number + 1, f"line longer than {limit} bytes (the reader's limit)")
+            yield number + 1, carried
 
     def _text(self, number: int, raw: bytes) -> str:
         try:
@@ -346,16 +358,17 @@ class _JsonLines(ScoreFile):
         return self._count_lines()
 
     def records(self) -> Iterator[ScoreRecord]:
-        loads = json.loads
+        loads = json.JSONDecoder().decode
         seen = False
         prompt_ids: dict[Any, int] = {}
         for number, raw in self._lines():
             if not raw.strip():
                 continue
             seen = True
-            depth = _check_nesting(raw)
-            if depth is not None:
-                raise self.error(number, f"JSON nested {depth} levels deep; the reader takes at most {MAX_NESTING}")
+            if raw.count(b"[") + raw.count(b"{") > MAX_NESTING:  # else the depth is at most that
+                depth = nesting_depth(raw)
+                if depth > MAX_NESTING:
+                    raise self.error(number, f"JSON nested {depth} levels deep; the reader takes at most {MAX_NESTING}")
             line = self._text(number, raw)
             try:
                 row = loads(line)
@@ -365,8 +378,8 @@ class _JsonLines(ScoreFile):
                 raise self.error(number, f"not valid JSON ({str(error).split(':')[0]})") from None
             if not isinstance(row, dict):
                 raise self.error(number, f"expected a JSON object with 'scores', got {type(row).__name__}")
-            scores = self._scores(number, row.get("scores"))
-            group = self._group(number, row["group"], "group") if "group" in row else DEFAULT_GROUP
+            scores = self._read_scores(number, row.get("scores"))
+            group = self._read_group(number, row["group"], "group") if "group" in row else DEFAULT_GROUP
             ranks = row.get("ranks")
             if ranks is not None and not isinstance(ranks, list):
                 raise self.error(number, "'ranks' must be a list of integers")
@@ -391,7 +404,7 @@ class _Csv(ScoreFile):
 
     def _decoded(self) -> Iterator[str]:
         for number, raw in self._lines():
-            yield self._text(number, raw)
+            yield self._text(number, raw) + "\n"  # the end back: a quoted field may span lines
 
     def records(self) -> Iterator[ScoreRecord]:
         reader = csv.reader(self._decoded())
@@ -512,12 +525,12 @@ class _RewardBench(ScoreFile):
         return f"row {location}" + ("" if identifier is None else f" (id {_shown(identifier)})")
 
     def _record(self, number: int, subset: Any, scores: Any, correct: Any) -> ScoreRecord:
-        floats = self._scores(number, scores)
+        floats = self._read_scores(number, scores)
         if type(correct) is not int or correct < 0:
             raise self.error(number, f"'num_correct' must be a non-negative integer, got {_shown(correct)}")
         if correct > len(floats):
             raise self.error(number, f"num_correct = {correct} is larger than the number of scores ({len(floats)})")
-        return ScoreRecord(number, self._group(number, subset, "subset"), floats, None, correct)
+        return ScoreRecord(number, self._read_group(number, subset, "subset"), floats, None, correct)
 
     def records(self) -> Iterator[ScoreRecord]:
         document = self._document
