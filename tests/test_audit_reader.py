@@ -236,6 +236,33 @@ def test_one_line_and_indented_rewardbench_objects_are_still_rewardbench(tmp_pat
     assert open_score_file(one_prompt).format == "jsonl"
 
 
+def test_leading_blank_lines_do_not_change_the_format(tmp_path: Path) -> None:
+    document = {"subset": ["a"], "scores": [[1.0, 0.0]], "num_correct": [1]}
+    blanks = "\n" * 3 + " " * 70_000 + "\n"
+    indented = tmp_path / "indented.json"
+    indented.write_text(blanks + json.dumps(document, indent=1))
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(blanks + json.dumps({"scores": [1.0, 0.0]}) + "\n")
+    table = tmp_path / "table.csv"
+    table.write_text(blanks + "prompt_id,score\np,1\np,0\n")
+    for path, expected in ((indented, "rewardbench"), (lines, "jsonl"), (table, "csv")):
+        source = open_score_file(path)
+        assert source.format == expected and [r.scores for r in source.records()] == [[1.0, 0.0]]
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text(" " * 70_000 + "\n\n")
+    _refused(blank, "empty file")
+
+
+def test_a_rewardbench_document_larger_than_memory_allows_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.json"
+    # indented: a document on one line is read as a line, within the line limit
+    path.write_text(json.dumps({"subset": ["a"] * 100, "scores": [[1.0, 0.0]] * 100, "num_correct": [1] * 100}, indent=1))
+    monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(path.stat().st_size * 2))
+    _refused(path, "to parse, more than the")
+
+
 def test_a_first_line_beyond_the_line_limit_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(score_files, "MAX_LINE_BYTES", 1000)
     rows = [{"scores": [1.0, 0.0], "text": "x" * 2000}, {"scores": [1.0, 0.0]}]

@@ -93,6 +93,7 @@ MAX_LINE_BYTES = 1 << 24
 #: The deepest nesting of JSON arrays and objects the reader takes.
 MAX_NESTING = 64
 _SNIFF_BYTES = 1 << 16
+_BLANK = codecs.BOM_UTF8 + b" \t\r\n"
 _CHUNK = 1 << 20
 #: Memory a parsed JSON document takes, as a multiple of its size in bytes (the text,
 #: its decoded string, and Python's floats, lists and strings built from it).
@@ -607,6 +608,9 @@ def _sniff_object(path: Path) -> tuple[str, Any]:
     """
     with _open_bytes(path) as stream:
         first = stream.readline(MAX_LINE_BYTES + 2)
+        while first and not first.removeprefix(codecs.BOM_UTF8).strip():  # leading blank lines
+            first = stream.readline(MAX_LINE_BYTES + 2)
+        first = first.removeprefix(codecs.BOM_UTF8)
         too_long = len(first.rstrip(b"\r\n")) > MAX_LINE_BYTES
         if too_long:
             _skip_line(stream)
@@ -673,7 +677,9 @@ def open_score_file(path: str | os.PathLike[str], input_format: str = "auto") ->
         raise AuditInputError(f"{target}: no such file")
     with _open_bytes(target) as stream:
         head = stream.read(_SNIFF_BYTES)
-    _check_text(target, head)
+        _check_text(target, head)
+        while head and not head.lstrip(_BLANK):  # leading blanks: sniff what follows them
+            head = stream.read(_SNIFF_BYTES).lstrip(_BLANK)
     if input_format == "run":
         return _JsonLines(target, "run", "line")
     chosen, document = _sniff(target, head) if input_format == "auto" else (input_format, None)
