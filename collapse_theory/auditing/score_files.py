@@ -28,7 +28,8 @@ read without end, recurse without end, or hand on a value the shapes cannot use:
 * only regular files (and run directories holding one) are read: a FIFO, a device
   such as ``/dev/zero`` or a socket is refused without reading from it;
 * a line holds at most :data:`MAX_LINE_BYTES` bytes (16 MiB, the line end not
-  counted): about half a million scores on one JSONL line;
+  counted): about half a million scores on one JSONL line; a CSV field at most
+  131,072 characters (the ``csv`` module's limit);
 * JSON is nested at most :data:`MAX_NESTING` levels deep, counted on the raw bytes
   before the parser (which recurses) sees them; a score file needs three;
 * a RewardBench document, parsed whole, must fit in the available memory
