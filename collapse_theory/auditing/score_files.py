@@ -1,4 +1,4 @@
-"""Readers of reward-model score files: one record per prompt, streamed.
+"""Readers of reward-model score files: one record per prompt, streamed, within fixed bounds.
 
 Four inputs, told apart by their content (or forced with ``input_format``):
 
@@ -22,6 +22,29 @@ JSONL and CSV are read line by line; the RewardBench object is one JSON document
 parsed once and walked column by column without building row objects. Every problem
 is an :class:`AuditInputError` naming the file, the line or row, and what is wrong.
 
+**Bounds.** What the reader accepts is bounded before it is parsed, so no file makes it
+read without end, recurse without end, or hand on a value the shapes cannot use:
+
+* only regular files (and run directories holding one) are read: a FIFO, a device
+  such as ``/dev/zero`` or a socket is refused without reading from it;
+* a line holds at most :data:`MAX_LINE_BYTES` bytes (16 MiB, the line end not
+  counted): about half a million scores on one JSONL line; a CSV field at most
+  131,072 characters (the ``csv`` module's limit);
+* JSON is nested at most :data:`MAX_NESTING` levels deep, counted on the raw bytes
+  before the parser (which recurses) sees them; a score file needs three;
+* a RewardBench document, parsed whole, must fit in the available memory
+  (:data:`_PARSE_FACTOR` times its size);
+* text is UTF-8 (a byte-order mark is allowed); UTF-16 and binary files are refused
+  by name, and an invalid byte is reported with its line and column;
+* a score is a JSON number (not a string, not ``true``) whose float is finite: the
+  records carry Python floats, so an integer of 401 digits is refused here rather
+  than overflowing downstream;
+* a group (``group``, ``subset``) is a string or a number, and one file writes every
+  group in one of the two types: ``5`` and ``"5"`` would be one group once printed,
+  so a file mixing the types is refused rather than merging them;
+* a JSONL ``prompt_id`` (optional) is a string or an integer and names one prompt: a
+  repeated id is refused, as are CSV headers that name a column twice.
+
 Example:
     >>> import json, pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "scores.jsonl"
@@ -33,22 +56,31 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+
+from collapse_theory._checks import available_memory, format_bytes
 
 __all__ = [
     "DEFAULT_GROUP",
     "INPUT_FORMATS",
+    "MAX_LINE_BYTES",
+    "MAX_NESTING",
     "RUN_REWARDS_FILE",
     "AuditInputError",
     "ScoreFile",
     "ScoreRecord",
     "is_finite_number",
+    "nesting_depth",
     "open_score_file",
 ]
 
@@ -57,7 +89,17 @@ RUN_REWARDS_FILE = "heldout_rewards.jsonl"
 #: The group of prompts that name none.
 DEFAULT_GROUP = "all"
 INPUT_FORMATS = ("auto", "rewardbench", "jsonl", "csv", "run")
+#: The longest line (JSONL, CSV) the reader takes, in bytes, its line end not counted.
+MAX_LINE_BYTES = 1 << 24
+#: The deepest nesting of JSON arrays and objects the reader takes.
+MAX_NESTING = 64
 _SNIFF_BYTES = 1 << 16
+_BLANK = codecs.BOM_UTF8 + b" \t\r\n"
+_CHUNK = 1 << 20
+#: Memory a parsed JSON document takes, as a multiple of its size in bytes (the text,
+#: its decoded string, and Python's floats, lists and strings built from it).
+_PARSE_FACTOR = 6
+_SHOWN = 40  # characters of a bad value shown in a message
 
 
 class AuditInputError(ValueError):
@@ -70,7 +112,7 @@ class ScoreRecord(NamedTuple):
     Attributes:
         location: the line (JSONL, CSV) or row (RewardBench) the prompt comes from, 1-based.
         group: the prompt's group (subset, kind).
-        scores: the completions' scores, in the file's order.
+        scores: the completions' scores, in the file's order, as finite Python floats.
         ranks: 1-based ranks of the scores (1 = best), or None when the scores are best first
             or only ``num_correct`` is known.
         num_correct: RewardBench's partial order: the first ``num_correct`` scores belong to
@@ -84,6 +126,125 @@ class ScoreRecord(NamedTuple):
     num_correct: int | None
 
 
+def _shown(value: Any) -> str:
+    """A value for a message, on one line and cut to a readable length: a string quoted
+    (escapes shown), anything else as JSON spells it (``true``, ``null``, ``[1, 2]``)."""
+    try:
+        text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):  # pragma: no cover - values come from JSON or CSV
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - nesting is bounded before parsing
+        text = type(value).__name__
+    if len(text) > _SHOWN:
+        digits = f" ({len(text)} digits)" if isinstance(value, int) else ""
+        text = text[: _SHOWN - 3] + "..." + digits
+    return text
+
+
+def _fits_float(value: int | float) -> bool:
+    """Whether ``float(value)`` is a float (an integer may round beyond the largest one)."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """``path`` opened for reading in binary, refused unless it is a regular file.
+
+    The file is opened without blocking and checked on its descriptor, so a FIFO with no
+    writer neither blocks the open nor slips in between a check and the open.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a character device"
+                if stat.S_ISCHR(mode)
+                else "a block device"
+                if stat.S_ISBLK(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise AuditInputError(f"{path}: {kind}; the audit reads regular score files and run directories")
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings in JSON text, without parsing it.
+
+    One pass over the bytes in chunks with numpy, carrying three numbers from chunk to
+    chunk (inside a string or not, the backslashes just before, the depth). A quote is a
+    string's end unless an odd number of backslashes precedes it. For valid JSON the
+    result is the parser's recursion depth; for invalid JSON it bounds the depth the
+    parser reaches before it stops at the first error (up to there the two read the
+    same tokens). UTF-8 never hides these ASCII bytes inside a multi-byte character.
+
+    Example:
+        >>> nesting_depth(b'{"a": [[1], "[[["], "b": {}}')
+        3
+    """
+    in_string, backslashes, depth, deepest = 0, 0, 0, 0
+    for start in range(0, len(data), _CHUNK):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(_CHUNK, len(data) - start), offset=start)
+        positions = np.arange(chunk.size, dtype=np.int64)
+        is_backslash = chunk == 0x5C
+        # last position at or before each that is not a backslash (the run before the chunk counts)
+        last_other = np.maximum.accumulate(np.where(is_backslash, -1 - backslashes, positions))
+        before = np.concatenate(([-1 - backslashes], last_other[:-1]))
+        escaped = (positions - 1 - before) % 2 == 1
+        quotes = (chunk == 0x22) & ~escaped
+        quotes_before = np.cumsum(quotes, dtype=np.int64) - quotes
+        outside = (in_string + quotes_before) % 2 == 0
+        opening = (chunk == 0x5B) | (chunk == 0x7B)
+        closing = (chunk == 0x5D) | (chunk == 0x7D)
+        steps = (opening.astype(np.int64) - closing) * outside
+        levels = depth + np.cumsum(steps)
+        if levels.size:
+            deepest = max(deepest, int(levels.max()))
+            depth = int(levels[-1])
+        in_string = (in_string + int(np.count_nonzero(quotes))) % 2
+        backslashes = int(chunk.size - 1 - last_other[-1]) if chunk.size else backslashes
+    return deepest
+
+
+def _check_nesting(data: bytes) -> int | None:
+    """The depth when it exceeds :data:`MAX_NESTING`, else None (cheap when few brackets)."""
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+        return None
+    depth = nesting_depth(data)
+    return depth if depth > MAX_NESTING else None
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 text (``UnicodeDecodeError`` otherwise), a leading byte-order mark dropped."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    return data.decode("utf-8")
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    """Refuse UTF-16/32 and binary files by name, from their first bytes."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise AuditInputError(f"{path}: UTF-32 text (byte-order mark); score files are UTF-8: convert the file first")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise AuditInputError(f"{path}: UTF-16 text (byte-order mark); score files are UTF-8: convert the file first")
+    if b"\x00" in head:
+        sample = head[:256]
+        if len(sample) >= 4 and (sample[1::2].count(0) == len(sample[1::2]) or sample[0::2].count(0) == len(sample[0::2])):
+            raise AuditInputError(f"{path}: UTF-16 text (every other byte 0); score files are UTF-8: convert the file first")
+        raise AuditInputError(f"{path}: binary data (NUL bytes), not a score file")
+
+
 class ScoreFile:
     """A score file opened for reading: its format, its records, and how to name a place in it."""
 
@@ -92,9 +253,14 @@ class ScoreFile:
         self.format = input_format
         self.unit = unit
         self.metadata: dict[str, Any] = {}
+        self._group_type: tuple[str, int, str] | None = None  # (type, location, first group)
 
     def records(self) -> Iterator[ScoreRecord]:
         """The prompts, one record each, in file order."""
+        raise NotImplementedError
+
+    def most_prompts(self) -> int:
+        """An upper bound on the number of records, found without parsing them (for memory checks)."""
         raise NotImplementedError
 
     def describe(self, location: int) -> str:
@@ -106,101 +272,215 @@ class ScoreFile:
         where = "" if location is None else f" {self.describe(location)}:"
         return AuditInputError(f"{self.path}:{where} {problem}")
 
+    def _read_scores(self, location: int, values: Any, key: str = "scores") -> list[float]:
+        """The scores as finite Python floats: JSON numbers only, refused one by one otherwise."""
+        if not isinstance(values, list):
+            raise self.error(location, f"{key!r} must be a list of numbers")
+        kinds = set(map(type, values))
+        if kinds <= {float}:
+            floats = values
+        else:
+            for value in values:
+                if type(value) not in (int, float):  # bool, str, None, list, dict
+                    raise self.error(location, f"scores must be numbers, got {_shown(value)}")
+            try:
+                floats = [float(value) for value in values]
+            except OverflowError:
+                huge = next(value for value in values if not _fits_float(value))
+                raise self.error(location, f"score {_shown(huge)} is beyond the range of a float") from None
+        if not all(map(math.isfinite, floats)):
+            bad = next(value for value in floats if not math.isfinite(value))
+            raise self.error(location, f"non-finite score {bad}")
+        return floats
 
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    def _read_group(self, location: int, value: Any, key: str) -> str:
+        """A group's name: a string, or a number written as text; one type per file."""
+        if isinstance(value, str):
+            kind = "string"
+        elif type(value) is int or (type(value) is float and math.isfinite(value)):
+            kind = "number"
+        else:
+            raise self.error(location, f"{key!r} must be a string or a number, got {_shown(value)}")
+        name = value if isinstance(value, str) else str(value)
+        if self._group_type is None:
+            self._group_type = (kind, location, name)
+        elif self._group_type[0] != kind:
+            first_kind, first_location, first_name = self._group_type
+            raise self.error(
+                location,
+                f"{key} {_shown(value)} is a {kind}, but {self.describe(first_location)} has the {first_kind} "
+                f"{_shown(first_name) if first_kind == 'string' else first_name}; "
+                f"write every {key} as a string (or every one as a number) so that no two merge",
+            )
+        return name
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        """The lines as bytes (ends dropped), numbered from 1, each at most :data:`MAX_LINE_BYTES` long.
+
+        Read in chunks and split in C; only the unfinished last line of a chunk is carried
+        over, and it is refused as soon as it outgrows the limit.
+        """
+        limit = MAX_LINE_BYTES
+        number = 0
+        carried = b""
+        with _open_bytes(self.path) as stream:
+            while chunk := stream.read(_CHUNK):
+                lines = (carried + chunk).split(b"\n") if carried else chunk.split(b"\n")
+                carried = lines.pop()
+                for line in lines:
+                    number += 1
+                    if len(line) > limit and len(line.rstrip(b"\r")) > limit:
+                        raise self.error(number, f"line longer than {limit} bytes (the reader's limit)")
+                    yield number, line
+                if len(carried) > limit + 1:
+                    raise self.error(number + 1, f"line longer than {limit} bytes (the reader's limit)")
+        if carried:
+            if len(carried.rstrip(b"\r")) > limit:
+                raise self.error(number + 1, f"line longer than {limit} bytes (the reader's limit)")
+            yield number + 1, carried
+
+    def _text(self, number: int, raw: bytes) -> str:
+        try:
+            return _decode(raw) if number == 1 else raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            offset = error.start + (len(codecs.BOM_UTF8) if number == 1 and raw.startswith(codecs.BOM_UTF8) else 0)
+            raise self.error(number, f"not UTF-8 text (byte 0x{raw[offset]:02x} at column {offset + 1})") from None
+
+    def _count_lines(self) -> int:
+        lines, last = 0, b"\n"
+        with _open_bytes(self.path) as stream:
+            while chunk := stream.read(_CHUNK):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        return lines + (last != b"\n")
 
 
 class _JsonLines(ScoreFile):
+    def most_prompts(self) -> int:
+        return self._count_lines()
+
     def records(self) -> Iterator[ScoreRecord]:
-        loads = json.loads
+        loads = json.JSONDecoder().decode
         seen = False
-        with open(self.path, encoding="utf-8-sig") as stream:
-            for number, line in enumerate(stream, 1):
-                if not line.strip():
-                    continue
-                seen = True
-                try:
-                    row = loads(line)
-                except json.JSONDecodeError as error:
-                    raise self.error(number, f"not valid JSON ({error.msg}, column {error.colno})") from None
-                if not isinstance(row, dict):
-                    raise self.error(number, f"expected a JSON object with 'scores', got {type(row).__name__}")
-                scores = row.get("scores")
-                if not isinstance(scores, list):
-                    raise self.error(number, "'scores' must be a list of numbers")
-                group = row.get("group", DEFAULT_GROUP)
-                if group is None or isinstance(group, (list, dict)):
-                    raise self.error(number, f"'group' must be a string, got {group!r}")
-                ranks = row.get("ranks")
-                if ranks is not None and not isinstance(ranks, list):
-                    raise self.error(number, "'ranks' must be a list of integers")
-                yield ScoreRecord(number, group if isinstance(group, str) else str(group), scores, ranks, None)
+        prompt_ids: dict[Any, int] = {}
+        for number, raw in self._lines():
+            if not raw.strip():
+                continue
+            seen = True
+            if raw.count(b"[") + raw.count(b"{") > MAX_NESTING:  # else the depth is at most that
+                depth = nesting_depth(raw)
+                if depth > MAX_NESTING:
+                    raise self.error(number, f"JSON nested {depth} levels deep; the reader takes at most {MAX_NESTING}")
+            line = self._text(number, raw)
+            try:
+                row = loads(line)
+            except json.JSONDecodeError as error:
+                raise self.error(number, f"not valid JSON ({error.msg}, column {error.colno})") from None
+            except ValueError as error:  # an integer of more than 4300 digits
+                raise self.error(number, f"not valid JSON ({str(error).split(':')[0]})") from None
+            if not isinstance(row, dict):
+                raise self.error(number, f"expected a JSON object with 'scores', got {type(row).__name__}")
+            scores = self._read_scores(number, row.get("scores"))
+            group = self._read_group(number, row["group"], "group") if "group" in row else DEFAULT_GROUP
+            ranks = row.get("ranks")
+            if ranks is not None and not isinstance(ranks, list):
+                raise self.error(number, "'ranks' must be a list of integers")
+            if "prompt_id" in row:
+                prompt = row["prompt_id"]
+                if not isinstance(prompt, str) and type(prompt) is not int:
+                    raise self.error(number, f"'prompt_id' must be a string or an integer, got {_shown(prompt)}")
+                first = prompt_ids.setdefault(prompt, number)
+                if first != number:
+                    raise self.error(number, f"prompt_id {_shown(prompt)} repeats line {first}; each prompt is one line")
+            yield ScoreRecord(number, group, scores, ranks, None)
         if not seen:
             raise self.error(None, "empty file: no prompts")
 
 
+_CSV_COLUMNS = ("prompt_id", "score", "rank", "group")
+
+
 class _Csv(ScoreFile):
+    def most_prompts(self) -> int:
+        return self._count_lines()
+
+    def _decoded(self) -> Iterator[str]:
+        for number, raw in self._lines():
+            yield self._text(number, raw) + "\n"  # the end back: a quoted field may span lines
+
     def records(self) -> Iterator[ScoreRecord]:
-        with open(self.path, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.reader(stream)
+        reader = csv.reader(self._decoded())
+        try:
+            yield from self._rows(reader)
+        except csv.Error as error:
+            raise self.error(reader.line_num, f"not valid CSV ({error})") from None
+
+    def _rows(self, reader: Any) -> Iterator[ScoreRecord]:
+        header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)
-            while header is not None and not any(cell.strip() for cell in header):
-                header = next(reader, None)
-            if header is None:
-                raise self.error(None, "empty file: no prompts")
-            names = [cell.strip() for cell in header]
-            columns = {name: index for index, name in enumerate(names)}
-            for needed in ("prompt_id", "score"):
-                if needed not in columns:
-                    raise self.error(1, f"CSV header must name prompt_id and score (optional rank, group), got {','.join(names)}")
-            unknown = [name for name in names if name not in ("prompt_id", "score", "rank", "group")]
-            if unknown:
-                raise self.error(1, f"unknown CSV column {unknown[0]!r}; expected prompt_id,score[,rank][,group]")
-            id_column, score_column = columns["prompt_id"], columns["score"]
-            rank_column, group_column = columns.get("rank"), columns.get("group")
-            width = len(names)
-            finished: set[str] = set()
-            current: str | None = None
-            start = 0
-            group = DEFAULT_GROUP
-            scores: list[float] = []
-            ranks: list[int] | None = None
-            seen = False
-            for row in reader:
-                number = reader.line_num
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != width:
-                    raise self.error(number, f"expected {width} fields ({','.join(names)}), got {len(row)}")
-                prompt = row[id_column].strip()
-                if prompt != current:
-                    if current is not None:
-                        yield ScoreRecord(start, group, scores, ranks, None)
-                        finished.add(current)
-                    if prompt in finished:
-                        raise self.error(number, f"rows of prompt {prompt!r} are not together; sort the file by prompt_id")
-                    current, start, seen = prompt, number, True
-                    group = row[group_column].strip() if group_column is not None else DEFAULT_GROUP
-                    scores, ranks = [], ([] if rank_column is not None else None)
-                elif group_column is not None and row[group_column].strip() != group:
-                    raise self.error(number, f"prompt {prompt!r} has rows in groups {group!r} and {row[group_column].strip()!r}")
+        if header is None:
+            raise self.error(None, "empty file: no prompts")
+        names = [cell.strip() for cell in header]
+        header_line = reader.line_num
+        for needed in ("prompt_id", "score"):
+            if needed not in names:
+                raise self.error(
+                    header_line, f"CSV header must name prompt_id and score (optional rank, group), got {_shown(','.join(names))}"
+                )
+        unknown = [name for name in names if name not in _CSV_COLUMNS]
+        if unknown:
+            raise self.error(header_line, f"unknown CSV column {_shown(unknown[0])}; expected prompt_id,score[,rank][,group]")
+        repeated = [name for name in _CSV_COLUMNS if names.count(name) > 1]
+        if repeated:
+            raise self.error(header_line, f"the CSV header names {repeated[0]!r} {names.count(repeated[0])} times")
+        columns = {name: index for index, name in enumerate(names)}
+        id_column, score_column = columns["prompt_id"], columns["score"]
+        rank_column, group_column = columns.get("rank"), columns.get("group")
+        width = len(names)
+        finished: set[str] = set()
+        current: str | None = None
+        start = 0
+        group = DEFAULT_GROUP
+        scores: list[float] = []
+        ranks: list[int] | None = None
+        seen = False
+        for row in reader:
+            number = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != width:
+                raise self.error(number, f"expected {width} fields ({','.join(names)}), got {len(row)}")
+            prompt = row[id_column].strip()
+            if prompt != current:
+                if current is not None:
+                    yield ScoreRecord(start, group, scores, ranks, None)
+                    finished.add(current)
+                if prompt in finished:
+                    raise self.error(number, f"rows of prompt {_shown(prompt)} are not together; sort the file by prompt_id")
+                current, start, seen = prompt, number, True
+                group = row[group_column].strip() if group_column is not None else DEFAULT_GROUP
+                scores, ranks = [], ([] if rank_column is not None else None)
+            elif group_column is not None and row[group_column].strip() != group:
+                raise self.error(
+                    number, f"prompt {_shown(prompt)} has rows in groups {_shown(group)} and {_shown(row[group_column].strip())}"
+                )
+            try:
+                score = float(row[score_column])
+            except ValueError:
+                raise self.error(number, f"score must be a number, got {_shown(row[score_column])}") from None
+            if not math.isfinite(score):
+                raise self.error(number, f"non-finite score {_shown(row[score_column].strip())}")
+            scores.append(score)
+            if ranks is not None and rank_column is not None:
                 try:
-                    score = float(row[score_column])
+                    ranks.append(int(row[rank_column]))
                 except ValueError:
-                    raise self.error(number, f"score must be a number, got {row[score_column]!r}") from None
-                if not math.isfinite(score):
-                    raise self.error(number, f"non-finite score {row[score_column].strip()}")
-                scores.append(score)
-                if ranks is not None and rank_column is not None:
-                    try:
-                        ranks.append(int(row[rank_column]))
-                    except ValueError:
-                        raise self.error(number, f"rank must be an integer, got {row[rank_column]!r}") from None
-            if current is not None:
-                yield ScoreRecord(start, group, scores, ranks, None)
-            if not seen:
-                raise self.error(None, "empty file: a header but no rows")
+                    raise self.error(number, f"rank must be an integer, got {_shown(row[rank_column])}") from None
+        if current is not None:
+            yield ScoreRecord(start, group, scores, ranks, None)
+        if not seen:
+            raise self.error(None, "empty file: a header but no rows")
 
 
 _REWARDBENCH_REQUIRED = ("subset", "scores", "num_correct")
@@ -223,7 +503,8 @@ class _RewardBench(ScoreFile):
                 shortest, longest = min(lengths, key=lengths.__getitem__), max(lengths, key=lengths.__getitem__)
                 raise self.error(
                     None,
-                    f"columns have different lengths: {shortest!r} has {lengths[shortest]}, {longest!r} has {lengths[longest]}",
+                    f"columns have different lengths: {_shown(shortest)} has {lengths[shortest]}, "
+                    f"{_shown(longest)} has {lengths[longest]}",
                 )
             if lengths["scores"] == 0:
                 raise self.error(None, "empty file: no prompts")
@@ -234,24 +515,24 @@ class _RewardBench(ScoreFile):
         else:
             raise self.error(None, f"expected a RewardBench 2 JSON object or list of rows, got {type(document).__name__}")
 
+    def most_prompts(self) -> int:
+        return len(self._document["scores"]) if isinstance(self._document, dict) else len(self._document)
+
     def describe(self, location: int) -> str:
         identifier = None
         if isinstance(self._document, dict) and isinstance(self._ids, list):
             identifier = self._ids[location - 1]
         elif isinstance(self._document, list) and isinstance(self._document[location - 1], dict):
             identifier = self._document[location - 1].get("id")
-        return f"row {location}" + ("" if identifier is None else f" (id {identifier!r})")
+        return f"row {location}" + ("" if identifier is None else f" (id {_shown(identifier)})")
 
     def _record(self, number: int, subset: Any, scores: Any, correct: Any) -> ScoreRecord:
-        if not isinstance(scores, list):
-            raise self.error(number, "'scores' must be a list of numbers")
-        if not _is_integer(correct) or correct < 0:
-            raise self.error(number, f"'num_correct' must be a non-negative integer, got {correct!r}")
-        if correct > len(scores):
-            raise self.error(number, f"num_correct = {correct} is larger than the number of scores ({len(scores)})")
-        if subset is None or isinstance(subset, (list, dict)):
-            raise self.error(number, f"'subset' must be a string, got {subset!r}")
-        return ScoreRecord(number, subset if isinstance(subset, str) else str(subset), scores, None, correct)
+        floats = self._read_scores(number, scores)
+        if type(correct) is not int or correct < 0:
+            raise self.error(number, f"'num_correct' must be a non-negative integer, got {_shown(correct)}")
+        if correct > len(floats):
+            raise self.error(number, f"num_correct = {correct} is larger than the number of scores ({len(floats)})")
+        return ScoreRecord(number, self._read_group(number, subset, "subset"), floats, None, correct)
 
     def records(self) -> Iterator[ScoreRecord]:
         document = self._document
@@ -269,36 +550,98 @@ class _RewardBench(ScoreFile):
             yield self._record(index + 1, row["subset"], row["scores"], row["num_correct"])
 
 
+def _parse_document(path: Path, data: bytes) -> Any:
+    """One JSON document from its bytes: nesting, encoding and syntax checked, each error naming the file."""
+    depth = _check_nesting(data)
+    if depth is not None:
+        raise AuditInputError(f"{path}: JSON nested {depth} levels deep; the reader takes at most {MAX_NESTING}")
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as error:
+        offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+        raise AuditInputError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[offset]:02x} at column {column})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AuditInputError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    except ValueError as error:  # an integer of more than 4300 digits
+        raise AuditInputError(f"{path}: not valid JSON ({str(error).split(':')[0]})") from None
+
+
 def _load_json(path: Path) -> Any:
-    with open(path, encoding="utf-8-sig") as stream:
-        try:
-            return json.load(stream)
-        except json.JSONDecodeError as error:
-            raise AuditInputError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    """The whole file as one JSON document, refused when parsing it would not fit in memory."""
+    with _open_bytes(path) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        budget = available_memory()
+        if _PARSE_FACTOR * size > budget:
+            raise AuditInputError(
+                f"{path}: a JSON document of {format_bytes(size)} needs about {format_bytes(_PARSE_FACTOR * size)} "
+                f"to parse, more than the {format_bytes(budget)} available"
+            )
+        data = stream.read()
+    return _parse_document(path, data)
 
 
-def _sniff(path: Path) -> str:
-    """``rewardbench``, ``jsonl`` or ``csv`` from the first bytes of the file."""
-    with open(path, "rb") as stream:
-        head = stream.read(_SNIFF_BYTES)
+def _skip_line(stream: IO[bytes]) -> None:
+    """Read past the end of the current line without holding it."""
+    while True:
+        chunk = stream.readline(_CHUNK)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+
+
+def _more_content(stream: IO[bytes]) -> bool:
+    """Whether anything but whitespace follows in the stream."""
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip():
+            return True
+    return False
+
+
+def _sniff_object(path: Path) -> tuple[str, Any]:
+    """A file that starts with ``{``: JSONL, or one RewardBench object (on one line or many).
+
+    The first line is read whole (up to the line limit), so a long first JSONL line is
+    not mistaken for the start of one document. Returns the format and, when the file
+    is one line that was parsed as the whole document, that document.
+    """
+    with _open_bytes(path) as stream:
+        first = stream.readline(MAX_LINE_BYTES + 2)
+        while first and not first.removeprefix(codecs.BOM_UTF8).strip():  # leading blank lines
+            first = stream.readline(MAX_LINE_BYTES + 2)
+        first = first.removeprefix(codecs.BOM_UTF8)
+        too_long = len(first.rstrip(b"\r\n")) > MAX_LINE_BYTES
+        if too_long:
+            _skip_line(stream)
+        more = _more_content(stream)
+    if too_long:  # longer than any JSONL line: one document, unless lines follow
+        return ("jsonl", None) if more else ("rewardbench", None)
+    if _check_nesting(first) is not None:
+        return "jsonl", None  # the line reader names the line and its depth
+    try:
+        row = json.loads(_decode(first))
+    except ValueError:  # not valid alone (an indented object spans many lines), or not UTF-8
+        return ("rewardbench", None) if first.strip().startswith(b"{") and more else ("jsonl", None)
+    scores = row.get("scores") if isinstance(row, dict) else None
+    if isinstance(scores, list) and scores and isinstance(scores[0], list):
+        return "rewardbench", (None if more else row)  # the columns object on one line
+    return "jsonl", None
+
+
+def _sniff(path: Path, head: bytes) -> tuple[str, Any]:
+    """``rewardbench``, ``jsonl`` or ``csv`` from the first bytes of the file (and a parsed document, if any)."""
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if not text:
         raise AuditInputError(f"{path}: empty file: no prompts")
     if text[0] == "[":
-        return "rewardbench"
+        return "rewardbench", None
     if text[0] == "{":
-        first = text.split("\n", 1)[0]
-        try:
-            row = json.loads(first)
-        except json.JSONDecodeError:
-            return "rewardbench"  # an indented object spans many lines
-        scores = row.get("scores") if isinstance(row, dict) else None
-        if isinstance(scores, list) and scores and isinstance(scores[0], list):
-            return "rewardbench"  # the columns object on one line
-        return "jsonl"
+        return _sniff_object(path)
     header = [cell.strip() for cell in text.split("\n", 1)[0].split(",")]
     if "prompt_id" in header and "score" in header:
-        return "csv"
+        return "csv", None
     raise AuditInputError(
         f"{path}: line 1: unknown format; expected a RewardBench 2 JSON file, JSONL with 'scores', "
         "or CSV with header prompt_id,score[,rank][,group]"
@@ -314,26 +657,38 @@ def open_score_file(path: str | os.PathLike[str], input_format: str = "auto") ->
             ``jsonl``, ``csv``, ``run``.
 
     Raises:
-        AuditInputError: an unknown format, an empty file, a malformed RewardBench
-            document; problems inside records surface while iterating.
+        AuditInputError: a missing file, one that is not a regular file, not UTF-8 text,
+            an unknown format, an empty file, a malformed RewardBench document; problems
+            inside records surface while iterating.
         OSError: the file cannot be read.
     """
     if input_format not in INPUT_FORMATS:
         raise AuditInputError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
     target = Path(path)
+    if not str(path).strip():
+        raise AuditInputError("the score file's path is empty")
     if input_format == "run" or (input_format == "auto" and target.is_dir()):
         rewards = target / RUN_REWARDS_FILE
         if not rewards.is_file():
             raise AuditInputError(f"{target}: no {RUN_REWARDS_FILE} here (expected a run directory of collapse-theory train)")
-        return _JsonLines(rewards, "run", "line")
-    if target.is_dir():
+        target, input_format = rewards, "run"
+    elif target.is_dir():
         raise AuditInputError(f"{target}: a directory, but --input-format {input_format} reads a file")
-    chosen = _sniff(target) if input_format == "auto" else input_format
+    elif not target.exists():
+        raise AuditInputError(f"{target}: no such file")
+    with _open_bytes(target) as stream:
+        head = stream.read(_SNIFF_BYTES)
+        _check_text(target, head)
+        while head and not head.lstrip(_BLANK):  # leading blanks: sniff what follows them
+            head = stream.read(_SNIFF_BYTES).lstrip(_BLANK)
+    if input_format == "run":
+        return _JsonLines(target, "run", "line")
+    chosen, document = _sniff(target, head) if input_format == "auto" else (input_format, None)
     if chosen == "jsonl":
         return _JsonLines(target, "jsonl", "line")
     if chosen == "csv":
         return _Csv(target, "csv", "line")
-    return _RewardBench(target, "rewardbench", _load_json(target))
+    return _RewardBench(target, "rewardbench", _load_json(target) if document is None else document)
 
 
 def is_finite_number(value: Any) -> bool:

@@ -1,9 +1,19 @@
-"""``collapse-theory audit``: is a trained reward model collapsed?"""
+"""``collapse-theory audit``: is a trained reward model collapsed?
+
+Before any work the command checks what it can without reading the scores: ``--out``
+(not empty, not a file, creatable), the bounds on ``--grid`` and ``--resamples``
+(:mod:`collapse_theory.auditing.bounds`), the score file itself (a regular UTF-8 file
+of a known format) and the memory the shapes need. Group names are user text: in
+``--format csv`` they are quoted where needed, and a name that a spreadsheet would run
+as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
+prefixed with ``'``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from collapse_theory._checks import check_seed
@@ -18,8 +28,11 @@ from collapse_theory.auditing import (
     format_table,
     write_report,
 )
+from collapse_theory.auditing.bounds import MAX_GRID, check_audit_memory, check_grid
+from collapse_theory.auditing.comparison import MAX_RESAMPLES
 from collapse_theory.auditing.predictions import DEFAULT_DESCRIBE_FAMILY
-from collapse_theory.commands._arguments import integer, loss_spec, number
+from collapse_theory.auditing.score_files import open_score_file
+from collapse_theory.commands._arguments import check_output_directory, integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.design import FAMILY_BOUNDS
 
@@ -29,6 +42,42 @@ def _seed(text: str) -> int:
         return check_seed(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _check_resamples(resamples: Any) -> int:
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or not 1 <= resamples <= MAX_RESAMPLES:
+        raise ValueError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
+    return resamples
+
+
+def _bounded(check: Callable[[Any], int]) -> Callable[[str], int]:
+    """argparse type for an integer checked by ``check`` (every digit kept, one-line error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value: Any = int(text)
+        except ValueError:
+            value = text
+        try:
+            return check(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+#: What a spreadsheet reads as the start of a formula in a CSV cell.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` for a CSV cell that a spreadsheet shows and never runs: ``'`` before a formula's start.
+
+    Example:
+        >>> spreadsheet_safe("=cmd()"), spreadsheet_safe("math")
+        ("'=cmd()", 'math')
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 TARGET_LAWS = "beta:A[,B], uniform, two-point"
@@ -67,17 +116,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--grid",
-        type=integer(2, "grid"),
+        type=_bounded(check_grid),
         default=DEFAULT_GRID,
-        help=f"grid points shapes are compared on (default: {DEFAULT_GRID})",
+        help=f"grid points shapes are compared on, 2 to {MAX_GRID} (default: {DEFAULT_GRID})",
     )
     parser.add_argument(
         "--resamples",
         "--permutations",
         dest="resamples",
-        type=integer(1, "resamples"),
+        type=_bounded(_check_resamples),
         default=DEFAULT_RESAMPLES,
-        help=f"multiplier-bootstrap draws for the test and the intervals (default: {DEFAULT_RESAMPLES}; "
+        help=f"multiplier-bootstrap draws for the test and the intervals, 1 to {MAX_RESAMPLES} (default: {DEFAULT_RESAMPLES}; "
         "--permutations is the former name)",
     )
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap, in [0, 2**32 - 1] (default: 0)")
@@ -136,6 +185,9 @@ def register(subparsers: Any) -> None:
 
 def run_audit(arguments: argparse.Namespace) -> int:
     """Audit the file and print the report; exit code 0 whatever the verdict."""
+    if arguments.out is not None:
+        check_output_directory(arguments.out)
+    check_audit_memory(open_score_file(arguments.path, arguments.input_format), arguments.grid)
     report = audit(
         arguments.path,
         input_format=arguments.input_format,
@@ -159,7 +211,7 @@ def run_audit(arguments: argparse.Namespace) -> int:
             ["group", "prompts", "accuracy", "best_of_n_accuracy", "signal", "spread", "mean_shape", "band_low", "band_high"],
             [
                 [
-                    g.name,
+                    spreadsheet_safe(g.name),
                     g.prompts,
                     g.accuracy,
                     g.best_of_n_accuracy,
