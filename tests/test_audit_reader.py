@@ -428,7 +428,7 @@ def test_resamples_and_grid_are_bounded_in_the_cli_and_the_library(ok_file: Path
 
 
 def test_the_memory_estimate_bounds_the_shapes_and_refuses_before_the_audit(
-    ok_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_audit: None
+    ok_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shapes = read_shapes(open_score_file(ok_file), grid=64)
     counts = (shapes.groups, shapes.completions, shapes.correct_pairs, shapes.known_pairs, shapes.tied_pairs, shapes.best_of_n)
@@ -437,6 +437,12 @@ def test_the_memory_estimate_bounds_the_shapes_and_refuses_before_the_audit(
     assert held <= audit_memory(20, 64)
     assert audit_memory(20, 64) == 20 * (3 * 8 * 64 + 80)
     monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(int(audit_memory(20, 1000))))
+
+    def reached(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the file was read before the memory check")
+
+    # the library's audit checks memory right after opening the file, before reading a record
+    monkeypatch.setattr("collapse_theory.auditing.report.read_shapes", reached)
     code, _, err = _run(capsys, "audit", str(ok_file), "--grid", "1001")
     line = error_line(err)
     assert code == 2 and str(ok_file) in line and "at most 20 prompts" in line and "the largest grid that fits is 1000" in line

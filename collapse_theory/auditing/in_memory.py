@@ -24,14 +24,18 @@ __all__ = ["in_memory_scores"]
 
 
 class _Arrays(ScoreFile):
-    def __init__(self, scores: list[list[Any]], groups: list[str], ranks: list[list[Any]] | None) -> None:
+    def __init__(self, scores: list[list[Any]], groups: list[Any], ranks: list[list[Any]] | None) -> None:
         super().__init__(Path("<arrays>"), "arrays", "prompt")
         self._scores, self._groups, self._ranks = scores, groups, ranks
 
     def records(self) -> Iterator[ScoreRecord]:
         for index, scores in enumerate(self._scores):
             ranks = None if self._ranks is None else self._ranks[index]
-            yield ScoreRecord(index + 1, self._groups[index], scores, ranks, None)
+            floats = self._read_scores(index + 1, scores)  # the file readers' checks: finite floats, no bools or strings
+            yield ScoreRecord(index + 1, self._read_group(index + 1, self._groups[index], "group"), floats, ranks, None)
+
+    def most_prompts(self) -> int:
+        return len(self._scores)
 
 
 def _rows(values: Any, name: str) -> list[list[Any]]:
@@ -61,7 +65,7 @@ def in_memory_scores(scores: Any, groups: Sequence[Any] | None = None, ranks: An
     else:
         if isinstance(groups, (str, bytes)) or len(groups) != len(rows):
             raise ValueError(f"groups must give one name per prompt ({len(rows)} prompts)")
-        names = [str(group) for group in groups]
+        names = [group.item() if isinstance(group, np.generic) else group for group in groups]
     rank_rows = None if ranks is None else _rows(ranks, "ranks")
     if rank_rows is not None and len(rank_rows) != len(rows):
         raise ValueError(f"ranks must give one sequence per prompt ({len(rows)} prompts)")

@@ -28,6 +28,7 @@ import numpy as np
 
 from collapse_theory._io import atomic_write
 from collapse_theory._results import as_dict
+from collapse_theory.auditing.bounds import check_audit_memory, check_grid
 from collapse_theory.auditing.comparison import DEFAULT_RESAMPLES, MaxTTest, max_t_test, stratum_contrasts
 from collapse_theory.auditing.features import MAX_INTERIOR
 from collapse_theory.auditing.in_memory import in_memory_scores
@@ -255,7 +256,9 @@ def audit(
     scale_resolution = _check_positive(scale_resolution, "scale_resolution")
     if isinstance(min_prompts, bool) or not isinstance(min_prompts, int) or min_prompts < 2:
         raise ValueError(f"min_prompts must be an integer >= 2, got {min_prompts!r}")
+    grid = check_grid(grid)
     source = _source(data, input_format, groups, ranks)
+    check_audit_memory(source, grid)
     shapes = read_shapes(source, grid)
     if shapes.prompts == 0:
         reasons = ", ".join(f"{count} with {reason}" for reason, count in shapes.skipped.items() if count)

@@ -28,10 +28,9 @@ from collapse_theory.auditing import (
     format_table,
     write_report,
 )
-from collapse_theory.auditing.bounds import MAX_GRID, check_audit_memory, check_grid
+from collapse_theory.auditing.bounds import MAX_GRID, check_grid
 from collapse_theory.auditing.comparison import MAX_RESAMPLES
 from collapse_theory.auditing.predictions import DEFAULT_DESCRIBE_FAMILY
-from collapse_theory.auditing.score_files import open_score_file
 from collapse_theory.commands._arguments import check_output_directory, integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.design import FAMILY_BOUNDS
@@ -187,7 +186,6 @@ def run_audit(arguments: argparse.Namespace) -> int:
     """Audit the file and print the report; exit code 0 whatever the verdict."""
     if arguments.out is not None:
         check_output_directory(arguments.out)
-    check_audit_memory(open_score_file(arguments.path, arguments.input_format), arguments.grid)
     report = audit(
         arguments.path,
         input_format=arguments.input_format,
