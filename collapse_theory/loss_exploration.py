@@ -14,7 +14,7 @@ summary carries every field of :func:`~collapse_theory.exploration.explore` with
 values, and its plot is :func:`~collapse_theory.exploration.exploration_figure`.
 
 Example:
-    >>> summary = explore_loss("ipo:0.5", n=4)
+    >>> summary = explore_loss("ipo:1", n=4)  # target margin TAU = 1/(2 BETA) = 0.5
     >>> summary.status.value, summary.law
     ('shift-invariant', 'uniform on [-0.5, 0.5]')
     >>> [round(float(r), 6) for r in summary.solution.rewards]
@@ -44,7 +44,7 @@ __all__ = ["LossExploration", "explore_loss", "loss_exploration_figure"]
 
 #: How the concavity of an objective term that is not a utility is known.
 _CONCAVITY = {
-    "ipo": "by construction: U(x) = -(x - TAU)^2 is strictly concave",
+    "ipo": "by construction: U(x) = -(x - TAU)^2, TAU = 1/(2 BETA), is strictly concave",
     "plackett-luce": "by construction: B r_i - log sum_{j >= i} exp(B r_j) is concave (minus a log-sum-exp)",
     "min-linear": "by construction: U(x) = min(x, T) is concave and piecewise linear",
 }
@@ -61,7 +61,7 @@ class LossExploration:
     Attributes:
         loss: the canonical spec.
         terms: its canonical terms, the objective term first.
-        utility: the objective term (``'log-sigmoid:1'``, ``'ipo:0.5'``).
+        utility: the objective term (``'log-sigmoid:1'``, ``'ipo:1'``).
         objective: its kind, one of :data:`~collapse_theory.losses.OBJECTIVE_KINDS`.
         free: rewards in R^n (True) or in [0, 1] (False).
         concave: the objective term is concave (a utility: checked on a grid of (0, 1];

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         "--loss",
         type=loss_spec,
         metavar="SPEC",
-        help="a ranking-loss spec (e.g. log+free+l2:0.5, ipo:0.5, open-assistant, bradley-terry); see docs/losses.md",
+        help="a ranking-loss spec (e.g. log+free+l2:0.5, ipo:0.1, open-assistant, trl); see docs/losses.md and `collapse-theory losses`",
     )
     parser.add_argument("--n", type=completions, default=8, metavar="N", help="completions of the finite-n optimum (default: 8)")
     parser.add_argument("--out", metavar="FILE", help="write the plot here (.png, .pdf or .svg)")

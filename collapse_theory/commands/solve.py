@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         help="optimal rewards for utilities (or ranking losses) and n, with certificates",
         description=f"Solve max sum_{{i<j}} U(r_i - r_j) over 1 >= r_1 >= ... >= r_n >= 0. Utility specs: {forms}. "
         "With --loss, a ranking loss as trainers use it (docs/losses.md): terms joined by '+', e.g. "
-        "log-sigmoid:1+free+l2:0.001, or a preset (bradley-terry, open-assistant, trl-center:C, ipo:TAU, listmle).",
+        "log-sigmoid:1+free+l2:0.001, or a preset (bradley-terry, open-assistant, trl, openrlhf, oasst, trl-center:C, ipo:BETA, listmle); `collapse-theory losses` lists each framework option's spec.",
     )
     solve_parser.add_argument(
         "--utility",

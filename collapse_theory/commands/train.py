@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Train an MLP reward model (sigmoid output) on ranked completions with the loss "
             "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase; or with a ranking loss as practitioners train it "
-            "(--loss: -F(r), docs/losses.md; a free loss such as bradley-terry, open-assistant, ipo:TAU trains raw "
+            "(--loss: -F(r), docs/losses.md; a free loss such as bradley-terry, open-assistant, ipo:BETA trains raw "
             "logits, no sigmoid). Writes metrics.jsonl, snapshots/, checkpoint.npz, "
             f"heldout_rewards.jsonl, diagnostics.json and rewards.png to --out, holding its lock (train.lock) throughout: "
             f"one process per run directory. Utility specs: {forms}."
@@ -83,9 +83,9 @@ def register(subparsers: Any) -> None:
         "--loss",
         type=loss_spec,
         metavar="SPEC",
-        help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:TAU, plackett-luce:B; free, "
-        "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, open-assistant, trl-center:C, "
-        "listmle); a free loss trains raw logits",
+        help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:BETA, plackett-luce:B; free, "
+        "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, trl, openrlhf, open-assistant, oasst, "
+        "trl-center:C, listmle); a free loss trains raw logits",
     )
     mode.add_argument(
         "--utility-file",
