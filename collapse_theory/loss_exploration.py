@@ -120,7 +120,23 @@ class LossExploration:
             **as_dict(self),
             "limit": None if self.limit is None else self.limit.as_dict(),
             "solution": self.solution.as_dict(),
+            "answer": self.answer,
         }
+
+    @property
+    def answer(self) -> str:
+        """One sentence (:func:`~collapse_theory.loss_answers.loss_answer`), with the limit law when there is one.
+
+        Example:
+            >>> print(explore_loss("ipo:1", n=4).answer)
+            collapse: every prompt with n = 4 ranked completions ends at this shape, range 0.75, whatever the prompt (up to a common shift); as n grows, the rewards follow uniform on [-0.5, 0.5]
+        """
+        from collapse_theory.loss_answers import loss_answer
+
+        sentence = loss_answer(self.solution)
+        if self.solution.converged and self.law is not None:
+            sentence += f"; as n grows, the rewards follow {self.law}"
+        return sentence
 
 
 def _diverges(loss: Loss) -> bool:

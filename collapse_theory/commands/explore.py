@@ -93,6 +93,7 @@ def _print_loss_summary(summary: LossExploration) -> None:
     print(f"concave        {yes_no[summary.concave]} ({summary.concavity}); non-decreasing {yes_no[summary.increasing]}")
     singular = yes_no[summary.singular] + ("; hypersingular (U ~ -x^-G, G >= 1)" if summary.hypersingular else "")
     print(f"singular at 0  {singular}")
+    print(f"answer         {summary.answer}")
     print(f"{f'status, n={solution.n}':<14} {summary.status.value}: {solution.message}")
     if solution.rewards is not None:
         which = {LossStatus.NON_UNIQUE: " (one of a face)", LossStatus.SHIFT_INVARIANT: " (mean zero; every common shift too)"}

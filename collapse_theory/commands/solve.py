@@ -104,23 +104,35 @@ def run_solve(arguments: argparse.Namespace) -> int:
 
 
 def _run_losses(arguments: argparse.Namespace) -> int:
+    from collapse_theory.loss_answers import loss_answer
     from collapse_theory.loss_solver import solve_loss
 
     ns = arguments.n or [8]
     solutions = [solve_loss(spec, n, tol=arguments.tol) for spec in arguments.loss for n in ns]
     if arguments.format == "json":
-        print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
+        print(json.dumps([{**s.as_dict(), "answer": loss_answer(s)} for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
         write_csv(
-            ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction"],
+            ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction", "answer"],
             [
-                [s.loss, s.n, s.status.value, s.objective, s.gap, s.seconds, numbers(s.rewards), numbers(s.direction)]
+                [
+                    s.loss,
+                    s.n,
+                    s.status.value,
+                    s.objective,
+                    s.gap,
+                    s.seconds,
+                    numbers(s.rewards),
+                    numbers(s.direction),
+                    loss_answer(s),
+                ]
                 for s in solutions
             ],
         )
     else:
         for s in solutions:
             print(f"{s.loss}  n = {s.n}: {s.status.value}")
+            print(f"  answer    {loss_answer(s)}")
             if s.rewards is not None:
                 print("  rewards   [" + ", ".join(f"{r:.6g}" for r in s.rewards) + "]")
             if s.direction is not None:
@@ -178,14 +190,19 @@ def run_limit(arguments: argparse.Namespace) -> int:
         law = limit(spec)
         records.append({"utility": spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)})
     for spec in arguments.loss or []:
+        from collapse_theory.loss_answers import limit_answer
         from collapse_theory.loss_laws import loss_limit
 
         try:
             law = loss_limit(spec)
         except ValueError as error:
-            records.append({"loss": spec, "law": None, "description": str(error), "limit": None})
+            records.append(
+                {"loss": spec, "law": None, "description": str(error), "limit": None, "answer": limit_answer(None, spec)}
+            )
             continue
-        records.append({"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law)})
+        records.append(
+            {"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law), "answer": limit_answer(law)}
+        )
     if arguments.format == "json":
         print(json.dumps(records[0] if len(records) == 1 else records, allow_nan=False))
         return 0
@@ -207,8 +224,11 @@ def run_limit(arguments: argparse.Namespace) -> int:
     for record in records:
         spec = record.get("utility", record.get("loss"))
         print(f"{spec}: {record['description']}")
+        if "answer" in record:
+            print(f"  answer: {record['answer']}")
         if record["limit"] is None:
-            print("  (try `collapse-theory explore` for the numerical limit law)")
+            if "answer" not in record:
+                print("  (try `collapse-theory explore` for the numerical limit law)")
         else:
             print(f"  mean {record['limit']['mean']:.6g}, variance {record['limit']['variance']:.6g}")
     return 0
