@@ -14,7 +14,7 @@ from collapse_theory.distances import kolmogorov_smirnov
 from collapse_theory.limits import describe_limit, limit, limit_parameters
 from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, solve_many
 from collapse_theory.status import Status
-from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
+from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS, Utility
 
 FORMATS = ("table", "csv", "json")
 
@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
         type=utility_spec,
         metavar="SPEC",
         help=f"utility spec, repeatable (default: {' '.join(DEFAULT_SPECS)})",
+    )
+    solve_parser.add_argument(
+        "--utility-file",
+        action="append",
+        metavar="PATH.py:FUNCTION",
+        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0), repeatable, with or without --utility. "
+        "WARNING: the file is imported, so its Python code runs with your permissions; use only files you trust",
     )
     solve_parser.add_argument(
         "--loss", action="append", type=loss_spec, metavar="SPEC", help="ranking-loss spec, repeatable (instead of --utility)"
@@ -59,10 +66,10 @@ def register(subparsers: Any) -> None:
     limit_parser.set_defaults(handler=run_limit)
 
 
-def _limit_distance(solution: Solution) -> float | None:
+def _limit_distance(solution: Solution, utility: Utility | str | None = None) -> float | None:
     if solution.status is Status.FAILED:  # rewards may be NaN
         return None
-    law = limit(solution.utility)
+    law = limit(solution.utility if utility is None else utility)  # None for a custom utility
     # the KS distance alone: the Wasserstein one (unused here) needs the law's quantiles, i.e. scipy.stats
     return None if law is None else kolmogorov_smirnov(solution.rewards, law)
 
@@ -75,15 +82,19 @@ def _check_tolerance(tol: float) -> None:
 def run_solve(arguments: argparse.Namespace) -> int:
     """Solve every (utility, n) pair and print the table, CSV or the JSON list."""
     _check_tolerance(arguments.tol)
-    if arguments.loss and arguments.utility:
-        raise ValueError("give --utility or --loss, not both")
+    files = getattr(arguments, "utility_file", None) or []
+    if arguments.loss and (arguments.utility or files):
+        raise ValueError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
-    specs = arguments.utility or list(DEFAULT_SPECS)
+    from collapse_theory.exploration import load_utility
+
+    utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS)), *map(load_utility, files)]
     ns = arguments.n or [8]
     # largest n first: a size that does not fit is refused before anything is solved
-    by_n = {n: solve_many(specs, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
-    solutions = [next(s for s in by_n[n] if s.utility == spec) for spec in specs for n in ns]
+    by_n = {n: solve_many(utilities, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
+    solutions = [by_n[n][index] for index in range(len(utilities)) for n in ns]
+    sources = [utilities[index] for index in range(len(utilities)) for n in ns]  # each solution's utility
     if arguments.format == "json":
         # strict JSON: as_dict writes non-finite numbers as null, and allow_nan=False makes sure
         print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
@@ -91,12 +102,12 @@ def run_solve(arguments: argparse.Namespace) -> int:
         write_csv(
             ["utility", "n", "objective", "gap", "status", "ks_to_limit", "seconds", "rewards"],
             [
-                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s), s.seconds, numbers(s.rewards)]
-                for s in solutions
+                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s, u), s.seconds, numbers(s.rewards)]
+                for s, u in zip(solutions, sources, strict=True)
             ],
         )
     else:
-        _print_table(solutions)
+        _print_table(solutions, sources)
     failed = [s for s in solutions if not s.converged]
     for s in failed:
         print(f"warning: {s.utility} n={s.n}: {s.message}", file=sys.stderr)
@@ -166,12 +177,12 @@ def _rewards_column(rewards: Any) -> str:
     return " ".join(values)
 
 
-def _print_table(solutions: list[Solution]) -> None:
+def _print_table(solutions: list[Solution], utilities: list[Utility | str]) -> None:
     header = f"{'utility':<16}{'n':>7}{'objective':>22}{'gap':>11}{'KS to limit':>13}  {'status':<14}rewards (best first)"
     print(header)
     print("-" * len(header))
-    for s in solutions:
-        ks = _limit_distance(s)
+    for s, utility in zip(solutions, utilities, strict=True):
+        ks = _limit_distance(s, utility)
         ks_text = "-" if ks is None else f"{ks:.4f}"
         status = _TABLE_STATUS[s.status]
         print(
