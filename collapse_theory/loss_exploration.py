@@ -250,8 +250,13 @@ def explore_loss(loss: Loss | str, n: int = 8, *, cells: int | None = None) -> L
     )
 
 
-def loss_exploration_figure(summary: LossExploration) -> Figure:
+def loss_exploration_figure(summary: LossExploration, name: str | None = None) -> Figure:
     """Two panels: the answer at n against the limit's quantiles, and the limit's density and cdf.
+
+    ``name`` is the loss as the user named it (``oasst``; default: the canonical spec); the
+    figure's title is the one-sentence :attr:`LossExploration.answer`. Without a maximiser the
+    left panel is the limiting direction, on a range-normalised axis; a solve that did not
+    converge is drawn as crosses marked NOT CONVERGED.
 
     A plain utility gets :func:`~collapse_theory.exploration.exploration_figure`. Otherwise,
     left: the certified optimum r_1 >= ... >= r_n (or, unbounded, the limiting direction,
@@ -260,7 +265,7 @@ def loss_exploration_figure(summary: LossExploration) -> Figure:
     optimum, on the real line. Without a limit law, the right panel says why.
 
     Example:
-        >>> figure = loss_exploration_figure(explore_loss("ipo:0.5", n=4))
+        >>> figure = loss_exploration_figure(explore_loss("ipo:1", n=4))
         >>> len(figure.axes)
         3
     """
@@ -276,15 +281,22 @@ def loss_exploration_figure(summary: LossExploration) -> Figure:
     n = values.size
     index = np.arange(1, n + 1)
     law = summary.limit
-    label = f"limiting direction (range 1), n = {n}" if unbounded else f"optimal rewards, n = {n}"
-    left.plot(index, values, "o", label=label)
+    if unbounded:
+        left.plot(index, values, "o", label=f"limiting direction (no optimum), n = {n}")
+    elif solution.converged:
+        left.plot(index, values, "o", label=f"optimal rewards, n = {n}")
+    else:
+        left.plot(index, values, "x", color="C3", label=f"{summary.status.value.upper()} at n = {n}: not an optimum")
     if law is not None and not unbounded:
         positions = 1.0 - (index - 0.5) / n
         left.plot(index, np.asarray(law.ppf(positions), dtype=float), "-", alpha=0.7, label="limit quantiles")
     left.set_xlabel("response index, best first")
-    left.set_ylabel("direction" if unbounded else "reward")
+    left.set_ylabel("range-normalised reward" if unbounded else "reward")
     left.legend(loc="upper right", fontsize=8)
-    left.set_title(f"{summary.loss}: {summary.status.value} at n = {n}", fontsize=10)
+    named = summary.loss if name is None or name == summary.loss else f"{name} (= {summary.loss})"
+    status = summary.status.value if solution.converged else summary.status.value.upper()
+    left.set_title(f"{named}: {status} at n = {n}", fontsize=10)
+    figure.suptitle("\n".join(textwrap.wrap(summary.answer, 120)), fontsize=9)
 
     if law is None:
         right.text(0.5, 0.5, "\n".join(textwrap.wrap(f"limit law: {summary.limit_note}", 50)), ha="center", va="center")

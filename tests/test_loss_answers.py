@@ -55,3 +55,15 @@ def test_every_loss_command_has_an_answer_field(capsys: pytest.CaptureFixture[st
     assert main(["explore", "--loss", "ipo:1", "--n", "4", "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)["answer"]
     assert "range 0.75" in answer and answer.endswith("as n grows, the rewards follow uniform on [-0.5, 0.5]")
+
+
+def test_the_loss_figure_carries_the_answer_and_the_given_name() -> None:
+    from collapse_theory.loss_exploration import explore_loss, loss_exploration_figure
+
+    summary = explore_loss("trl", n=6)
+    figure = loss_exploration_figure(summary, "trl")
+    left = figure.axes[0]
+    assert left.get_ylabel() == "range-normalised reward"
+    assert left.get_title() == "trl (= log-sigmoid:1+free): unbounded at n = 6"
+    assert [line.get_label() for line in left.get_lines()] == ["limiting direction (no optimum), n = 6"]
+    assert figure.get_suptitle().replace("\n", " ") == summary.answer

@@ -12,7 +12,7 @@ import numpy as np
 
 from collapse_theory._io import atomic_savefig
 from collapse_theory._results import json_value
-from collapse_theory.commands._arguments import check_output_file, completions, loss_spec, utility_spec
+from collapse_theory.commands._arguments import check_output_file, completions, named_loss_spec, utility_spec
 from collapse_theory.exploration import SHOWN_ATOM_MASS, Exploration, exploration_figure, explore, load_utility, shown_atoms
 from collapse_theory.loss_exploration import LossExploration, explore_loss, loss_exploration_figure
 from collapse_theory.loss_solver import LossStatus
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     )
     source.add_argument(
         "--loss",
-        type=loss_spec,
+        type=named_loss_spec,
         metavar="SPEC",
         help="a ranking-loss spec (e.g. log+free+l2:0.5, ipo:0.1, open-assistant, trl); see docs/losses.md and `collapse-theory losses`",
     )
@@ -102,10 +102,10 @@ def _optional(value: float | None, digits: str = ".6g") -> str:
     return "-" if value is None else format(value, digits)
 
 
-def _print_loss_summary(summary: LossExploration) -> None:
+def _print_loss_summary(summary: LossExploration, name: str | None = None) -> None:
     yes_no = {True: "yes", False: "no", None: "-"}
     solution = summary.solution
-    print(f"loss           {summary.loss}")
+    print(f"loss           {summary.loss}" + ("" if name in (None, summary.loss) else f" (given as {name})"))
     print(f"terms          {summary.terms[0]} (objective), " + (", ".join(summary.terms[1:]) or "no other term"))
     print(f"rewards        {'free in R^n' if summary.free else 'bounded in [0, 1]'}")
     print(f"concave        {yes_no[summary.concave]} ({summary.concavity}); non-decreasing {yes_no[summary.increasing]}")
@@ -172,9 +172,9 @@ def _run_loss(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(json.dumps(json_value(summary.as_dict()), indent=1, allow_nan=False))
     else:
-        _print_loss_summary(summary)
+        _print_loss_summary(summary, arguments.loss)
     if arguments.out is not None:
-        atomic_savefig(loss_exploration_figure(summary), arguments.out, dpi=120)
+        atomic_savefig(loss_exploration_figure(summary, arguments.loss), arguments.out, dpi=120)
         if arguments.format != "json":
             print(f"plot written to {arguments.out}")
     if not summary.solution.converged:

@@ -11,7 +11,7 @@ from typing import Any
 
 from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands._arguments import completions, integer, loss_spec, number, utility_spec
+from collapse_theory.commands._arguments import completions, integer, named_loss_spec, number, utility_spec
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--utility", type=utility_spec, metavar="SPEC", help="one utility for every prompt")
     mode.add_argument(
         "--loss",
-        type=loss_spec,
+        type=named_loss_spec,
         metavar="SPEC",
         help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:BETA, plackett-luce:B; free, "
         "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, trl, openrlhf, open-assistant, oasst, "
@@ -231,7 +231,8 @@ def run_train(arguments: argparse.Namespace) -> int:
             steps_per_second=result.steps_per_second,
         )
         save_diagnostics(diagnostics, out / DIAGNOSTICS_FILE, verdict=outcome, run=record)
-        atomic_savefig(plot_rewards(diagnostics), out / FIGURE_FILE, dpi=120)
+        names = {config.loss: arguments.loss} if config.loss is not None and arguments.loss is not None else None
+        atomic_savefig(plot_rewards(diagnostics, names=names), out / FIGURE_FILE, dpi=120)
     _print_summary(out, result, diagnostics)
     print(outcome.message)
     if not result.terminal_phase:
