@@ -86,7 +86,7 @@ def test_min_linear_objective() -> None:
 def test_prompt_loss_is_minus_f_and_keeps_the_utility_formula() -> None:
     rewards = jnp.array([0.9, 0.5, 0.1])
     assert float(prompt_loss(rewards, "linear")) == pytest.approx(-1.6)
-    assert float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:1")) == pytest.approx(0.25)  # (0.5 - 1)^2
+    assert float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:0.5")) == pytest.approx(0.25)  # (0.5 - 1/(2 * 0.5))^2
 
 
 def test_a_plain_utility_as_loss_trains_bit_for_bit_as_the_utility(dataset) -> None:
