@@ -66,7 +66,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -346,10 +345,8 @@ def _parse(spec: str) -> Loss:
                 letter = {"ipo": "BETA", "ipo-margin": "TAU", "plackett-luce": "B", "min-linear": "T"}[name]
                 raise LossSpecError(f"loss {spec!r}: {name} needs a parameter, {name}:{letter}")
             value = _parameter(spec, name, argument, positive=True)
-            if name == "ipo":  # TRL's beta, carried as typed: the target margin is 1/(2 BETA)
+            if name == "ipo":  # TRL's beta, carried as typed: the target margin is 1/(2 BETA) (finite: BETA is normal)
                 ipo_beta, value = value, 1.0 / (2.0 * value)
-                if not math.isfinite(value):
-                    raise LossSpecError(f"loss {spec!r}: ipo's BETA {argument.strip()} gives an infinite target margin")
             candidate: tuple[str, Utility | None, float | None, str] = (
                 "ipo" if name == "ipo-margin" else name,
                 None,

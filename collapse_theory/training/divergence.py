@@ -78,7 +78,9 @@ def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = No
     if np.count_nonzero(fitted) >= 2:
         log_steps = np.log(steps[fitted])
         slope, intercept = np.polyfit(log_steps, ranges[fitted], 1)
-        left.plot(steps[fitted], intercept + slope * log_steps, "--", color="black", label=f"{intercept:.3g} + {slope:.3g} log(step)")
+        left.plot(
+            steps[fitted], intercept + slope * log_steps, "--", color="black", label=f"{intercept:.3g} + {slope:.3g} log(step)"
+        )
         rate = float(np.sum(distances[fitted] / log_steps) / np.sum(1.0 / log_steps**2))  # least squares of d = c / log t
         right.plot(steps[fitted], rate / log_steps, "--", color="black", label=f"c / log(step), c = {rate:.3g}")
     ticks = [m * 10.0**k for k in range(0, 9) for m in (1, 2, 5) if steps.min() <= m * 10.0**k <= steps.max()]
@@ -93,7 +95,9 @@ def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = No
     left.set_ylabel("mean reward range (max r - min r)")
     left.set_title("reward range against step, with a + b log(step)", fontsize=10)
     right.set_ylabel("distance to the direction")
-    right.set_title("distance of the range-normalised shape to the direction,\nwith gradient descent's rate c / log(step)", fontsize=10)
+    right.set_title(
+        "distance of the range-normalised shape to the direction,\nwith gradient descent's rate c / log(step)", fontsize=10
+    )
     right.set_ylim(bottom=0.0)
     figure.suptitle(title or "free rewards without a maximiser: range and shape")
     return figure
