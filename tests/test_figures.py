@@ -119,6 +119,8 @@ def test_a_free_loss_without_optimum_is_drawn_as_a_limiting_direction_under_the_
     assert "limiting direction (no optimum) of loss = trl (every kind)" in texts and "open-ended, loss = trl" in texts
     assert not any(text.startswith("optimum") for text in texts)
     assert figure.get_suptitle().startswith("one loss for every prompt: trl = log-sigmoid:1+free")
+    unfinished = plots.plot_rewards(diagnostics, unfinished="NOT IN THE TERMINAL PHASE after 3 steps")
+    assert unfinished.get_suptitle().endswith("\nNOT IN THE TERMINAL PHASE after 3 steps")
 
 
 def test_the_reward_curve_picture_exists_once() -> None:

@@ -229,10 +229,14 @@ def run_train(arguments: argparse.Namespace) -> int:
             steps=result.step,
             seconds=result.seconds,
             steps_per_second=result.steps_per_second,
+            terminal_phase=result.terminal_phase,
         )
         save_diagnostics(diagnostics, out / DIAGNOSTICS_FILE, verdict=outcome, run=record)
         names = {config.loss: arguments.loss} if config.loss is not None and arguments.loss is not None else None
-        atomic_savefig(plot_rewards(diagnostics, names=names), out / FIGURE_FILE, dpi=120)
+        unfinished = (
+            None if result.terminal_phase else f"NOT IN THE TERMINAL PHASE after {result.step} steps: not the trained end point"
+        )
+        atomic_savefig(plot_rewards(diagnostics, names=names, unfinished=unfinished), out / FIGURE_FILE, dpi=120)
     _print_summary(out, result, diagnostics)
     print(outcome.message)
     if not result.terminal_phase:
