@@ -87,9 +87,11 @@ def run_solve(arguments: argparse.Namespace) -> int:
         raise ValueError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
-    from collapse_theory.exploration import load_utility
+    utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS))]
+    if files:  # the loader's module brings scipy.stats and matplotlib: only when asked for
+        from collapse_theory.exploration import load_utility
 
-    utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS)), *map(load_utility, files)]
+        utilities.extend(load_utility(reference) for reference in files)
     ns = arguments.n or [8]
     # largest n first: a size that does not fit is refused before anything is solved
     by_n = {n: solve_many(utilities, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
