@@ -2,7 +2,7 @@
 
 Problems CVXPY can express (DCP) on free rewards r_1 >= ... >= r_n:
 
-* IPO, ``ipo:TAU``: maximise -sum_{i<j} (r_i - r_j - TAU)^2 with sum r = 0;
+* IPO, ``ipo:BETA``: maximise -sum_{i<j} (r_i - r_j - TAU)^2, TAU = 1/(2 BETA), with sum r = 0;
 * Open-Assistant, ``log-sigmoid:1+free+l2:BETA``: log sigmoid(x) = -logistic(-x);
 * ListMLE with l2, ``plackett-luce:1+free+l2:BETA``: -log_sum_exp over suffixes.
 
@@ -30,7 +30,7 @@ def _cvxpy_problem(spec: str, n: int) -> tuple[cp.Problem, cp.Variable]:
     difference = r[rows] - r[cols]
     constraints = [r[:-1] >= r[1:], cp.sum(r) == 0]
     if spec.startswith("ipo:"):
-        tau = float(spec.split(":")[1])
+        tau = 1.0 / (2.0 * float(spec.split(":")[1]))  # TRL's beta: target margin 1/(2 beta)
         objective = -cp.sum_squares(difference - tau)
     elif spec.startswith("log-sigmoid:1+free+l2:"):
         beta = float(spec.rsplit(":", 1)[1])
@@ -44,7 +44,7 @@ def _cvxpy_problem(spec: str, n: int) -> tuple[cp.Problem, cp.Variable]:
     return cp.Problem(cp.Maximize(objective), constraints), r
 
 
-SPECS = ("ipo:0.5", "log-sigmoid:1+free+l2:0.001", "plackett-luce:1+free+l2:0.001")
+SPECS = ("ipo:1", "log-sigmoid:1+free+l2:0.001", "plackett-luce:1+free+l2:0.001")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ SPECS = (
     "listmle",
     "open-assistant",
     "trl-center:0.01",
-    "ipo:0.5",
+    "ipo:1",
     "log-sigmoid:1+free+l2:0.001+margin:0.5",
     "log-sigmoid:1+free+l2:0.001+rank-margin:0.1",
     "plackett-luce:1+free+l2:0.001",

@@ -43,7 +43,8 @@ __all__ = [
 HERMITE_BETA = 0.5
 HERMITE_LOSS = f"log+free+l2:{HERMITE_BETA:g}"
 IPO_TAU = 0.5
-IPO_LOSS = f"ipo:{IPO_TAU:g}"
+#: IPO with target margin TAU = 1/(2 BETA): ``ipo:1``.
+IPO_LOSS = f"ipo:{1.0 / (2.0 * IPO_TAU):g}"
 BRADLEY_TERRY = "bradley-terry"
 OPEN_ASSISTANT = "open-assistant"
 #: The Bradley-Terry run's learning rate: at the default 1e-2 the range jumps to about 95 within

@@ -35,7 +35,7 @@ PROGRAM = "collapse-theory"
 
 #: The subcommands in the order of the workflow (the order of ``--help``); commands
 #: not listed here follow, by name.
-COMMAND_ORDER = ("solve", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce")
+COMMAND_ORDER = ("solve", "losses", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce")
 
 
 class CommandLineError(ValueError):

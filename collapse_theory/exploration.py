@@ -42,7 +42,21 @@ from collapse_theory.numerical_laws import NumericalLimit, is_hypersingular, is_
 from collapse_theory.solver import Solution, check_n, solve
 from collapse_theory.utilities import Utility, custom, parse_utility
 
-__all__ = ["BetaFit", "Exploration", "exploration_figure", "explore", "fit_beta", "load_utility", "shape_on_grid"]
+__all__ = [
+    "SHOWN_ATOM_MASS",
+    "BetaFit",
+    "Exploration",
+    "exploration_figure",
+    "explore",
+    "fit_beta",
+    "load_utility",
+    "shape_on_grid",
+    "shown_atoms",
+]
+
+#: Atoms lighter than this are neither drawn nor labelled in the figure and the law's description
+#: (a mesh computation finds point masses down to 1e-6); the JSON field ``atoms`` keeps every one.
+SHOWN_ATOM_MASS = 1e-3
 
 #: Points of (0, 1] where a custom utility's concavity and monotonicity are checked.
 CHECK_POINTS = np.unique(np.concatenate([np.geomspace(1e-8, 1.0, 400), np.linspace(1e-3, 1.0, 400)]))
@@ -105,13 +119,41 @@ class Exploration:
     beta_fit: BetaFit
     solution: Solution = field(metadata={"json": False})
 
+    @property
+    def converged(self) -> bool:
+        """The optimum at n is an answer (certified, or exact for a convex U); else nothing at n is claimed."""
+        return self.solution.converged
+
+    @property
+    def law_certified(self) -> bool:
+        """The limit law is a closed form, or a numerical law whose mesh problem is certified (concave U)."""
+        return self.closed_form or bool(getattr(self.limit, "certified", False))
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON contract of ``collapse-theory explore --format json``.
 
         ``limit`` is the law in the structure every command shares
-        (:meth:`collapse_theory.laws.Law.as_dict`).
+        (:meth:`collapse_theory.laws.Law.as_dict`); ``converged`` says whether the optimum at n
+        is an answer, ``law_certified`` whether the law is.
         """
-        return {**as_dict(self), "limit": self.limit.as_dict(), "solution": self.solution.as_dict()}
+        return {
+            **as_dict(self),
+            "limit": self.limit.as_dict(),
+            "solution": self.solution.as_dict(),
+            "converged": self.converged,
+            "law_certified": self.law_certified,
+        }
+
+
+def shown_atoms(atoms: tuple[Atom, ...], threshold: float = SHOWN_ATOM_MASS) -> tuple[tuple[Atom, ...], tuple[Atom, ...]]:
+    """(atoms of mass >= threshold, the lighter ones), each by location.
+
+    Example:
+        >>> heavy, light = shown_atoms((Atom(0.0, 0.06), Atom(0.1, 2e-6), Atom(1.0, 0.06)))
+        >>> [a.location for a in heavy], [a.location for a in light]
+        ([0.0, 1.0], [0.1])
+    """
+    return tuple(a for a in atoms if a.mass >= threshold), tuple(a for a in atoms if a.mass < threshold)
 
 
 def _derivatives(utility: Utility, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,8 +381,11 @@ def _describe_numerical(law: NumericalLimit) -> str:
     if law.method == "hypersingular":
         return "Uniform(0, 1) (hypersingular: Hardin and Saff)"
     parts = [f"continuous mass {law.continuous_mass:.4g}"]
-    if law.atoms:
-        parts.append("atoms " + ", ".join(f"{a.mass:.4g} at {a.location:g}" for a in law.atoms))
+    heavy, light = shown_atoms(law.atoms)
+    if heavy:
+        parts.append("atoms " + ", ".join(f"{a.mass:.4g} at {a.location:g}" for a in heavy))
+    if light:
+        parts.append(f"{len(light)} lighter atoms (each below {SHOWN_ATOM_MASS:g}, total {sum(a.mass for a in light):.2g})")
     return "; ".join(parts)
 
 
@@ -353,7 +398,9 @@ def exploration_figure(exploration: Exploration) -> Figure:
     best Beta fit (dashed), the y axis scaled by the continuous density (a Beta fit that
     blows up at an end is clipped, not allowed to flatten the rest). Atoms are not
     densities: they are stems on their own axis (right, "atom mass"), labelled with
-    their mass.
+    their mass; atoms lighter than :data:`SHOWN_ATOM_MASS` are neither drawn nor labelled
+    (the legend says how many). An optimum at n that did not converge is drawn as crosses
+    labelled "NOT CONVERGED", and the titles say so.
 
     Example:
         >>> figure = exploration_figure(explore("log", n=6))
@@ -368,17 +415,28 @@ def exploration_figure(exploration: Exploration) -> Figure:
     n = rewards.size
     index = np.arange(1, n + 1)
     law = exploration.limit
-    left.plot(index, rewards, "o", label=f"optimal rewards, n = {n}")
+    converged = exploration.solution.converged
+    if converged:
+        left.plot(index, rewards, "o", label=f"optimal rewards, n = {n}")
+    else:
+        label = f"{exploration.solution.status.value.replace('_', ' ').upper()} at n = {n} (gap {exploration.solution.gap:.2g})"
+        left.plot(index, rewards, "x", color="C3", label=label)
     positions = 1.0 - (index - 0.5) / n
     left.plot(index, np.asarray(law.ppf(positions), dtype=float), "-", alpha=0.7, label="limit quantiles")
     left.set_xlabel("response index, best first")
     left.set_ylabel("reward")
     left.set_ylim(-0.05, 1.05)
     left.legend(loc="upper right", fontsize=8)
-    left.set_title(f"U = {exploration.utility}: optimum and limit quantiles", fontsize=10)
+    left.set_title(
+        f"U = {exploration.utility}: optimum and limit quantiles"
+        if converged
+        else f"U = {exploration.utility}: NO optimum at n = {n} (the solve did not converge)",
+        fontsize=10,
+    )
 
     x = np.linspace(1e-4, 1.0 - 1e-4, 801)
-    right.hist(rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}")
+    if converged:
+        right.hist(rewards, bins=max(4, min(20, n)), range=(0.0, 1.0), density=True, alpha=0.3, label=f"rewards, n = {n}")
     density = _density(law, x)
     # the scale: the continuous density away from the ends (where Beta densities may blow up)
     inner = (x > 0.05) & (x < 0.95)
@@ -387,43 +445,48 @@ def exploration_figure(exploration: Exploration) -> Figure:
     if density is not None:
         right.plot(x, density, "-", color="C1", label="limit density (continuous part)")
     fit = exploration.beta_fit
-    right.plot(
-        x,
-        beta_law(fit.a, fit.b).pdf(x),
-        "--",
-        color="C2",
-        label=f"Beta({fit.a:.3g}, {fit.b:.3g}): KS {fit.kolmogorov_smirnov:.2g}, W1 {fit.wasserstein:.2g}",
-    )
+    if exploration.law_certified:
+        right.plot(
+            x,
+            beta_law(fit.a, fit.b).pdf(x),
+            "--",
+            color="C2",
+            label=f"Beta({fit.a:.3g}, {fit.b:.3g}): KS {fit.kolmogorov_smirnov:.2g}, W1 {fit.wasserstein:.2g}",
+        )
     right.set_ylim(0.0, cap * 1.05)
     right.set_xlim(-0.04, 1.04)
     right.set_xlabel("reward")
     right.set_ylabel("density")
-    if exploration.atoms:
+    drawn, lighter = shown_atoms(exploration.atoms)
+    if drawn:
         masses = right.twinx()
-        largest = max(atom.mass for atom in exploration.atoms)
-        for atom in exploration.atoms:
+        largest = max(atom.mass for atom in drawn)
+        for atom in drawn:
             masses.vlines(atom.location, 0.0, atom.mass, colors="C3", linewidth=2)
             masses.plot([atom.location], [atom.mass], "o", color="C3")
-            inward = 1 if atom.location < 0.5 else -1
+            # at an end the label points inward; an interior atom's label sits centred above its stem
+            inward = 1 if atom.location <= 0.05 else -1 if atom.location >= 0.95 else 0
             masses.annotate(
                 f"atom {atom.mass:.3g}",
                 (atom.location, atom.mass),
                 xytext=(6 * inward, 4),
                 textcoords="offset points",
-                ha="left" if inward > 0 else "right",
+                ha={1: "left", -1: "right", 0: "center"}[inward],
                 va="bottom",
                 fontsize=8,
                 color="C3",
             )
         masses.set_ylim(0.0, 1.3 * largest)
         masses.set_ylabel("atom mass", color="C3")
-        masses.plot([], [], "o-", color="C3", label="atoms (stems, right axis)")
+        omitted = f"; {len(lighter)} below {SHOWN_ATOM_MASS:g} not drawn" if lighter else ""
+        masses.plot([], [], "o-", color="C3", label=f"atoms of mass >= {SHOWN_ATOM_MASS:g} (stems, right axis){omitted}")
         handles, labels = right.get_legend_handles_labels()
         extra_handles, extra_labels = masses.get_legend_handles_labels()
         right.legend(handles + extra_handles, labels + extra_labels, loc="upper center", fontsize=8)
     else:
         right.legend(loc="upper center", fontsize=8)
-    right.set_title("\n".join(textwrap.wrap(f"limit law: {exploration.law}", 60)), fontsize=9)
+    verdict = "" if exploration.law_certified else "NOT CERTIFIED "
+    right.set_title("\n".join(textwrap.wrap(f"{verdict}limit law: {exploration.law}", 60)), fontsize=9)
     return figure
 
 

@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ __all__ = [
     "numerical_limits",
     "ranking_losses",
     "reward_curves",
+    "spec_label",
     "training_snapshots",
 ]
 
@@ -239,7 +240,21 @@ def kind_colour(kind: str, index: int = 0) -> Any:
 # --- the reward-curve picture -------------------------------------------------------------
 
 
-def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legend: bool = True) -> None:
+def spec_label(spec: str, names: Mapping[str, str] | None) -> str:
+    """``U = log`` for a plain utility, ``loss = NAME`` for a ranking loss, NAME as the user gave it."""
+    from collapse_theory.losses import parse_loss
+
+    name = (names or {}).get(spec, spec)
+    try:
+        plain = parse_loss(spec).is_plain_utility
+    except ValueError:  # a custom utility's name
+        plain = True
+    return f"U = {name}" if plain else f"loss = {name}"
+
+
+def draw_reward_curves(
+    axis: Axes, split: SplitDiagnostics, title: str, *, legend: bool = True, names: Mapping[str, str] | None = None
+) -> None:
     """Reward against response index (best first) per kind, with the solver's optimum dashed on top.
 
     Each kind: mean over its prompts of the sorted rewards (markers and line, in the kind's
@@ -248,6 +263,10 @@ def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legen
     drawn dashed above the curves, with its own legend entry: black when several kinds share
     the utility (one utility for every prompt), else in its kind's colour (prompt-aware).
     The one picture of Song, Cai, Lee, Su (arXiv 2305.17608), Figures 3-5.
+
+    Free losses are compared as range-normalised shapes (the y axis says so), and a loss
+    without a maximiser has no optimum: its dashed line is the *limiting direction*.
+    ``names`` maps a canonical spec to the name the user gave (``oasst``) for the legend.
     """
     curves = split.curves
     n = curves[0].mean.size if curves else 0
@@ -267,7 +286,7 @@ def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legen
             linewidth=1.6,
             markersize=5,
             alpha=0.9,
-            label=f"{curve.kind}-ended, U = {curve.utility}",
+            label=f"{curve.kind}-ended, {spec_label(curve.utility, names)}",
         )
     sharers: dict[str, list[int]] = {}
     for number, curve in enumerate(curves):
@@ -277,6 +296,7 @@ def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legen
         shared = len(numbers) > 1
         colour = "black" if shared else kind_colour(first.kind, numbers[0])
         whose = "every kind" if shared else f"{first.kind}-ended"
+        what = "limiting direction (no optimum)" if first.unbounded else "optimum"
         axis.plot(
             index,
             np.asarray(first.optimum),
@@ -284,11 +304,11 @@ def draw_reward_curves(axis: Axes, split: SplitDiagnostics, title: str, *, legen
             color=colour,
             linewidth=1.5,
             zorder=5,
-            label=f"optimum of U = {utility} ({whose})",
+            label=f"{what} of {spec_label(utility, names)} ({whose})",
         )
     axis.set_title(title, fontsize=10)
     axis.set_xlabel(RESPONSE_INDEX_LABEL)
-    axis.set_ylabel("reward")
+    axis.set_ylabel("range-normalised reward" if any(curve.normalised for curve in curves) else "reward")
     axis.set_xticks(index)
     axis.set_xlim(0.5, n + 0.5)
     axis.set_ylim(-0.05, 1.05)

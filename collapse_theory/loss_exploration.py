@@ -14,7 +14,7 @@ summary carries every field of :func:`~collapse_theory.exploration.explore` with
 values, and its plot is :func:`~collapse_theory.exploration.exploration_figure`.
 
 Example:
-    >>> summary = explore_loss("ipo:0.5", n=4)
+    >>> summary = explore_loss("ipo:1", n=4)  # target margin TAU = 1/(2 BETA) = 0.5
     >>> summary.status.value, summary.law
     ('shift-invariant', 'uniform on [-0.5, 0.5]')
     >>> [round(float(r), 6) for r in summary.solution.rewards]
@@ -44,7 +44,7 @@ __all__ = ["LossExploration", "explore_loss", "loss_exploration_figure"]
 
 #: How the concavity of an objective term that is not a utility is known.
 _CONCAVITY = {
-    "ipo": "by construction: U(x) = -(x - TAU)^2 is strictly concave",
+    "ipo": "by construction: U(x) = -(x - TAU)^2, TAU = 1/(2 BETA), is strictly concave",
     "plackett-luce": "by construction: B r_i - log sum_{j >= i} exp(B r_j) is concave (minus a log-sum-exp)",
     "min-linear": "by construction: U(x) = min(x, T) is concave and piecewise linear",
 }
@@ -61,7 +61,7 @@ class LossExploration:
     Attributes:
         loss: the canonical spec.
         terms: its canonical terms, the objective term first.
-        utility: the objective term (``'log-sigmoid:1'``, ``'ipo:0.5'``).
+        utility: the objective term (``'log-sigmoid:1'``, ``'ipo:1'``).
         objective: its kind, one of :data:`~collapse_theory.losses.OBJECTIVE_KINDS`.
         free: rewards in R^n (True) or in [0, 1] (False).
         concave: the objective term is concave (a utility: checked on a grid of (0, 1];
@@ -120,7 +120,23 @@ class LossExploration:
             **as_dict(self),
             "limit": None if self.limit is None else self.limit.as_dict(),
             "solution": self.solution.as_dict(),
+            "answer": self.answer,
         }
+
+    @property
+    def answer(self) -> str:
+        """One sentence (:func:`~collapse_theory.loss_answers.loss_answer`), with the limit law when there is one.
+
+        Example:
+            >>> print(explore_loss("ipo:1", n=4).answer)
+            collapse: every prompt with n = 4 ranked completions ends at this shape, range 0.75, whatever the prompt (up to a common shift); as n grows, the rewards follow uniform on [-0.5, 0.5]
+        """
+        from collapse_theory.loss_answers import loss_answer
+
+        sentence = loss_answer(self.solution)
+        if self.solution.converged and self.law is not None:
+            sentence += f"; as n grows, the rewards follow {self.law}"
+        return sentence
 
 
 def _diverges(loss: Loss) -> bool:
@@ -234,8 +250,13 @@ def explore_loss(loss: Loss | str, n: int = 8, *, cells: int | None = None) -> L
     )
 
 
-def loss_exploration_figure(summary: LossExploration) -> Figure:
+def loss_exploration_figure(summary: LossExploration, name: str | None = None) -> Figure:
     """Two panels: the answer at n against the limit's quantiles, and the limit's density and cdf.
+
+    ``name`` is the loss as the user named it (``oasst``; default: the canonical spec); the
+    figure's title is the one-sentence :attr:`LossExploration.answer`. Without a maximiser the
+    left panel is the limiting direction, on a range-normalised axis; a solve that did not
+    converge is drawn as crosses marked NOT CONVERGED.
 
     A plain utility gets :func:`~collapse_theory.exploration.exploration_figure`. Otherwise,
     left: the certified optimum r_1 >= ... >= r_n (or, unbounded, the limiting direction,
@@ -244,7 +265,7 @@ def loss_exploration_figure(summary: LossExploration) -> Figure:
     optimum, on the real line. Without a limit law, the right panel says why.
 
     Example:
-        >>> figure = loss_exploration_figure(explore_loss("ipo:0.5", n=4))
+        >>> figure = loss_exploration_figure(explore_loss("ipo:1", n=4))
         >>> len(figure.axes)
         3
     """
@@ -260,15 +281,22 @@ def loss_exploration_figure(summary: LossExploration) -> Figure:
     n = values.size
     index = np.arange(1, n + 1)
     law = summary.limit
-    label = f"limiting direction (range 1), n = {n}" if unbounded else f"optimal rewards, n = {n}"
-    left.plot(index, values, "o", label=label)
+    if unbounded:
+        left.plot(index, values, "o", label=f"limiting direction (no optimum), n = {n}")
+    elif solution.converged:
+        left.plot(index, values, "o", label=f"optimal rewards, n = {n}")
+    else:
+        left.plot(index, values, "x", color="C3", label=f"{summary.status.value.upper()} at n = {n}: not an optimum")
     if law is not None and not unbounded:
         positions = 1.0 - (index - 0.5) / n
         left.plot(index, np.asarray(law.ppf(positions), dtype=float), "-", alpha=0.7, label="limit quantiles")
     left.set_xlabel("response index, best first")
-    left.set_ylabel("direction" if unbounded else "reward")
+    left.set_ylabel("range-normalised reward" if unbounded else "reward")
     left.legend(loc="upper right", fontsize=8)
-    left.set_title(f"{summary.loss}: {summary.status.value} at n = {n}", fontsize=10)
+    named = summary.loss if name is None or name == summary.loss else f"{name} (= {summary.loss})"
+    status = summary.status.value if solution.converged else summary.status.value.upper()
+    left.set_title(f"{named}: {status} at n = {n}", fontsize=10)
+    figure.suptitle("\n".join(textwrap.wrap(summary.answer, 120)), fontsize=9)
 
     if law is None:
         right.text(0.5, 0.5, "\n".join(textwrap.wrap(f"limit law: {summary.limit_note}", 50)), ha="center", va="center")

@@ -16,7 +16,7 @@ already grows with n.
 * ``log+free+l2:BETA``: the maximisers are the zeros of H_n over sqrt(BETA (n-1))
   (Stieltjes); the zeros over sqrt(2n) follow the semicircle on [-1, 1] (Wigner; Szego's
   asymptotics), so the rewards follow the **semicircle on [-sqrt(2/BETA), sqrt(2/BETA)]**.
-* ``ipo:TAU``: equal gaps 2 TAU / n, range 2 TAU (n-1)/n: **uniform on [-TAU, TAU]**.
+* ``ipo:BETA`` (target margin TAU = 1/(2 BETA)): equal gaps 2 TAU / n, range 2 TAU (n-1)/n: **uniform on [-TAU, TAU]**.
 * Any other concave U with a regulariser: :func:`field_limit`, J maximised numerically.
 * Bounded losses that are plain utilities: :func:`collapse_theory.limits.limit`.
 
@@ -24,7 +24,7 @@ Example:
     >>> law = loss_limit("log+free+l2:0.5")
     >>> law.describe(), law.support
     ('semicircle on [-2, 2]', (-2.0, 2.0))
-    >>> loss_limit("ipo:0.5").describe()
+    >>> loss_limit("ipo:1").describe()
     'uniform on [-0.5, 0.5]'
 """
 

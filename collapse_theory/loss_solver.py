@@ -36,7 +36,7 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
 A plain utility (the paper's problem) is delegated to :func:`collapse_theory.solver.solve`.
 
 Example:
-    >>> s = solve_loss("ipo:0.5", 4)
+    >>> s = solve_loss("ipo:1", 4)  # TAU = 1/(2 BETA) = 0.5
     >>> s.status.value, [round(float(x), 6) for x in s.rewards]
     ('shift-invariant', [0.375, 0.125, -0.125, -0.375])
     >>> t = solve_loss("bradley-terry", 4)
@@ -225,7 +225,7 @@ def loss_value(loss: Loss | str, rewards: Any) -> float:
     """F(rewards) of a loss (objective term minus regulariser), in float64.
 
     Example:
-        >>> round(loss_value("ipo:1", [0.5, 0.0]), 6)     # -(0.5 - 1)^2
+        >>> round(loss_value("ipo:0.5", [0.5, 0.0]), 6)   # -(0.5 - 1)^2
         -0.25
     """
     loss = parse_loss(loss)

@@ -20,11 +20,13 @@ term                  meaning
 ====================  ==============================================================
 a utility spec        U as in :func:`~collapse_theory.utilities.parse_utility`
                       (``log-sigmoid:1`` is Bradley-Terry)
-``ipo:TAU``           U(x) = -(x - TAU)^2 (Azar et al. 2023); free unless ``bounded``
+``ipo:BETA``          U(x) = -(x - 1/(2 BETA))^2, IPO with TRL's ``beta`` (Azar et al. 2023's tau):
+                      target margin 1/(2 BETA); free unless ``bounded``
+``ipo-margin:TAU``    the same loss given by its target margin TAU = 1/(2 BETA)
 ``plackett-luce:B``   the Plackett-Luce log-likelihood with inverse temperature B
 ``min-linear:T``      U(x) = min(x, T), a concave kink (solved as a linear program)
-``free``              rewards in R^n (default: bounded in [0, 1], except for ``ipo``)
-``bounded``           rewards in [0, 1] (the default; needed only for ``ipo``)
+``free``              rewards in R^n (default: bounded in [0, 1], except for IPO)
+``bounded``           rewards in [0, 1] (the default; needed only for IPO)
 ``l2:BETA``           R = BETA/2 sum_{i<j} (r_i^2 + r_j^2) = BETA (n-1)/2 sum_k r_k^2
 ``center:C``          R = C sum_{i<j} (r_i + r_j)^2 = C [(n-2) sum r^2 + (sum r)^2]
 ``margin:M``          m_ij = M
@@ -33,8 +35,16 @@ a utility spec        U as in :func:`~collapse_theory.utilities.parse_utility`
 ====================  ==============================================================
 
 Presets (they may be combined with further terms, e.g. ``open-assistant+rank-margin:0.1``):
-``bradley-terry`` = ``log-sigmoid:1+free``; ``open-assistant`` = ``log-sigmoid:1+free+l2:0.001``;
-``trl-center:C`` = ``log-sigmoid:1+free+center:C``; ``listmle`` = ``plackett-luce:1+free``.
+``bradley-terry`` = ``trl`` = ``openrlhf`` = ``log-sigmoid:1+free`` (TRL's ``RewardTrainer``,
+OpenRLHF's ``PairWiseLoss`` and ``LogExpLoss``); ``open-assistant`` = ``oasst`` =
+``log-sigmoid:1+free+l2:0.001``; ``trl-center:C`` = ``log-sigmoid:1+free+center:C``;
+``listmle`` = ``plackett-luce:1+free``. Each framework option's spec:
+:data:`collapse_theory.frameworks.FRAMEWORK_CONVENTIONS` (``collapse-theory losses``).
+
+IPO in TRL (``DPOTrainer``/``DPOConfig(loss_type="ipo", beta=BETA)``) minimises
+(h - 1/(2 BETA))^2 where h is a difference of the policy's log-ratios,
+log pi(y_w)/pi_ref(y_w) - log pi(y_l)/pi_ref(y_l). The reward-model analogue computed here puts
+the reward difference r_i - r_j in place of h, over every pair of the ranking.
 
 A plain utility spec (``"log"``) is the paper's problem, exactly as today.
 
@@ -44,8 +54,10 @@ Example:
     ('log-sigmoid:1+free+l2:0.001', True, 0.001)
     >>> parse_loss("log").is_plain_utility
     True
-    >>> parse_loss("ipo:0.5").spec
-    'ipo:0.5'
+    >>> parse_loss("ipo:0.1").parameter              # TRL's default beta: target margin 1/(2 beta) = 5
+    5.0
+    >>> parse_loss("ipo-margin:5").parameter, parse_loss("ipo-margin:5").spec
+    (5.0, 'ipo-margin:5')
     >>> parse_loss("log+ipo:1")
     Traceback (most recent call last):
     ...
@@ -82,18 +94,22 @@ class LossSpecError(ValueError):
 #: The objective kinds: a utility U of differences, IPO's square, Plackett-Luce, U(x) = min(x, T).
 OBJECTIVE_KINDS = ("utility", "ipo", "plackett-luce", "min-linear")
 
-#: Preset names and the terms they stand for (``trl-center`` takes its C).
+#: Preset names and the terms they stand for (``trl-center`` takes its C). ``trl``,
+#: ``openrlhf`` and ``oasst`` are the frameworks' own names for the same losses.
 PRESETS: dict[str, str] = {
     "bradley-terry": "log-sigmoid:1+free",
+    "trl": "log-sigmoid:1+free",
+    "openrlhf": "log-sigmoid:1+free",
     "open-assistant": "log-sigmoid:1+free+l2:0.001",
+    "oasst": "log-sigmoid:1+free+l2:0.001",
     "trl-center:C": "log-sigmoid:1+free+center:C",
     "listmle": "plackett-luce:1+free",
 }
 
 _TERM_FORMS = (
-    "a utility spec (log, power:G, log-sigmoid:B, ...), ipo:TAU, plackett-luce:B, min-linear:T, "
+    "a utility spec (log, power:G, log-sigmoid:B, ...), ipo:BETA, ipo-margin:TAU, plackett-luce:B, min-linear:T, "
     "free, bounded, l2:BETA, center:C, margin:M, rank-margin:M, lipo, or a preset "
-    "(bradley-terry, open-assistant, trl-center:C, listmle)"
+    "(bradley-terry, trl, openrlhf, open-assistant, oasst, trl-center:C, listmle)"
 )
 
 
@@ -104,13 +120,17 @@ class Loss:
     Attributes:
         objective: one of :data:`OBJECTIVE_KINDS`.
         utility: the utility U when ``objective == "utility"``, else None.
-        parameter: TAU of ``ipo``, B of ``plackett-luce``, T of ``min-linear`` (None for a utility).
+        parameter: IPO's target margin TAU = 1/(2 BETA), B of ``plackett-luce``, T of ``min-linear``
+            (None for a utility).
         free: rewards in R^n (True) or in [0, 1] (False).
         l2: BETA of ``l2:BETA`` (0 when absent).
         center: C of ``center:C`` (0 when absent).
         margin: M of ``margin:M`` (0 when absent).
         rank_margin: M of ``rank-margin:M`` (0 when absent).
         lipo: the LiPO-lambda pair weights are on.
+        ipo_beta: IPO's BETA as typed (``ipo:BETA``; TRL's ``beta``, Azar et al.'s tau, with
+            ``parameter`` = 1/(2 BETA)); None when IPO was given by its target margin
+            (``ipo-margin:TAU``) and for the other objectives.
     """
 
     objective: str
@@ -122,14 +142,18 @@ class Loss:
     margin: float = 0.0
     rank_margin: float = 0.0
     lipo: bool = False
+    ipo_beta: float | None = None
 
     @property
     def objective_spec(self) -> str:
-        """The objective term alone, e.g. ``'log-sigmoid:1'`` or ``'ipo:0.5'``."""
+        """The objective term alone, e.g. ``'log-sigmoid:1'`` or ``'ipo:0.1'``."""
         if self.utility is not None:
             return self.utility.spec
         assert self.parameter is not None
-        return f"{self.objective}:{format_number(self.parameter)}"
+        if self.objective == "ipo" and self.ipo_beta is not None:
+            return f"ipo:{format_number(self.ipo_beta)}"
+        name = "ipo-margin" if self.objective == "ipo" else self.objective
+        return f"{name}:{format_number(self.parameter)}"
 
     @property
     def spec(self) -> str:
@@ -297,6 +321,7 @@ def _parse(spec: str) -> Loss:
     fields: dict[str, float] = {}
     place: str | None = None
     lipo = False
+    ipo_beta: float | None = None
     for term in terms:
         name, sep, argument = term.partition(":")
         name = name.strip().lower()
@@ -315,14 +340,17 @@ def _parse(spec: str) -> Loss:
                 raise LossSpecError(f"loss {spec!r} has the term {name} twice")
             fields[name] = _parameter(spec, name, argument, positive=False)
             continue
-        if name in ("ipo", "plackett-luce", "min-linear"):
+        if name in ("ipo", "ipo-margin", "plackett-luce", "min-linear"):
             if not sep:
-                letter = {"ipo": "TAU", "plackett-luce": "B", "min-linear": "T"}[name]
+                letter = {"ipo": "BETA", "ipo-margin": "TAU", "plackett-luce": "B", "min-linear": "T"}[name]
                 raise LossSpecError(f"loss {spec!r}: {name} needs a parameter, {name}:{letter}")
+            value = _parameter(spec, name, argument, positive=True)
+            if name == "ipo":  # TRL's beta, carried as typed: the target margin is 1/(2 BETA) (finite: BETA is normal)
+                ipo_beta, value = value, 1.0 / (2.0 * value)
             candidate: tuple[str, Utility | None, float | None, str] = (
-                name,
+                "ipo" if name == "ipo-margin" else name,
                 None,
-                _parameter(spec, name, argument, positive=True),
+                value,
                 term,
             )
         else:
@@ -337,7 +365,9 @@ def _parse(spec: str) -> Loss:
             raise LossSpecError(f"loss {spec!r} has two objective terms ({objective[3]!r} and {term!r}); a loss has exactly one")
         objective = candidate
     if objective is None:
-        raise LossSpecError(f"loss {spec!r} has no objective term; add one utility, ipo:TAU, plackett-luce:B or min-linear:T")
+        raise LossSpecError(
+            f"loss {spec!r} has no objective term; add one utility, ipo:BETA, ipo-margin:TAU, plackett-luce:B or min-linear:T"
+        )
     kind, objective_utility, parameter, _ = objective
     free = place == "free" or (place is None and kind == "ipo")
     return Loss(
@@ -350,4 +380,5 @@ def _parse(spec: str) -> Loss:
         margin=fields.get("margin", 0.0),
         rank_margin=fields.get("rank-margin", 0.0),
         lipo=lipo,
+        ipo_beta=ipo_beta,
     )

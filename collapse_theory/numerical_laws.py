@@ -345,11 +345,34 @@ def _check_non_decreasing(utility: Utility) -> None:
     finite = np.isfinite(values)
     steps = np.diff(values[finite])
     scale = max(float(np.max(np.abs(values[finite]))) if finite.any() else 1.0, np.finfo(float).tiny)
-    if np.any(steps < -1e-9 * scale):
+    falling = steps < -1e-9 * scale
+    if np.any(falling):
         raise ValueError(
-            f"utility {utility.spec} decreases on (0, 1]; the limit law of the optimal rewards is computed "
-            "for non-decreasing U only (a decreasing U ties every reward)"
+            f"utility {utility.spec} decreases on {_falling_intervals(_MONOTONE_CHECK[finite], falling)}; the limit law "
+            "of the optimal rewards is computed for U non-decreasing on (0, 1] only (where U decreases, rewards tie)"
         )
+
+
+def _falling_intervals(points: np.ndarray, falling: np.ndarray) -> str:
+    """The grid intervals [points[i], points[j]] covered by consecutive falling steps, e.g. ``'[0.626, 1]'``.
+
+    Example:
+        >>> _falling_intervals(np.array([0.1, 0.5, 0.7, 1.0]), np.array([False, True, True]))
+        '[0.5, 1]'
+    """
+    runs: list[str] = []
+    index = 0
+    while index < falling.size:
+        if not falling[index]:
+            index += 1
+            continue
+        end = index
+        while end + 1 < falling.size and falling[end + 1]:
+            end += 1
+        runs.append(f"[{points[index]:.3g}, {points[end + 1]:.3g}]")
+        index = end + 1
+    shown = runs[:3] + ([f"{len(runs) - 3} more"] if len(runs) > 3 else [])
+    return " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
 
 
 def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float, max_steps: int) -> NumericalLimit:

@@ -110,7 +110,9 @@ def test_help_lists_the_commands_in_workflow_order(capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "--help")
     assert code == 0
     listed = _listed_commands(out)
-    assert listed == ["solve", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce"], out
+    assert listed == ["solve", "losses", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce"], (
+        out
+    )
 
 
 def test_a_command_module_not_in_the_order_list_goes_last(

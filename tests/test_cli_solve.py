@@ -219,7 +219,8 @@ def test_solve_loss_json_says_which_case_it_is(capsys: pytest.CaptureFixture[str
     code, out, _ = run(["solve", "--loss", "open-assistant", "--loss", "bradley-terry", "--n", "8", "--format", "json"], capsys)
     oa, bt = json.loads(out)
     assert code == 0 and oa["status"] == "optimal" and bt["status"] == "unbounded"
-    assert max(oa["rewards"]) - min(oa["rewards"]) == pytest.approx(17.14, abs=0.01)  # PRACTICE.md's oracle
+    # the oracle: Open-Assistant's range at n = 8 in docs/losses.md's table
+    assert max(oa["rewards"]) - min(oa["rewards"]) == pytest.approx(17.14, abs=0.01)
     assert bt["rewards"] is None and bt["direction"] == pytest.approx(np.linspace(1.0, 0.0, 8).tolist(), abs=1e-9)
 
 

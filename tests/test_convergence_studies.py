@@ -134,6 +134,6 @@ def test_log_with_l2_on_free_rewards_converges_to_the_semicircle():
 
 def test_ipo_converges_to_the_uniform_law_with_ks_exactly_one_over_2n():
     """IPO's equal gaps 2 TAU/n sit at the midpoints of n equal cells of [-TAU, TAU]: KS = 1/(2n) exactly."""
-    study = loss_convergence("ipo:0.5", [8, 16])
+    study = loss_convergence("ipo:1", [8, 16])
     for point in study.points:
         assert point.kolmogorov_smirnov == pytest.approx(1.0 / (2 * point.n), abs=1e-9)

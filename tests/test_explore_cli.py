@@ -194,3 +194,60 @@ def test_a_law_is_one_structure_in_limit_converge_and_explore(capsys):
     assert from_limit == from_converge == from_explore
     assert set(from_limit) >= {"kind", "parameters", "atoms", "mean", "variance"}
     assert from_limit["atoms"] == [{"location": 0.0, "mass": 0.25}, {"location": 1.0, "mass": 0.25}]
+
+
+# --- honest endings ------------------------------------------------------------------------------
+
+
+def test_explore_that_did_not_converge_says_so_and_exits_1(capsys, monkeypatch, tmp_path):
+    """Oracle: a solve stopped before its certificate (tol = 1e-300) is NOT_CONVERGED; nothing at n is claimed."""
+    from collapse_theory import exploration
+    from collapse_theory.solver import solve
+
+    monkeypatch.setattr(exploration, "solve", lambda utility, n: solve(utility, n, tol=1e-300))
+    plot = tmp_path / "law.svg"
+    code, out, err = run(capsys, "explore", "--utility", "log", "--n", "10", "--out", str(plot))
+    assert code == 1
+    assert "optimum, n=10  NOT CONVERGED" in out and "no optimum at n = 10 is claimed" in out
+    assert err.startswith("warning: log n=10: not converged")
+    assert "NOT CONVERGED at n = 10" in plot.read_text() and "NO optimum at n = 10" in plot.read_text()
+    code, out, _ = run(capsys, "explore", "--utility", "log", "--n", "10", "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["converged"] is False and data["solution"]["status"] == "not_converged" and data["law_certified"] is True
+
+
+def test_explore_hides_atoms_below_the_stated_mass():
+    from collapse_theory.exploration import SHOWN_ATOM_MASS, shown_atoms
+    from collapse_theory.laws import Atom
+
+    atoms = (Atom(0.0, 0.06), Atom(0.1, 1.8e-6), Atom(0.3, 0.0019), Atom(1.0, 0.06))
+    heavy, light = shown_atoms(atoms)
+    assert SHOWN_ATOM_MASS == 1e-3
+    assert [a.location for a in heavy] == [0.0, 0.3, 1.0] and [a.location for a in light] == [0.1]
+
+
+def test_a_partly_decreasing_utility_is_refused_with_the_interval(capsys, tmp_path):
+    """Oracle: U = x - 0.8 x^2 has U' = 1 - 1.6 x < 0 exactly on (0.625, 1]."""
+    path = tmp_path / "updown.py"
+    path.write_text("def updown(x):\n    return x - 0.8 * x**2\n")
+    code, err = run_error(capsys, "explore", "--utility-file", f"{path}:updown")
+    assert code == 2 and err.count("\n") == 1
+    low = float(err.split("decreases on [")[1].split(",")[0])
+    assert 0.62 <= low <= 0.625 and "decreases on (0, 1]" not in err
+
+
+def test_solve_takes_a_utility_file(capsys, user_file):
+    """Oracle: a file's log is the built-in log (Gauss-Lobatto nodes), without a closed-form KS column."""
+    code, out, _ = run(
+        capsys, "solve", "--utility", "log", "--utility-file", f"{user_file}:my_log", "--n", "6", "--format", "csv"
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["utility"] for r in rows] == ["log", "my_log"]
+    assert [float(x) for x in rows[1]["rewards"].split()] == pytest.approx(
+        [float(x) for x in rows[0]["rewards"].split()], abs=1e-9
+    )
+    assert rows[0]["ks_to_limit"] != "" and rows[1]["ks_to_limit"] == ""
+    code, err = run_error(capsys, "solve", "--loss", "log", "--utility-file", f"{user_file}:my_log")
+    assert code == 2 and "not both" in err

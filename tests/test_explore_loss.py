@@ -70,7 +70,7 @@ def test_explore_loss_log_with_l2_is_the_hermite_zeros_and_the_semicircle(capsys
 
 def test_explore_loss_ipo_has_equal_gaps_a_uniform_law_and_a_plot(capsys, tmp_path):
     plot = tmp_path / "ipo.svg"
-    code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:0.5", "--n", "8", "--format", "json", "--out", str(plot))
+    code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:1", "--n", "8", "--format", "json", "--out", str(plot))
     assert code == 0
     data = strict_json(out)
     assert data["status"] == "shift-invariant" and data["concave"] and data["increasing"] is False
@@ -116,9 +116,9 @@ def test_explore_loss_of_a_plain_utility_is_explore_utility(capsys):
 
 
 def test_explore_loss_table_names_terms_status_and_certificate(capsys):
-    code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:0.5", "--n", "8")
+    code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:1", "--n", "8")
     assert code == 0
-    assert "terms          ipo:0.5 (objective)" in out
+    assert "terms          ipo:1 (objective)" in out
     assert "status, n=8    shift-invariant" in out and "certificate    certified" in out
     assert "limit law      uniform on [-0.5, 0.5]" in out and "best Beta fit  - (the law lives on the real line" in out
 

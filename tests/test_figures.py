@@ -97,6 +97,32 @@ def test_prompt_aware_panel_gives_each_kind_its_optimum_in_its_own_colour() -> N
     assert set(optima) <= set(_legend_texts(axis))
 
 
+def test_a_free_loss_without_optimum_is_drawn_as_a_limiting_direction_under_the_given_name() -> None:
+    import dataclasses
+
+    from collapse_theory.training import plots
+    from collapse_theory.training.diagnostics import Diagnostics
+
+    equal = np.linspace(1.0, 0.0, 8)
+    curves = [
+        dataclasses.replace(_curve(kind, "log-sigmoid:1+free", equal, equal), normalised=True, unbounded=True)
+        for kind in ("open", "closed")
+    ]
+    split = _split(*curves)
+    diagnostics = Diagnostics(
+        n=8, utilities={"open": "log-sigmoid:1+free", "closed": "log-sigmoid:1+free"}, train=split, held_out=None
+    )
+    figure = plots.plot_rewards(diagnostics, names={"log-sigmoid:1+free": "trl"})
+    (axis,) = figure.axes
+    assert axis.get_ylabel() == "range-normalised reward"
+    texts = _legend_texts(axis)
+    assert "limiting direction (no optimum) of loss = trl (every kind)" in texts and "open-ended, loss = trl" in texts
+    assert not any(text.startswith("optimum") for text in texts)
+    assert figure.get_suptitle().startswith("one loss for every prompt: trl = log-sigmoid:1+free")
+    unfinished = plots.plot_rewards(diagnostics, unfinished="NOT IN THE TERMINAL PHASE after 3 steps")
+    assert unfinished.get_suptitle().endswith("\nNOT IN THE TERMINAL PHASE after 3 steps")
+
+
 def test_the_reward_curve_picture_exists_once() -> None:
     """The run directory's figure and the reproduction's figures share one drawing function."""
     from collapse_theory.training import plots
@@ -298,12 +324,33 @@ def test_bradley_terry_divergence_draws_the_range_growing_and_the_distance_shrin
     )
     figure = figures.bradley_terry_divergence(history)
     ranges, distances = figure.axes
-    (range_line,) = ranges.get_lines()
-    (distance_line,) = distances.get_lines()
+    range_line, _ = ranges.get_lines()
+    distance_line, _ = distances.get_lines()
     np.testing.assert_allclose(range_line.get_xdata(), history.steps)
     assert np.all(np.diff(range_line.get_ydata()) > 0)  # the range increases
     np.testing.assert_allclose(distance_line.get_ydata(), history.shape_distance)
     assert "range" in ranges.get_ylabel() and "direction" in distances.get_ylabel()
+    assert ranges.get_xscale() == "log" and distances.get_xscale() == "log"
+    assert "approaches" not in distances.get_title()  # the title says what is drawn, nothing more
+
+
+def test_bradley_terry_divergence_trends_recover_the_theory_rates() -> None:
+    """Oracle: data exactly a + b log t and c / log t give back a, b and c (least squares is exact)."""
+    steps = np.array([20.0, 50.0, 100.0, 300.0, 1000.0])
+    history = figures.DivergenceHistory(
+        loss="bradley-terry",
+        prompts=10,
+        learning_rate=1e-3,
+        steps=steps,
+        reward_range=-4.0 + 3.0 * np.log(steps),
+        shape_distance=0.7 / np.log(steps),
+    )
+    ranges, distances = figures.bradley_terry_divergence(history).axes
+    _, range_trend = ranges.get_lines()
+    _, distance_trend = distances.get_lines()
+    np.testing.assert_allclose(range_trend.get_ydata(), -4.0 + 3.0 * np.log(steps), rtol=1e-12)
+    np.testing.assert_allclose(distance_trend.get_ydata(), 0.7 / np.log(steps), rtol=1e-12)
+    assert range_trend.get_label() == "-4 + 3 log(step)" and distance_trend.get_label() == "c / log(step), c = 0.7"
 
 
 # --- explore --------------------------------------------------------------------------------

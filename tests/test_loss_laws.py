@@ -22,8 +22,8 @@ def test_hermite_zeros_follow_the_semicircle_on_unscaled_rewards() -> None:
 
 
 def test_ipo_limit_is_uniform_on_minus_tau_tau() -> None:
-    law = loss_limit("ipo:0.8")
-    rewards = solve_loss("ipo:0.8", 16).rewards
+    law = loss_limit("ipo:0.625")  # TAU = 1/(2 * 0.625) = 0.8
+    rewards = solve_loss("ipo:0.625", 16).rewards
     assert rewards is not None
     assert law.support == pytest.approx((-0.8, 0.8))
     assert np.max(np.abs(law.cdf(rewards) - (np.arange(16, 0, -1) - 0.5) / 16)) < 1e-12

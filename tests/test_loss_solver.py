@@ -41,7 +41,7 @@ def test_log_with_l2_on_free_rewards_is_the_hermite_zeros(beta: float, n: int) -
 
 @pytest.mark.parametrize(("tau", "n"), [(0.5, 4), (2.0, 7)])
 def test_ipo_all_pairs_has_equal_gaps_two_tau_over_n(tau: float, n: int) -> None:
-    solution = solve_loss(f"ipo:{tau}", n)
+    solution = solve_loss(f"ipo-margin:{tau}", n)
     assert solution.status is LossStatus.SHIFT_INVARIANT and solution.certified
     assert solution.rewards is not None
     np.testing.assert_allclose(-np.diff(solution.rewards), 2 * tau / n, rtol=1e-10)
@@ -49,7 +49,7 @@ def test_ipo_all_pairs_has_equal_gaps_two_tau_over_n(tau: float, n: int) -> None
 
 
 def test_bounded_ipo_that_does_not_fill_the_box_is_non_unique() -> None:
-    solution = solve_loss("ipo:0.1+bounded", 8)
+    solution = solve_loss("ipo:5+bounded", 8)  # target margin 1/(2 * 5) = 0.1
     assert solution.status is LossStatus.NON_UNIQUE and "shift" in solution.message
     assert solution.rewards is not None
     np.testing.assert_allclose(-np.diff(solution.rewards), 2 * 0.1 / 8, rtol=1e-10)
@@ -205,8 +205,8 @@ def test_symmetric_newton_direction_equals_the_full_one(n: int) -> None:
     [
         ("open-assistant+rank-margin:0.2", 8, True),
         ("open-assistant+margin:0.3", 7, True),
-        ("ipo:0.4", 6, True),  # no regulariser: definite only on mean-zero directions
-        ("ipo:0.4+lipo", 6, False),
+        ("ipo:1.25", 6, True),  # no regulariser: definite only on mean-zero directions
+        ("ipo:1.25+lipo", 6, False),
         ("plackett-luce:1+free+l2:0.1", 7, False),
         ("log-sigmoid:1+free+center:0.2+lipo", 5, False),
     ],
@@ -416,7 +416,7 @@ def test_bounded_plackett_luce_at_five_matches_scipy() -> None:
     np.testing.assert_allclose(solution.rewards, reference.x, atol=1e-6)
 
 
-@pytest.mark.parametrize(("spec", "n"), [("ipo:2+bounded", 100), ("exp:1+l2:0.01", 100), ("log-sigmoid:1+margin:0.1", 64)])
+@pytest.mark.parametrize(("spec", "n"), [("ipo:0.25+bounded", 100), ("exp:1+l2:0.01", 100), ("log-sigmoid:1+margin:0.1", 64)])
 def test_other_bounded_losses_with_ties_are_certified(spec: str, n: int) -> None:
     # the barrier alone: 200 steps and not-converged for the first two at n = 100
     solution = solve_loss(spec, n)

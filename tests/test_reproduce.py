@@ -174,7 +174,7 @@ def test_log_with_l2_gives_the_hermite_zeros_and_the_semicircle(quick_run: Path)
 
 
 def test_ipo_has_equal_gaps_and_the_uniform_law_at_distance_one_over_2n(quick_run: Path) -> None:
-    """Oracle: equal gaps 2 TAU / n (PRACTICE.md); the midpoint grid is at KS 1/(2n) from the uniform law."""
+    """Oracle: equal gaps 2 TAU / n (docs/losses.md, "Limit laws"); the midpoint grid is at KS 1/(2n) from the uniform law."""
     measured = _claim(quick_run, "ipo-equal-gaps")["measured"]
     for n, value in measured["by_n"].items():
         assert value["status"] == "shift-invariant" and value["gap_deviation"] <= 1e-12 and abs(value["mean"]) <= 1e-12, n
@@ -210,7 +210,7 @@ def test_the_ranking_loss_figure_draws_every_framework_loss(quick_run: Path) -> 
     assert unbounded == {"bradley-terry", "listmle", "log-sigmoid:1+free+lipo"}
     assert {spec for spec, style in styles.items() if style == "--"} == unbounded
     titles = {axis.get_title().split(" ")[0] for axis in figure.axes if axis.get_ylabel() == "limit density"}
-    assert titles == {"trl-center:0.01", "open-assistant", "log-sigmoid:1", "ipo:0.5", "log+free+l2:0.5"}
+    assert titles == {"trl-center:0.01", "open-assistant", "log-sigmoid:1", "ipo:1", "log+free+l2:0.5"}
 
 
 def test_the_command_prints_each_claim_with_its_id(

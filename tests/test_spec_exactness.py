@@ -112,7 +112,8 @@ def test_utility_parameters_are_the_float_typed_and_round_trip(spec: str) -> Non
 
 LOSSES_TYPED = {
     "log-sigmoid:1+free+l2:0.00123456789": {"l2": 0.00123456789},
-    "ipo:0.123456789012345": {"parameter": 0.123456789012345},
+    "ipo:0.123456789012345": {"ipo_beta": 0.123456789012345},  # TRL's beta; the target margin is 1/(2 beta)
+    "ipo-margin:0.123456789012345": {"parameter": 0.123456789012345},
     "plackett-luce:3.14159265358979+free+center:2.718281828459045": {"parameter": 3.14159265358979, "center": 2.718281828459045},
     "log+margin:0.1+rank-margin:0.30000000000000004": {"margin": 0.1, "rank_margin": 0.30000000000000004},
     "trl-center:1e+2": {"center": 100.0},
@@ -316,7 +317,7 @@ def check_loss_contract(spec: str) -> bool:
     assert parse_loss(canonical) == loss
     assert parse_loss(canonical).spec == canonical
     carried = {loss.parameter, *(loss.utility.parameters if loss.utility else ()), loss.l2, loss.center}
-    carried |= {loss.margin, loss.rank_margin}
+    carried |= {loss.margin, loss.rank_margin, loss.ipo_beta}
     for text in numbers_in(spec):
         assert ASCII_DECIMAL.fullmatch(text.strip()), text  # only ASCII decimals are read
         value = float(text)

@@ -169,6 +169,7 @@ def test_train_prints_progress_and_warns_before_the_terminal_phase(
     assert "train: 100%" in err and "3/3" in err and "pair accuracy" in err  # the tqdm bar, on stderr
     assert "warning: not in the terminal phase after 3 steps" in err
     assert "terminal phase: no" in stdout
+    assert json.loads((out / "diagnostics.json").read_text())["run"]["terminal_phase"] is False
 
 
 def _bad_data(tmp_path: Path, data_file: Path, kind: str) -> Path:

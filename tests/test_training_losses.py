@@ -7,7 +7,7 @@ Claims, each with its oracle:
   both regularisers;
 * a plain utility given as a loss trains exactly as ``--utility`` does (bit for bit);
 * free losses train raw logits, bounded ones sigmoid rewards;
-* a loss with a maximiser (``open-assistant``, ``ipo:0.5``): the trained per-prompt rewards,
+* a loss with a maximiser (``open-assistant``, ``ipo:1``): the trained per-prompt rewards,
   range-normalised, end within 0.05 of ``solve_loss``'s optimum, range-normalised;
 * ``bradley-terry`` has none: the mean reward range grows while the normalised shape's distance to
   the predicted direction (equal gaps) shrinks;
@@ -47,8 +47,8 @@ SPECS = [
     "bradley-terry",
     "open-assistant",
     "trl-center:0.01",
-    "ipo:0.5",
-    "ipo:0.5+bounded",
+    "ipo:1",
+    "ipo:1+bounded",
     "listmle",
     "plackett-luce:2+l2:0.1",
     "log-sigmoid:1+free+lipo",
@@ -86,7 +86,7 @@ def test_min_linear_objective() -> None:
 def test_prompt_loss_is_minus_f_and_keeps_the_utility_formula() -> None:
     rewards = jnp.array([0.9, 0.5, 0.1])
     assert float(prompt_loss(rewards, "linear")) == pytest.approx(-1.6)
-    assert float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:1")) == pytest.approx(0.25)  # (0.5 - 1)^2
+    assert float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:0.5")) == pytest.approx(0.25)  # (0.5 - 1/(2 * 0.5))^2
 
 
 def test_a_plain_utility_as_loss_trains_bit_for_bit_as_the_utility(dataset) -> None:
@@ -110,7 +110,7 @@ def test_free_losses_train_raw_logits_and_bounded_ones_sigmoid(dataset) -> None:
     assert report.train.curve("open").normalised and not report.train.curve("closed").normalised
 
 
-@pytest.mark.parametrize("spec", ["open-assistant", "ipo:0.5"])
+@pytest.mark.parametrize("spec", ["open-assistant", "ipo:1"])
 def test_a_loss_with_a_maximiser_is_reached(dataset, spec: str) -> None:
     """Oracle: solve_loss's certified optimum (range-normalised); acceptance 0.05 as for utilities."""
     result = train(dataset, TrainingConfig(loss=spec, steps=300, log_every=50), progress=False)
@@ -152,15 +152,15 @@ def test_plot_divergence_refuses_bounded_runs() -> None:
 
 def test_the_loss_is_part_of_the_run(dataset, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    config = TrainingConfig(loss="ipo:0.5", steps=40, checkpoint_every=20, log_every=20)
+    config = TrainingConfig(loss="ipo:1", steps=40, checkpoint_every=20, log_every=20)
     train(dataset, config, out, progress=False, stop_at=20)
     saved = json.loads((out / "config.json").read_text())
-    assert saved["loss"] == "ipo:0.5" and saved["utility"] is None
-    assert set(saved["utilities"].values()) == {"ipo:0.5"}
+    assert saved["loss"] == "ipo:1" and saved["utility"] is None
+    assert set(saved["utilities"].values()) == {"ipo:1"}
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"reward_range", "shape_distance"} <= set(metrics[-1])
-    with pytest.raises(TrainingError, match=r"different configuration \(loss: checkpoint 'ipo:0.5', now 'ipo:0.25'\)"):
-        train(dataset, TrainingConfig(loss="ipo:0.25", steps=40, checkpoint_every=20, log_every=20), out, resume=True)
+    with pytest.raises(TrainingError, match=r"different configuration \(loss: checkpoint 'ipo:1', now 'ipo:2'\)"):
+        train(dataset, TrainingConfig(loss="ipo:2", steps=40, checkpoint_every=20, log_every=20), out, resume=True)
     resumed = train(dataset, config, out, progress=False, resume=True)
     assert resumed.step == 40
 

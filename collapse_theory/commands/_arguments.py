@@ -80,6 +80,17 @@ def loss_spec(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def named_loss_spec(text: str) -> str:
+    """argparse type for a ranking-loss spec kept as the user wrote it (validated; for legends and titles).
+
+    Example:
+        >>> named_loss_spec(" oasst ")
+        'oasst'
+    """
+    loss_spec(text)
+    return text.strip()
+
+
 def integer(minimum: int, what: str) -> Callable[[str], int]:
     """argparse type for an integer >= ``minimum``, named ``what`` in its one-line error.
 

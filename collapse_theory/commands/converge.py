@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
         action="append",
         type=loss_spec,
         metavar="SPEC",
-        help="ranking-loss spec with a limit law (e.g. log+free+l2:0.5: a semicircle; ipo:0.5: uniform); repeatable",
+        help="ranking-loss spec with a limit law (e.g. log+free+l2:0.5: a semicircle; ipo:1: uniform on [-0.5, 0.5]); repeatable",
     )
     parser.add_argument(
         "--n",

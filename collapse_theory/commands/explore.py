@@ -12,8 +12,8 @@ import numpy as np
 
 from collapse_theory._io import atomic_savefig
 from collapse_theory._results import json_value
-from collapse_theory.commands._arguments import check_output_file, completions, loss_spec, utility_spec
-from collapse_theory.exploration import Exploration, exploration_figure, explore, load_utility
+from collapse_theory.commands._arguments import check_output_file, completions, named_loss_spec, utility_spec
+from collapse_theory.exploration import SHOWN_ATOM_MASS, Exploration, exploration_figure, explore, load_utility, shown_atoms
 from collapse_theory.loss_exploration import LossExploration, explore_loss, loss_exploration_figure
 from collapse_theory.loss_solver import LossStatus
 from collapse_theory.utilities import Utility
@@ -41,9 +41,9 @@ def register(subparsers: Any) -> None:
     )
     source.add_argument(
         "--loss",
-        type=loss_spec,
+        type=named_loss_spec,
         metavar="SPEC",
-        help="a ranking-loss spec (e.g. log+free+l2:0.5, ipo:0.5, open-assistant, bradley-terry); see docs/losses.md",
+        help="a ranking-loss spec (e.g. log+free+l2:0.5, ipo:0.1, open-assistant, trl); see docs/losses.md and `collapse-theory losses`",
     )
     parser.add_argument("--n", type=completions, default=8, metavar="N", help="completions of the finite-n optimum (default: 8)")
     parser.add_argument("--out", metavar="FILE", help="write the plot here (.png, .pdf or .svg)")
@@ -56,23 +56,41 @@ def _print_summary(summary: Exploration) -> None:
     print(f"utility        {summary.utility}")
     print(f"concave        {yes_no[summary.concave]} (on (0, 1]); non-decreasing {yes_no[summary.increasing]}")
     print(f"singular at 0  {yes_no[summary.singular]}" + ("; hypersingular (U ~ -x^-G, G >= 1)" if summary.hypersingular else ""))
-    kind = "closed form" if summary.closed_form else f"numerical, error estimate {summary.error_estimate:.2g}"
+    if summary.closed_form:
+        kind = "closed form"
+    elif summary.law_certified:
+        kind = f"numerical, certified on its mesh, error estimate {summary.error_estimate:.2g}; computed apart from the n solve"
+    else:
+        kind = f"numerical, NOT CERTIFIED (U is not concave), error estimate {summary.error_estimate:.2g}"
     print(f"limit law      {summary.law} ({kind})")
-    atoms = ", ".join(f"{a.mass:.6g} at {a.location:g}" for a in summary.atoms) or "none"
+    heavy, light = shown_atoms(summary.atoms)
+    atoms = ", ".join(f"{a.mass:.6g} at {a.location:g}" for a in heavy) or "none"
+    if light:
+        atoms += (
+            f" (and {len(light)} below {SHOWN_ATOM_MASS:g}, total {sum(a.mass for a in light):.2g}: --format json lists them)"
+        )
     print(f"atoms          {atoms}")
     print(f"mean, variance {summary.mean:.6g}, {summary.variance:.6g}")
     fit = summary.beta_fit
-    print(
-        f"best Beta fit  Beta({fit.a:.4g}, {fit.b:.4g}): KS {fit.kolmogorov_smirnov:.3g}, Wasserstein-1 {fit.wasserstein:.3g}"
-        f" (minimised: {fit.criterion})"
-    )
+    if summary.law_certified:
+        print(
+            f"best Beta fit  Beta({fit.a:.4g}, {fit.b:.4g}): KS {fit.kolmogorov_smirnov:.3g}, "
+            f"Wasserstein-1 {fit.wasserstein:.3g} (minimised: {fit.criterion})"
+        )
+    else:
+        print("best Beta fit  - (the law is not certified)")
     solution = summary.solution
-    status = "certified" if solution.certified else solution.status.value.replace("_", " ").upper()
-    print(
-        f"optimum, n={solution.n:<3} ["
-        + ", ".join(f"{r:.4f}" for r in solution.rewards)
-        + f"] ({status}, gap {solution.gap:.2e})"
-    )
+    if solution.converged:
+        status = "certified" if solution.certified else solution.status.value.replace("_", " ")
+        print(
+            f"optimum, n={solution.n:<3} ["
+            + ", ".join(f"{r:.4f}" for r in solution.rewards)
+            + f"] ({status}, gap {solution.gap:.2e})"
+        )
+    else:
+        status = solution.status.value.replace("_", " ").upper()
+        print(f"optimum, n={solution.n:<3} {status} (gap {solution.gap:.2e}): no optimum at n = {solution.n} is claimed")
+        print(f"               ({solution.message})")
 
 
 def _vector(values: Any) -> str:
@@ -84,15 +102,16 @@ def _optional(value: float | None, digits: str = ".6g") -> str:
     return "-" if value is None else format(value, digits)
 
 
-def _print_loss_summary(summary: LossExploration) -> None:
+def _print_loss_summary(summary: LossExploration, name: str | None = None) -> None:
     yes_no = {True: "yes", False: "no", None: "-"}
     solution = summary.solution
-    print(f"loss           {summary.loss}")
+    print(f"loss           {summary.loss}" + ("" if name in (None, summary.loss) else f" (given as {name})"))
     print(f"terms          {summary.terms[0]} (objective), " + (", ".join(summary.terms[1:]) or "no other term"))
     print(f"rewards        {'free in R^n' if summary.free else 'bounded in [0, 1]'}")
     print(f"concave        {yes_no[summary.concave]} ({summary.concavity}); non-decreasing {yes_no[summary.increasing]}")
     singular = yes_no[summary.singular] + ("; hypersingular (U ~ -x^-G, G >= 1)" if summary.hypersingular else "")
     print(f"singular at 0  {singular}")
+    print(f"answer         {summary.answer}")
     print(f"{f'status, n={solution.n}':<14} {summary.status.value}: {solution.message}")
     if solution.rewards is not None:
         which = {LossStatus.NON_UNIQUE: " (one of a face)", LossStatus.SHIFT_INVARIANT: " (mean zero; every common shift too)"}
@@ -141,6 +160,9 @@ def run_explore(arguments: argparse.Namespace) -> int:
         atomic_savefig(exploration_figure(summary), arguments.out, dpi=120)
         if arguments.format != "json":
             print(f"plot written to {arguments.out}")
+    if not summary.converged:
+        print(f"warning: {summary.utility} n={summary.solution.n}: {summary.solution.message}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -150,9 +172,9 @@ def _run_loss(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(json.dumps(json_value(summary.as_dict()), indent=1, allow_nan=False))
     else:
-        _print_loss_summary(summary)
+        _print_loss_summary(summary, arguments.loss)
     if arguments.out is not None:
-        atomic_savefig(loss_exploration_figure(summary), arguments.out, dpi=120)
+        atomic_savefig(loss_exploration_figure(summary, arguments.loss), arguments.out, dpi=120)
         if arguments.format != "json":
             print(f"plot written to {arguments.out}")
     if not summary.solution.converged:

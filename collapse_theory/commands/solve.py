@@ -14,7 +14,7 @@ from collapse_theory.distances import kolmogorov_smirnov
 from collapse_theory.limits import describe_limit, limit, limit_parameters
 from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, solve_many
 from collapse_theory.status import Status
-from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
+from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS, Utility
 
 FORMATS = ("table", "csv", "json")
 
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         help="optimal rewards for utilities (or ranking losses) and n, with certificates",
         description=f"Solve max sum_{{i<j}} U(r_i - r_j) over 1 >= r_1 >= ... >= r_n >= 0. Utility specs: {forms}. "
         "With --loss, a ranking loss as trainers use it (docs/losses.md): terms joined by '+', e.g. "
-        "log-sigmoid:1+free+l2:0.001, or a preset (bradley-terry, open-assistant, trl-center:C, ipo:TAU, listmle).",
+        "log-sigmoid:1+free+l2:0.001, or a preset (bradley-terry, open-assistant, trl, openrlhf, oasst, trl-center:C, ipo:BETA, listmle); `collapse-theory losses` lists each framework option's spec.",
     )
     solve_parser.add_argument(
         "--utility",
@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
         type=utility_spec,
         metavar="SPEC",
         help=f"utility spec, repeatable (default: {' '.join(DEFAULT_SPECS)})",
+    )
+    solve_parser.add_argument(
+        "--utility-file",
+        action="append",
+        metavar="PATH.py:FUNCTION",
+        help="a custom U(x) from your Python file (JAX-traceable, elementwise, x > 0), repeatable, with or without --utility. "
+        "WARNING: the file is imported, so its Python code runs with your permissions; use only files you trust",
     )
     solve_parser.add_argument(
         "--loss", action="append", type=loss_spec, metavar="SPEC", help="ranking-loss spec, repeatable (instead of --utility)"
@@ -59,10 +66,10 @@ def register(subparsers: Any) -> None:
     limit_parser.set_defaults(handler=run_limit)
 
 
-def _limit_distance(solution: Solution) -> float | None:
+def _limit_distance(solution: Solution, utility: Utility | str | None = None) -> float | None:
     if solution.status is Status.FAILED:  # rewards may be NaN
         return None
-    law = limit(solution.utility)
+    law = limit(solution.utility if utility is None else utility)  # None for a custom utility
     # the KS distance alone: the Wasserstein one (unused here) needs the law's quantiles, i.e. scipy.stats
     return None if law is None else kolmogorov_smirnov(solution.rewards, law)
 
@@ -75,15 +82,21 @@ def _check_tolerance(tol: float) -> None:
 def run_solve(arguments: argparse.Namespace) -> int:
     """Solve every (utility, n) pair and print the table, CSV or the JSON list."""
     _check_tolerance(arguments.tol)
-    if arguments.loss and arguments.utility:
-        raise ValueError("give --utility or --loss, not both")
+    files = getattr(arguments, "utility_file", None) or []
+    if arguments.loss and (arguments.utility or files):
+        raise ValueError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
-    specs = arguments.utility or list(DEFAULT_SPECS)
+    utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS))]
+    if files:  # the loader's module brings scipy.stats and matplotlib: only when asked for
+        from collapse_theory.exploration import load_utility
+
+        utilities.extend(load_utility(reference) for reference in files)
     ns = arguments.n or [8]
     # largest n first: a size that does not fit is refused before anything is solved
-    by_n = {n: solve_many(specs, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
-    solutions = [next(s for s in by_n[n] if s.utility == spec) for spec in specs for n in ns]
+    by_n = {n: solve_many(utilities, n, tol=arguments.tol) for n in sorted(dict.fromkeys(ns), reverse=True)}
+    solutions = [by_n[n][index] for index in range(len(utilities)) for n in ns]
+    sources = [utilities[index] for index in range(len(utilities)) for n in ns]  # each solution's utility
     if arguments.format == "json":
         # strict JSON: as_dict writes non-finite numbers as null, and allow_nan=False makes sure
         print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
@@ -91,12 +104,12 @@ def run_solve(arguments: argparse.Namespace) -> int:
         write_csv(
             ["utility", "n", "objective", "gap", "status", "ks_to_limit", "seconds", "rewards"],
             [
-                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s), s.seconds, numbers(s.rewards)]
-                for s in solutions
+                [s.utility, s.n, s.objective, s.gap, s.status.value, _limit_distance(s, u), s.seconds, numbers(s.rewards)]
+                for s, u in zip(solutions, sources, strict=True)
             ],
         )
     else:
-        _print_table(solutions)
+        _print_table(solutions, sources)
     failed = [s for s in solutions if not s.converged]
     for s in failed:
         print(f"warning: {s.utility} n={s.n}: {s.message}", file=sys.stderr)
@@ -104,23 +117,35 @@ def run_solve(arguments: argparse.Namespace) -> int:
 
 
 def _run_losses(arguments: argparse.Namespace) -> int:
+    from collapse_theory.loss_answers import loss_answer
     from collapse_theory.loss_solver import solve_loss
 
     ns = arguments.n or [8]
     solutions = [solve_loss(spec, n, tol=arguments.tol) for spec in arguments.loss for n in ns]
     if arguments.format == "json":
-        print(json.dumps([s.as_dict() for s in solutions], indent=1, allow_nan=False))
+        print(json.dumps([{**s.as_dict(), "answer": loss_answer(s)} for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
         write_csv(
-            ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction"],
+            ["loss", "n", "status", "objective", "gap", "seconds", "rewards", "direction", "answer"],
             [
-                [s.loss, s.n, s.status.value, s.objective, s.gap, s.seconds, numbers(s.rewards), numbers(s.direction)]
+                [
+                    s.loss,
+                    s.n,
+                    s.status.value,
+                    s.objective,
+                    s.gap,
+                    s.seconds,
+                    numbers(s.rewards),
+                    numbers(s.direction),
+                    loss_answer(s),
+                ]
                 for s in solutions
             ],
         )
     else:
         for s in solutions:
             print(f"{s.loss}  n = {s.n}: {s.status.value}")
+            print(f"  answer    {loss_answer(s)}")
             if s.rewards is not None:
                 print("  rewards   [" + ", ".join(f"{r:.6g}" for r in s.rewards) + "]")
             if s.direction is not None:
@@ -154,12 +179,12 @@ def _rewards_column(rewards: Any) -> str:
     return " ".join(values)
 
 
-def _print_table(solutions: list[Solution]) -> None:
+def _print_table(solutions: list[Solution], utilities: list[Utility | str]) -> None:
     header = f"{'utility':<16}{'n':>7}{'objective':>22}{'gap':>11}{'KS to limit':>13}  {'status':<14}rewards (best first)"
     print(header)
     print("-" * len(header))
-    for s in solutions:
-        ks = _limit_distance(s)
+    for s, utility in zip(solutions, utilities, strict=True):
+        ks = _limit_distance(s, utility)
         ks_text = "-" if ks is None else f"{ks:.4f}"
         status = _TABLE_STATUS[s.status]
         print(
@@ -178,14 +203,19 @@ def run_limit(arguments: argparse.Namespace) -> int:
         law = limit(spec)
         records.append({"utility": spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)})
     for spec in arguments.loss or []:
+        from collapse_theory.loss_answers import limit_answer
         from collapse_theory.loss_laws import loss_limit
 
         try:
             law = loss_limit(spec)
         except ValueError as error:
-            records.append({"loss": spec, "law": None, "description": str(error), "limit": None})
+            records.append(
+                {"loss": spec, "law": None, "description": str(error), "limit": None, "answer": limit_answer(None, spec)}
+            )
             continue
-        records.append({"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law)})
+        records.append(
+            {"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law), "answer": limit_answer(law)}
+        )
     if arguments.format == "json":
         print(json.dumps(records[0] if len(records) == 1 else records, allow_nan=False))
         return 0
@@ -207,8 +237,11 @@ def run_limit(arguments: argparse.Namespace) -> int:
     for record in records:
         spec = record.get("utility", record.get("loss"))
         print(f"{spec}: {record['description']}")
+        if "answer" in record:
+            print(f"  answer: {record['answer']}")
         if record["limit"] is None:
-            print("  (try `collapse-theory explore` for the numerical limit law)")
+            if "answer" not in record:
+                print("  (try `collapse-theory explore` for the numerical limit law)")
         else:
             print(f"  mean {record['limit']['mean']:.6g}, variance {record['limit']['variance']:.6g}")
     return 0

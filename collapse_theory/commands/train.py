@@ -11,7 +11,7 @@ from typing import Any
 
 from collapse_theory._checks import MAX_SEED, check_seed
 from collapse_theory._io import atomic_savefig
-from collapse_theory.commands._arguments import completions, integer, loss_spec, number, utility_spec
+from collapse_theory.commands._arguments import completions, integer, named_loss_spec, number, utility_spec
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Train an MLP reward model (sigmoid output) on ranked completions with the loss "
             "-sum_{i<j} U_ext(r_i - r_j), to the terminal phase; or with a ranking loss as practitioners train it "
-            "(--loss: -F(r), docs/losses.md; a free loss such as bradley-terry, open-assistant, ipo:TAU trains raw "
+            "(--loss: -F(r), docs/losses.md; a free loss such as bradley-terry, open-assistant, ipo:BETA trains raw "
             "logits, no sigmoid). Writes metrics.jsonl, snapshots/, checkpoint.npz, "
             f"heldout_rewards.jsonl, diagnostics.json and rewards.png to --out, holding its lock (train.lock) throughout: "
             f"one process per run directory. Utility specs: {forms}."
@@ -81,11 +81,11 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--utility", type=utility_spec, metavar="SPEC", help="one utility for every prompt")
     mode.add_argument(
         "--loss",
-        type=loss_spec,
+        type=named_loss_spec,
         metavar="SPEC",
-        help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:TAU, plackett-luce:B; free, "
-        "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, open-assistant, trl-center:C, "
-        "listmle); a free loss trains raw logits",
+        help="one ranking loss for every prompt: terms joined by '+' (a utility, ipo:BETA, plackett-luce:B; free, "
+        "l2:BETA, center:C, margin:M, rank-margin:M, lipo) or a preset (bradley-terry, trl, openrlhf, open-assistant, oasst, "
+        "trl-center:C, listmle); a free loss trains raw logits",
     )
     mode.add_argument(
         "--utility-file",
@@ -229,9 +229,14 @@ def run_train(arguments: argparse.Namespace) -> int:
             steps=result.step,
             seconds=result.seconds,
             steps_per_second=result.steps_per_second,
+            terminal_phase=result.terminal_phase,
         )
         save_diagnostics(diagnostics, out / DIAGNOSTICS_FILE, verdict=outcome, run=record)
-        atomic_savefig(plot_rewards(diagnostics), out / FIGURE_FILE, dpi=120)
+        names = {config.loss: arguments.loss} if config.loss is not None and arguments.loss is not None else None
+        unfinished = (
+            None if result.terminal_phase else f"NOT IN THE TERMINAL PHASE after {result.step} steps: not the trained end point"
+        )
+        atomic_savefig(plot_rewards(diagnostics, names=names, unfinished=unfinished), out / FIGURE_FILE, dpi=120)
     _print_summary(out, result, diagnostics)
     print(outcome.message)
     if not result.terminal_phase:

@@ -625,6 +625,8 @@ class RunRecord:
         steps: the steps trained.
         seconds: wall-clock seconds of training (this call).
         steps_per_second: optimizer steps per second, compilation excluded when possible.
+        terminal_phase: the run reached the terminal phase (training pair accuracy 1, loss flat);
+            False: the rewards are not the trained end point (None: not recorded).
     """
 
     versions: dict[str, str] = field(default_factory=dict)
@@ -634,6 +636,7 @@ class RunRecord:
     steps: int
     seconds: float
     steps_per_second: float
+    terminal_phase: bool | None = None
 
 
 def package_versions() -> dict[str, str]:

@@ -9,7 +9,8 @@ docs/losses.md). The trainer logs both at every logged step (``metrics.jsonl``):
 * ``reward_range``: the mean over the free training prompts of max r - min r (grows);
 * ``shape_distance``: max over ranks of |mean range-normalised shape - direction| (shrinks).
 
-:func:`plot_divergence` draws them against the step: two panels, range and distance.
+:func:`plot_divergence` draws them against the step on a log scale, with the trends the theory
+gives for gradient descent (the range like log(step), the distance like 1/log(step)).
 
 Example:
     >>> entries = [{"step": 40, "reward_range": 2.7, "shape_distance": 0.105},
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
 __all__ = ["divergence_curves", "plot_divergence"]
 
@@ -52,7 +54,14 @@ def divergence_curves(metrics: Iterable[Mapping[str, Any]]) -> tuple[np.ndarray,
 
 
 def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = None) -> Figure:
-    """Mean reward range vs step (left) and distance of the normalised shape to the direction vs step (right).
+    """Mean reward range (left) and distance of the normalised shape to the direction (right) vs step.
+
+    Steps are on a log scale, where the theory's rates are simple: gradient descent on a
+    separable loss grows the rewards' norm like log(step) and reaches the direction at rate
+    1/log(step) (Soudry et al. 2018). Each panel carries its least-squares trend in those terms,
+    a + b log(step) for the range and c / log(step) for the distance, drawn dashed with its
+    fitted numbers, so the picture shows how far the run follows them. Titles say what is drawn,
+    nothing more.
 
     Returns a matplotlib :class:`~matplotlib.figure.Figure` not attached to pyplot; save it with
     :func:`collapse_theory._io.atomic_savefig`. Raises ValueError when no entry carries the
@@ -61,18 +70,34 @@ def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = No
     steps, ranges, distances = divergence_curves(metrics)
     if steps.size == 0:
         raise ValueError("no metrics entry has reward_range: the run did not train free rewards")
-    figure = Figure(figsize=(9.0, 3.8), layout="constrained")
+    figure = Figure(figsize=(10.0, 4.0), layout="constrained")
     left, right = figure.subplots(1, 2)
-    left.plot(steps, ranges, "o-", color="tab:blue", linewidth=2.0)
-    left.set_xlabel("step")
+    left.plot(steps, ranges, "o-", color="tab:blue", linewidth=2.0, label="measured")
+    right.plot(steps, distances, "o-", color="tab:red", linewidth=2.0, label="measured")
+    fitted = (steps > 1.0) & np.isfinite(ranges) & np.isfinite(distances)
+    if np.count_nonzero(fitted) >= 2:
+        log_steps = np.log(steps[fitted])
+        slope, intercept = np.polyfit(log_steps, ranges[fitted], 1)
+        left.plot(
+            steps[fitted], intercept + slope * log_steps, "--", color="black", label=f"{intercept:.3g} + {slope:.3g} log(step)"
+        )
+        rate = float(np.sum(distances[fitted] / log_steps) / np.sum(1.0 / log_steps**2))  # least squares of d = c / log t
+        right.plot(steps[fitted], rate / log_steps, "--", color="black", label=f"c / log(step), c = {rate:.3g}")
+    ticks = [m * 10.0**k for k in range(0, 9) for m in (1, 2, 5) if steps.min() <= m * 10.0**k <= steps.max()]
+    for axis in (left, right):
+        axis.set_xscale("log")
+        axis.xaxis.set_major_locator(FixedLocator(ticks or [float(steps.min())]))
+        axis.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.set_xlabel("step (log scale)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
     left.set_ylabel("mean reward range (max r - min r)")
-    left.set_title("rewards grow without bound", fontsize=10)
-    left.grid(alpha=0.3)
-    right.plot(steps, distances, "o-", color="tab:red", linewidth=2.0)
-    right.set_xlabel("step")
+    left.set_title("reward range against step, with a + b log(step)", fontsize=10)
     right.set_ylabel("distance to the direction")
-    right.set_title("normalised shape approaches the predicted direction", fontsize=10)
+    right.set_title(
+        "distance of the range-normalised shape to the direction,\nwith gradient descent's rate c / log(step)", fontsize=10
+    )
     right.set_ylim(bottom=0.0)
-    right.grid(alpha=0.3)
     figure.suptitle(title or "free rewards without a maximiser: range and shape")
     return figure

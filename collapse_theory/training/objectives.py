@@ -5,7 +5,7 @@ For one prompt with completions listed best first and rewards r (docs/losses.md)
 .. math::
 
     F(r) = \\sum_{i<j} w_{ij}\\, U_{ext}(r_i - r_j - m_{ij}) - R(r)
-    \\qquad \\text{(pairwise: a utility, ``ipo:TAU``, ``min-linear:T``)}
+    \\qquad \\text{(pairwise: a utility, ``ipo:BETA``, ``min-linear:T``)}
 
     F(r) = \\sum_{i=1}^{n-1} \\Big[ B r_i - \\log \\sum_{j \\ge i} e^{B r_j} \\Big] - R(r)
     \\qquad \\text{(Plackett-Luce)}
@@ -26,7 +26,7 @@ A plain utility (the paper's problem) takes exactly today's formula,
 
 Example:
     >>> import jax.numpy as jnp
-    >>> round(float(loss_objective(jnp.array([0.5, 0.0]), "ipo:1")), 6)  # F = -(0.5 - 1)^2
+    >>> round(float(loss_objective(jnp.array([0.5, 0.0]), "ipo:0.5")), 6)  # F = -(0.5 - 1)^2, TAU = 1/(2 * 0.5)
     -0.25
     >>> round(float(loss_objective(jnp.array([3.0, 1.0, 0.0]), "listmle")), 4)
     -0.4831

@@ -45,7 +45,7 @@ def prompt_loss(rewards: jax.Array, loss: Loss | Utility | str, eps: float = DEF
         >>> import jax.numpy as jnp
         >>> round(float(prompt_loss(jnp.array([0.9, 0.5, 0.1]), "linear")), 6)  # -(0.4 + 0.8 + 0.4)
         -1.6
-        >>> round(float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:1")), 6)  # (0.5 - 1)^2
+        >>> round(float(prompt_loss(jnp.array([0.5, 0.0]), "ipo:0.5")), 6)  # (0.5 - 1)^2, TAU = 1/(2 * 0.5)
         0.25
     """
     return -loss_objective(rewards, loss, eps)
