@@ -183,7 +183,10 @@ def test_config_takes_one_of_utility_loss_prompt_aware() -> None:
         (["--loss", "log+cubic"], "unknown term 'cubic'"),
         (["--loss", "log-sigmoid:1+free+l2:-1"], "l2 needs a finite number >= 0, got '-1'"),
         (["--loss", "ipo:nan"], "ipo needs a finite number > 0, but 'nan' is out of range: not a finite number"),
-        (["--loss", "log-sigmoid:1+margin:inf"], "margin needs a finite number >= 0, but 'inf' is out of range: not a finite number"),
+        (
+            ["--loss", "log-sigmoid:1+margin:inf"],
+            "margin needs a finite number >= 0, but 'inf' is out of range: not a finite number",
+        ),
         (["--prompt-aware", "closed=log,open=log+ipo:1"], "has two objective terms"),
         (["--loss", "log", "--utility", "log"], "not allowed with argument"),
         ([], "one of the arguments --utility --loss --utility-file --prompt-aware is required"),
