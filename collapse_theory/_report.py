@@ -10,10 +10,11 @@ from __future__ import annotations
 import platform
 import subprocess
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from collapse_theory._claims import Claim
-from collapse_theory._reproduction_settings import FIGURES, PROMPT_AWARE, SMOOTHING, Settings, code_version
+from collapse_theory._reproduction_settings import PROMPT_AWARE, SMOOTHING, Settings, code_version
 
 __all__ = ["captions", "environment", "report_markdown"]
 
@@ -156,7 +157,13 @@ def _cell(text: str) -> str:
 
 
 def report_markdown(
-    claims: list[Claim], software: dict[str, Any], settings: Settings, captions: dict[str, str], run: dict[str, Any]
+    claims: list[Claim],
+    software: dict[str, Any],
+    settings: Settings,
+    captions: dict[str, str],
+    run: dict[str, Any],
+    *,
+    skipped: Sequence[str] = (),
 ) -> str:
     passed = sum(c.passed for c in claims)
     project = software["project"]
@@ -174,7 +181,9 @@ def report_markdown(
     for claim in claims:
         cells = (f"`{claim.id}`", _cell(claim.claim), _cell(claim.summary), _cell(claim.tolerance), f"**{claim.verdict}**")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Full measured values, by claim id: `report.json`.", "", "## Settings", ""]
+    lines += [""]
+    lines += [f"Skipped: {why}." for why in skipped] + ([""] if skipped else [])
+    lines += ["Full measured values, by claim id: `report.json`.", "", "## Settings", ""]
     lines += _settings_lines(settings)
     lines += ["", "## Software and device", ""]
     lines.append(
@@ -183,7 +192,7 @@ def report_markdown(
     lines += [f"- {name}: {value}" for name, value in software["versions"].items()]
     lines += [f"- device: {software['device']} (x{software['device_count']})", ""]
     lines += ["## Figures", ""]
-    for name in FIGURES:
+    for name in captions:  # the paper's figures (FIGURES), then the real-text figure when it ran
         lines += [f"![{name}]({name}.png)", "", f"*{name}.* {captions[name]}", ""]
     lines += [
         "## This run",

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from collapse_theory import _loss_steps
+from collapse_theory import _loss_steps, _text_steps
 from collapse_theory import _reproduction_steps as paper_steps
 from collapse_theory._checks import check_seed
 from collapse_theory._claims import Claim, claims
@@ -96,13 +96,14 @@ def _plan(settings: Settings, stream: TextIO | None) -> list[tuple[str, Callable
         ("ipo_equal_gaps", lambda: _loss_steps.ipo_step(settings)),
         ("ranking_losses", lambda: _loss_steps.ranking_losses_step(settings)),
         ("loss_training", lambda: _loss_steps.loss_training_step(settings, stream)),
+        (_text_steps.text_step_name(), lambda: _text_steps.real_text_step(settings, stream)),
     ]
 
 
 def _write_figures(out: Path, results: dict[str, Any]) -> list[Path]:
     """Every figure as PNG and SVG (no date or software stamp: the files depend on the results only)."""
     written: list[Path] = []
-    for name, draw in drawings(results).items():
+    for name, draw in {**drawings(results), **_text_steps.text_figures(results)}.items():
         figure = draw()
         for suffix in (".png", ".svg"):
             path = out / f"{name}{suffix}"
@@ -115,19 +116,22 @@ def _write_figures(out: Path, results: dict[str, Any]) -> list[Path]:
 def _write_report(out: Path, settings: Settings, results: dict[str, Any], found: list[Claim], run: dict[str, Any]) -> list[Path]:
     """report.json and report.md."""
     software = environment()
-    figure_captions = captions(settings, results)
+    figure_captions = {**captions(settings, results), **_text_steps.text_captions(results)}
+    skipped = _text_steps.text_skipped(results)
     report = {
         "settings": asdict(settings),
         "claims": [dict(asdict(c), verdict=c.verdict) for c in found],
         "passed": all(c.passed for c in found),
         "environment": software,
         "figures": [
-            {"name": name, "files": [f"{name}.png", f"{name}.svg"], "caption": figure_captions[name]} for name in FIGURES
+            {"name": name, "files": [f"{name}.png", f"{name}.svg"], "caption": caption}
+            for name, caption in figure_captions.items()
         ],
+        "skipped": skipped,
         "run": run,
     }
     atomic_write_json(out / "report.json", plain(report))
-    atomic_write_text(out / "report.md", report_markdown(found, software, settings, figure_captions, run))
+    atomic_write_text(out / "report.md", report_markdown(found, software, settings, figure_captions, run, skipped=skipped))
     return [out / "report.json", out / "report.md"]
 
 
@@ -159,7 +163,7 @@ def reproduce(
     if stream is not None:
         print(f"[{total}/{total}] figures and report ...", file=stream, flush=True)
     written = _write_figures(out, results)
-    found = claims(results) + loss_claims(results)
+    found = claims(results) + loss_claims(results) + _text_steps.text_claims(results)
     run = {
         "date": date,
         "seconds": round(time.perf_counter() - started, 1),

@@ -14,6 +14,7 @@ import pytest
 from collapse_theory import figures
 from collapse_theory.cli import main
 from collapse_theory.reproduction import FIGURES, reproduce
+from collapse_theory.training.embedder import embedder_available
 
 CLAIM_IDS = [
     "gauss-lobatto",
@@ -35,6 +36,10 @@ CLAIM_IDS = [
     "bradley-terry-direction",
     "trained-vs-solved-open-assistant",
 ]
+#: The real-text claim and figure, when the optional extra 'text' is installed (else skipped, said in the report).
+TEXT_CLAIM_IDS = ["real-text-prompt-aware"] if embedder_available() else []
+TEXT_FIGURES = ["real_text"] if embedder_available() else []
+CLAIM_IDS += TEXT_CLAIM_IDS
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_quick_run_writes_every_figure_and_the_report(quick_run: Path) -> None:
-    for name in FIGURES:
+    for name in [*FIGURES, *TEXT_FIGURES]:
         for suffix in (".png", ".svg"):
             path = quick_run / f"{name}{suffix}"
             assert path.stat().st_size > 5_000, path
@@ -109,6 +114,23 @@ def test_an_interrupted_run_leaves_no_half_written_file_and_a_rerun_finishes(
     assert _deterministic_json(tmp_path / "report.json") == _deterministic_json(quick_run / "report.json")
 
 
+def test_without_the_text_extra_the_real_text_claim_is_skipped_and_said(
+    quick_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collapse_theory.training import embedder
+
+    shutil.copytree(quick_run / ".cache", tmp_path / ".cache")
+    monkeypatch.setattr(embedder, "embedder_available", lambda: False)
+    result = reproduce(tmp_path, quick=True, stream=None)
+    assert result.passed
+    assert [claim.id for claim in result.claims] == [c for c in CLAIM_IDS if c not in TEXT_CLAIM_IDS]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(report["skipped"]) == 1 and "optional extra 'text'" in report["skipped"][0]
+    assert "Skipped: the real-text claim needs the optional extra 'text'" in (tmp_path / "report.md").read_text()
+    assert not (tmp_path / "real_text.png").exists()
+    assert [figure["name"] for figure in report["figures"]] == list(FIGURES)
+
+
 def _table_rows(markdown: str) -> list[list[str]]:
     rows = [line for line in markdown.splitlines() if line.startswith("| `")]
     return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
@@ -138,10 +160,10 @@ def test_the_report_reads_as_prose_with_ids_settings_versions_and_captions(quick
     assert re.search(r"^- run time: [\d.]+ s", markdown, re.MULTILINE)
     # a caption under every figure
     lines = markdown.splitlines()
-    for name in FIGURES:
+    for name in [*FIGURES, *TEXT_FIGURES]:
         at = lines.index(f"![{name}]({name}.png)")
         assert lines[at + 2].startswith(f"*{name}.* ") and len(lines[at + 2]) > 80
-    assert [figure["name"] for figure in report["figures"]] == list(FIGURES)
+    assert [figure["name"] for figure in report["figures"]] == [*FIGURES, *TEXT_FIGURES]
 
 
 def test_the_smoothed_utility_has_atoms_at_the_ends_unlike_neg_power_1(quick_run: Path) -> None:

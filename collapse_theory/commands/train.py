@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ from collapse_theory.training import (
     verdict,
 )
 from collapse_theory.training.diagnostics import package_versions
+from collapse_theory.training.embedder import load_embedder
 from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
 from collapse_theory.utilities import VALID_FORMS, Utility
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
+#: The dimension of the real-text embeddings (WordLlama's 256).
+TEXT_DIM = 256
 
 
 def seed_value(text: str) -> int:
@@ -145,13 +149,33 @@ def register(subparsers: Any) -> None:
 def _register_make_data(subparsers: Any) -> None:
     data_parser = subparsers.add_parser(
         "make-data",
-        help="write the synthetic dataset of open-ended and closed-ended prompts",
-        description="Write a seeded synthetic dataset (.npz; format in docs/training.md).",
+        help="write the synthetic dataset of open-ended and closed-ended prompts (or, --text, the real-text one)",
+        description=(
+            "Write a seeded synthetic dataset (.npz; format in docs/training.md), or with --text the paper's experiment "
+            "on real text: docstrings of the installed scientific packages and Python's documentation topics, truncated "
+            "at 8 lengths (longer is better), embedded by the frozen WordLlama embedder (the optional extra 'text': "
+            "pip install -e '.[text]'); the texts go to FILE.texts.jsonl and the metadata to FILE.meta.json beside it."
+        ),
     )
     data_parser.add_argument("--out", metavar="FILE.npz", required=True, help="output file (must not exist)")
-    data_parser.add_argument("--prompts", type=integer(2, "prompts"), default=2000, help="number of prompts P (default: 2000)")
-    data_parser.add_argument("--n", type=completions, default=8, help="completions per prompt (default: 8)")
-    data_parser.add_argument("--dim", type=integer(8, "dim"), default=16, help="embedding dimension (default: 16)")
+    data_parser.add_argument(
+        "--text",
+        action="store_true",
+        help="real text, offline, embedded by WordLlama (needs the extra 'text'); writes FILE.texts.jsonl, FILE.meta.json too",
+    )
+    data_parser.add_argument(
+        "--prompts",
+        type=integer(2, "prompts"),
+        default=None,
+        help="number of prompts P (default: 2000; with --text: every installed text of 80 words or more)",
+    )
+    data_parser.add_argument("--n", type=completions, default=None, help="completions per prompt (default: 8; --text: 8 only)")
+    data_parser.add_argument(
+        "--dim",
+        type=integer(8, "dim"),
+        default=None,
+        help=f"embedding dimension, at least 8 (default: 16; with --text: the first DIM of WordLlama's {TEXT_DIM}, default {TEXT_DIM})",
+    )
     data_parser.add_argument("--seed", type=seed_value, default=0, help=f"seed, 0..{MAX_SEED} (default: 0)")
     data_parser.add_argument(
         "--held-out",
@@ -163,28 +187,58 @@ def _register_make_data(subparsers: Any) -> None:
     data_parser.add_argument(
         "--noise",
         type=number("noise", 0.0, math.inf, True),
-        default=0.02,
-        help="embedding noise standard deviation (default: 0.02)",
+        default=None,
+        help="embedding noise standard deviation of the synthetic dataset (default: 0.02; not with --text)",
     )
+    data_parser.add_argument("--quiet", action="store_true", help="no progress bar (--text)")
     data_parser.set_defaults(handler=run_make_data)
 
 
 def run_make_data(arguments: argparse.Namespace) -> int:
-    """Generate and write the synthetic dataset (never over an existing file)."""
+    """Generate and write the synthetic or the real-text dataset (never over an existing file)."""
+    if arguments.text:
+        return _run_make_text_data(arguments)
     if Path(arguments.out).exists():  # refused before spending time on generating
         raise FileExistsError(f"{arguments.out}: already exists; remove it or choose another file")
     dataset = make_synthetic_dataset(
-        prompts=arguments.prompts,
-        n=arguments.n,
-        dim=arguments.dim,
+        prompts=2000 if arguments.prompts is None else arguments.prompts,
+        n=8 if arguments.n is None else arguments.n,
+        dim=16 if arguments.dim is None else arguments.dim,
         seed=arguments.seed,
         held_out=arguments.held_out,
-        noise=arguments.noise,
+        noise=0.02 if arguments.noise is None else arguments.noise,
     )
     save_dataset(dataset, arguments.out, overwrite=False)
     held = int(dataset.held_out.sum())
     print(
         f"wrote {arguments.out}: {dataset.prompts} prompts ({held} held out), n = {dataset.n}, d = {dataset.dim}, "
+        f"kinds {', '.join(dataset.kind_names)}"
+    )
+    return 0
+
+
+def _run_make_text_data(arguments: argparse.Namespace) -> int:
+    """The real-text dataset: every input checked, the extra and the output files too, before any work."""
+    from collapse_theory.training.text_data import make_text_dataset, save_text_dataset, text_companion_paths
+
+    if arguments.noise is not None:
+        raise ValueError("--noise applies to the synthetic dataset only, not to --text")
+    if arguments.n is not None and arguments.n != 8:
+        raise ValueError(f"--text has n = 8 completions per prompt (the paper's truncations), got --n {arguments.n}")
+    if arguments.dim is not None and arguments.dim > TEXT_DIM:
+        raise ValueError(f"--dim with --text must be at most {TEXT_DIM} (WordLlama's dimension), got {arguments.dim}")
+    load_embedder()  # the extra is missing: one line naming it, before anything else
+    for target in (Path(arguments.out), *text_companion_paths(arguments.out)):
+        if os.path.lexists(target):
+            raise FileExistsError(f"{target}: already exists; remove it or choose another file")
+    data = make_text_dataset(
+        prompts=arguments.prompts, seed=arguments.seed, held_out=arguments.held_out, dim=arguments.dim, progress=not arguments.quiet
+    )
+    written = save_text_dataset(data, arguments.out, overwrite=False)
+    dataset = data.dataset
+    print(
+        f"wrote {', '.join(str(path) for path in written)}: {dataset.prompts} prompts ({int(dataset.held_out.sum())} held out) "
+        f"of {data.metadata['texts_available']} installed texts, n = {dataset.n}, d = {dataset.dim} ({data.metadata['embedder']}), "
         f"kinds {', '.join(dataset.kind_names)}"
     )
     return 0
