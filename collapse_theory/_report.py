@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from collapse_theory._claims import Claim

@@ -232,7 +232,11 @@ def _run_make_text_data(arguments: argparse.Namespace) -> int:
         if os.path.lexists(target):
             raise FileExistsError(f"{target}: already exists; remove it or choose another file")
     data = make_text_dataset(
-        prompts=arguments.prompts, seed=arguments.seed, held_out=arguments.held_out, dim=arguments.dim, progress=not arguments.quiet
+        prompts=arguments.prompts,
+        seed=arguments.seed,
+        held_out=arguments.held_out,
+        dim=arguments.dim,
+        progress=not arguments.quiet,
     )
     written = save_text_dataset(data, arguments.out, overwrite=False)
     dataset = data.dataset

@@ -297,7 +297,9 @@ def make_text_dataset(
         raise DatasetError(f"prompts must be an integer >= 2, got {prompts!r}")
     corpus = collect_sources()
     if prompts is not None and prompts > len(corpus):
-        raise DatasetError(f"only {len(corpus)} texts of {MIN_WORDS} words or more are installed here; asked for {prompts} prompts")
+        raise DatasetError(
+            f"only {len(corpus)} texts of {MIN_WORDS} words or more are installed here; asked for {prompts} prompts"
+        )
     rng = np.random.default_rng(seed)
     chosen = np.arange(len(corpus)) if prompts is None else np.sort(rng.permutation(len(corpus))[:prompts])
     sources = tuple(corpus[int(i)] for i in chosen)
@@ -404,4 +406,3 @@ def save_text_dataset(data: TextDataset, path: str | os.PathLike[str], *, overwr
     atomic_write_text(meta_path, json.dumps(data.metadata, indent=2, sort_keys=True, allow_nan=False) + "\n")
     save_dataset(dataset, path, overwrite=True)
     return targets
-
