@@ -180,9 +180,12 @@ def _public(owner: Any) -> Iterator[tuple[str, Any]]:
             continue
 
 
-def _candidates() -> Iterator[TextSource]:
+def _candidates(progress: bool = False) -> Iterator[TextSource]:
     """Every candidate text, in a fixed order: modules, then classes' methods, then Python's topics."""
-    for module_name in sorted(SOURCE_MODULES):
+    from tqdm.auto import tqdm
+
+    modules = tqdm(sorted(SOURCE_MODULES), desc="reading docstrings", unit="module", disable=not progress, file=sys.stderr)
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -209,15 +212,16 @@ def _candidates() -> Iterator[TextSource]:
         yield TextSource(f"Python's '{topic}' (the language reference)", "pydoc_data.topics", " ".join(topics[topic].split()))
 
 
-def collect_sources() -> tuple[TextSource, ...]:
+def collect_sources(*, progress: bool = False) -> tuple[TextSource, ...]:
     """Every reference answer of at least :data:`MIN_WORDS` words, first occurrence of each opening kept.
 
     Two texts whose first 80 words agree (an alias, a re-exported function) would give the
     same completions twice: only the first, in the fixed visiting order, is kept.
+    ``progress`` shows a progress bar over the modules on stderr.
     """
     seen: set[str] = set()
     kept: list[TextSource] = []
-    for source in _candidates():
+    for source in _candidates(progress):
         words = source.text.split()
         if len(words) < MIN_WORDS:
             continue
@@ -295,7 +299,7 @@ def make_text_dataset(
         raise DatasetError(f"dim of the text embeddings must be an integer in [1, {embedder.dim}], got {dim!r}")
     if prompts is not None and (isinstance(prompts, bool) or not isinstance(prompts, int) or prompts < 2):
         raise DatasetError(f"prompts must be an integer >= 2, got {prompts!r}")
-    corpus = collect_sources()
+    corpus = collect_sources(progress=progress)
     if prompts is not None and prompts > len(corpus):
         raise DatasetError(
             f"only {len(corpus)} texts of {MIN_WORDS} words or more are installed here; asked for {prompts} prompts"
