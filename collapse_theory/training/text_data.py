@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -221,15 +222,17 @@ def collect_sources(*, progress: bool = False) -> tuple[TextSource, ...]:
     """
     seen: set[str] = set()
     kept: list[TextSource] = []
-    for source in _candidates(progress):
-        words = source.text.split()
-        if len(words) < MIN_WORDS:
-            continue
-        opening = " ".join(words[:MIN_WORDS])
-        if opening in seen:
-            continue
-        seen.add(opening)
-        kept.append(source)
+    with warnings.catch_warnings():  # reading deprecated attributes warns; the texts are what we want
+        warnings.simplefilter("ignore")
+        for source in _candidates(progress):
+            words = source.text.split()
+            if len(words) < MIN_WORDS:
+                continue
+            opening = " ".join(words[:MIN_WORDS])
+            if opening in seen:
+                continue
+            seen.add(opening)
+            kept.append(source)
     return tuple(kept)
 
 
