@@ -55,6 +55,11 @@ def ipo_utility(x: jax.Array, params: jax.Array) -> jax.Array:
     return -((x - params[0]) ** 2)
 
 
+def min_linear_utility(x: jax.Array, params: jax.Array) -> jax.Array:
+    """U(x) = min(x, T), T = params[0]: a concave kink (solved as a linear program, evaluated here)."""
+    return jnp.minimum(x, params[0])
+
+
 def valid_mask(problem: Problem, size: int) -> jax.Array:
     """True for the n valid rewards."""
     return jnp.arange(size) < problem.n

@@ -190,10 +190,8 @@ def _problem(loss: Loss, n: int, size: int) -> _loss_objective.Problem:
         rank = np.arange(1, n + 1, dtype=np.float64)
         gains[:n] = np.exp2(n - rank)
         discounts[:n] = 1.0 / np.log2(1.0 + rank)
-    if loss.objective == "plackett-luce":
+    if loss.objective in ("plackett-luce", "ipo", "min-linear"):
         params: tuple[float, ...] = (float(loss.parameter or 0.0),)
-    elif loss.objective == "ipo":
-        params = (float(loss.parameter or 0.0),)
     else:
         assert loss.utility is not None
         params = loss.utility.parameters or (0.0,)
@@ -217,6 +215,8 @@ def _kind_and_function(loss: Loss) -> tuple[str, Any]:
         return _loss_objective.PLACKETT_LUCE, None
     if loss.objective == "ipo":
         return _loss_objective.PAIRWISE, _loss_objective.ipo_utility
+    if loss.objective == "min-linear":
+        return _loss_objective.PAIRWISE, _loss_objective.min_linear_utility
     assert loss.utility is not None
     return _loss_objective.PAIRWISE, loss.utility.function
 
@@ -327,7 +327,7 @@ def _check(loss: Loss, n: int, tol: float, max_steps: int) -> None:
         raise LossSpecError(f"tol must be a finite number > 0, got {tol!r}")
     if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
         raise LossSpecError(f"max_steps must be an integer >= 1, got {max_steps!r}")
-    if loss.utility is not None and not loss.utility.concave:
+    if loss.utility is not None and not loss.utility.concave and not loss.is_plain_utility:
         raise LossSpecError(f"loss {loss.spec!r}: terms beyond a plain utility need a concave U ({loss.utility.spec} is not)")
     if loss.objective == "min-linear" and loss.has_regulariser:
         raise LossSpecError(f"loss {loss.spec!r}: min-linear is solved as a linear program; l2 and center are quadratic")
@@ -428,7 +428,8 @@ def _plain(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> Lo
 
     assert loss.utility is not None
     solution = solve(loss.utility, n, tol=tol, max_steps=max_steps)
-    status = LossStatus.OPTIMAL if solution.converged and solution.certified else LossStatus.NOT_CONVERGED
+    # a convex U's best step vector is exact (``--utility`` says exact_vertex): an answer, not a certificate
+    status = LossStatus.OPTIMAL if solution.converged else LossStatus.NOT_CONVERGED
     if loss.utility.affine and solution.converged:
         status = LossStatus.NON_UNIQUE if n % 2 == 1 else LossStatus.OPTIMAL
     message = solution.message

@@ -144,6 +144,15 @@ class Loss:
     lipo: bool = False
     ipo_beta: float | None = None
 
+    def __post_init__(self) -> None:
+        # margins and weights act on pairs; Plackett-Luce has none, so no back end could apply them
+        if self.objective == "plackett-luce" and (self.margin or self.rank_margin or self.lipo):
+            terms = [name for name, on in (("margin", self.margin), ("rank-margin", self.rank_margin), ("lipo", self.lipo)) if on]
+            raise LossSpecError(
+                f"loss {'+'.join(self.terms)!r}: {' and '.join(terms)} {'acts' if len(terms) == 1 else 'act'} on pairs r_i - r_j (a shift or a weight); "
+                "Plackett-Luce has no pairs to apply them to (use a pairwise objective such as log-sigmoid:B)"
+            )
+
     @property
     def objective_spec(self) -> str:
         """The objective term alone, e.g. ``'log-sigmoid:1'`` or ``'ipo:0.1'``."""
