@@ -148,16 +148,13 @@ def _limit(loss: Loss, cells: int | None) -> tuple[Law | None, str]:
     options = {} if cells is None else {"cells": cells}
     try:
         law = loss_limit(loss, **options)
-    except LossSpecError:
+    except LossSpecError as error:
         if _diverges(loss):
             return None, (
                 "none: the rewards diverge (free rewards without l2 or center have no maximiser at any n); "
                 "the limiting direction is reported"
             )
-        return None, (
-            "none known for this loss (known: log with free and l2 or center, a semicircle; ipo alone, uniform; "
-            "a free utility with l2 or center and no margins or weights, numerically)"
-        )
+        return None, f"none: {error}"
     if isinstance(law, FieldLaw):
         return law, f"numerical: the field problem J(mu) = E U(abs(X - X')) - {law.beta:g} E X^2 maximised on a mesh"
     return law, "closed form; the unscaled rewards converge, no rescaling by n"

@@ -16,9 +16,24 @@ already grows with n.
 * ``log+free+l2:BETA``: the maximisers are the zeros of H_n over sqrt(BETA (n-1))
   (Stieltjes); the zeros over sqrt(2n) follow the semicircle on [-1, 1] (Wigner; Szego's
   asymptotics), so the rewards follow the **semicircle on [-sqrt(2/BETA), sqrt(2/BETA)]**.
-* ``ipo:BETA`` (target margin TAU = 1/(2 BETA)): equal gaps 2 TAU / n, range 2 TAU (n-1)/n: **uniform on [-TAU, TAU]**.
+* ``ipo:BETA`` (target margin TAU = 1/(2 BETA)) or ``ipo-margin:TAU``, with ``margin:M`` and a
+  regulariser (l2's coefficient written L here, center's C): on mean-zero rewards
+  sum_{i<j} (r_i - r_j)^2 = n ‖r‖^2 and sum_{i<j} (r_i - r_j) = sum_i (n + 1 - 2i) r_i, so
+  F = -(n + rho) ‖r‖^2 + 2 (TAU + M) sum_i (n + 1 - 2i) r_i + const (rho = L (n-1)/2 + C (n-2))
+  is maximised by r_i = (TAU + M)(n + 1 - 2i) / (n + rho): equal gaps, range
+  2 (TAU + M)(n-1)/(n + rho) -> 4 (TAU + M)/(2 + beta), beta = L + 2C the field strength above:
+  **uniform on [-a, a], a = 2 (TAU + M)/(2 + beta)** (a = TAU alone). Bounded (``+bounded``) with
+  a <= 1/2 this maximiser fits in [0, 1] up to a common shift; the one centred in [0, 1] (the
+  solver's) is uniform on [1/2 - a, 1/2 + a].
 * Any other concave U with a regulariser: :func:`field_limit`, J maximised numerically.
 * Bounded losses that are plain utilities: :func:`collapse_theory.limits.limit`.
+
+Where no law exists, or none is implemented, :func:`loss_limit` raises :class:`NoLimitError`
+saying which: free rewards without a strongly concave part have no maximiser; a singular U
+with margins is infeasible on [0, 1] once (n - 1)(M + M_rank) >= 1; rank margins M (j - i)
+and LiPO's weights 2^(n-i) change with n, so the n^2/2 scaling above does not apply; other
+bounded losses have no law implemented (``explore`` shows their answer at finite n).
+A numerical law whose window cannot be made to hold it raises the same error, never a law.
 
 Example:
     >>> law = loss_limit("log+free+l2:0.5")
@@ -42,7 +57,15 @@ from collapse_theory.laws import ClosedFormLaw, Law
 from collapse_theory.losses import Loss, LossSpecError, parse_loss
 from collapse_theory.utilities import custom
 
-__all__ = ["FieldLaw", "RealLineLaw", "field_limit", "loss_limit", "semicircle_law", "symmetric_uniform_law"]
+__all__ = ["FieldLaw", "NoLimitError", "RealLineLaw", "field_limit", "loss_limit", "semicircle_law", "symmetric_uniform_law"]
+
+
+class NoLimitError(LossSpecError):
+    """A loss without a limit law, or one whose law is not implemented or could not be computed; the message says which."""
+
+
+#: Window doublings of :func:`field_limit` before it gives up.
+WINDOW_DOUBLINGS = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +185,9 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
 
     The interval: L = 1.5 max ‖r‖ of the n = 64 solution unless given. The support of the
     optimum is compact (the field grows like x^2, the potential of a concave U at most
-    linearly); if the outermost cells carry mass, L is doubled and the problem solved again.
+    linearly); if the outermost cells carry mass, L is doubled and the problem solved again,
+    at most :data:`WINDOW_DOUBLINGS` times: a law still touching the window's edge is
+    truncated, so :class:`NoLimitError` is raised instead of returning it.
 
     Example:
         >>> law = field_limit("log+free+l2:0.5", cells=60)
@@ -178,7 +203,7 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
         raise LossSpecError(f"field_limit needs a free pairwise loss without margins or weights, got {loss.spec!r}")
     beta = _field_strength(loss)
     if beta <= 0.0:
-        raise LossSpecError(f"loss {loss.spec!r} has no regulariser: its rewards have no limit law (no maximiser)")
+        raise NoLimitError(f"loss {loss.spec!r} has no regulariser: its rewards have no limit law (no maximiser)")
     started = time.perf_counter()
     if half_width is None:
         rewards = solve_loss(loss, 64).rewards
@@ -186,7 +211,7 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
         half_width = 1.5 * float(np.abs(rewards).max())
     assert loss.utility is not None
     base = loss.utility
-    for _ in range(6):
+    for attempt in range(WINDOW_DOUBLINGS + 1):
         width = 2.0 * half_width
 
         def stretched(x: Any, width: float = width) -> Any:
@@ -201,6 +226,12 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
         optimum = maximise_energy(matrix, np.ones(cells), tol)
         if optimum.weights[0] <= 1e-9:  # the outermost cells are empty: the support is inside
             break
+        if attempt == WINDOW_DOUBLINGS:
+            raise NoLimitError(
+                f"the limit law of {loss.spec!r} did not fit in [-{half_width:.4g}, {half_width:.4g}] after "
+                f"{WINDOW_DOUBLINGS} doublings ({optimum.weights[0]:.3g} of the mass in the outermost cells): a truncated "
+                "law is not returned"
+            )
         half_width *= 2.0
     mass = optimum.weights / 2.0
     left = np.concatenate([[0.0], np.cumsum(mass)])  # cells from -L towards 0
@@ -238,12 +269,55 @@ def loss_limit(loss: Loss | str, **options: Any) -> Law:
         if law is None:
             raise LossSpecError(f"no closed-form limit is known for {loss.spec!r}; use numerical_limit")
         return law
-    if loss.objective == "ipo" and loss.free and not loss.has_regulariser and not loss.has_margins and not loss.lipo:
-        assert loss.parameter is not None
-        return symmetric_uniform_law(loss.parameter)
+    if loss.objective == "ipo" and not loss.rank_margin and not loss.lipo:
+        law = _ipo_limit(loss)
+        if law is not None:
+            return law
     log_family = loss.utility is not None and loss.utility.family_record is not None and loss.utility.family_record.name == "log"
     if log_family and loss.free and not loss.has_margins and not loss.lipo and _field_strength(loss) > 0:
         return semicircle_law(math.sqrt(2.0 / _field_strength(loss)))
-    if loss.free and loss.objective == "utility" and _field_strength(loss) > 0:
+    if loss.free and loss.objective == "utility" and _field_strength(loss) > 0 and not loss.has_margins and not loss.lipo:
         return field_limit(loss, **options)
-    raise LossSpecError(f"no limit law is implemented for {loss.spec!r} (free unregularised losses have no maximiser)")
+    raise NoLimitError(f"{loss.spec!r}: {_no_limit_reason(loss)}")
+
+
+def _ipo_limit(loss: Loss) -> Law | None:
+    """IPO's uniform law (module docstring), or None where the bounded maximiser does not fit in [0, 1]."""
+    assert loss.parameter is not None
+    half_width = 2.0 * (loss.parameter + loss.margin) / (2.0 + _field_strength(loss))
+    if loss.free:
+        return symmetric_uniform_law(half_width)
+    if loss.has_regulariser or half_width > 0.5:
+        return None
+    law = RealLineLaw(
+        kind="uniform",
+        law_parameters=(("low", 0.5 - half_width), ("high", 0.5 + half_width)),
+        continuous=scipy.stats.uniform(loc=0.5 - half_width, scale=2.0 * half_width),
+        interval=(0.5 - half_width, 0.5 + half_width),
+        label=f"uniform on [{0.5 - half_width:.6g}, {0.5 + half_width:.6g}] (any common shift within [0, 1] is optimal too)",
+    )
+    return law
+
+
+def _no_limit_reason(loss: Loss) -> str:
+    """Why :func:`loss_limit` has no law for ``loss``: none exists, or none is implemented (and why)."""
+    if loss.free and not loss.has_regulariser and loss.objective not in ("ipo", "min-linear"):
+        return "free rewards without l2 or center have no maximiser at any n >= 3, so no limit law"
+    if loss.objective == "min-linear" and loss.free:
+        return "its maximisers form an unbounded face (every wide enough spread is optimal), so no limit law"
+    if not loss.free and loss.singular and loss.has_margins:
+        return (
+            "U is singular at 0, so every adjacent gap must exceed M + M_rank, and no ordered point of [0, 1] "
+            f"does once n - 1 >= 1 / {loss.margin + loss.rank_margin:.6g}: no maximiser for large n, so no limit law"
+        )
+    if loss.rank_margin or loss.lipo:
+        what = "rank margins M (j - i)" if loss.rank_margin else "LiPO's weights 2^(n-i)"
+        return f"{what} change with n, so the n^2/2 scaling of a limit law does not apply; no limit law is implemented"
+    if loss.free:
+        return "no limit law is implemented for free losses with margins or this objective (explore shows finite n)"
+    if loss.objective == "ipo":
+        return (
+            "bounded IPO whose free maximiser (range 4 (TAU + M)/(2 + beta)) exceeds [0, 1], or with a regulariser: "
+            "no limit law is implemented (explore shows finite n)"
+        )
+    return "no limit law is implemented for bounded losses beyond a plain utility (explore shows finite n)"

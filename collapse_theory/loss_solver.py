@@ -51,6 +51,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jax.numpy as jnp
@@ -58,6 +59,7 @@ import numpy as np
 import scipy.optimize
 
 from collapse_theory import _loss_bounded, _loss_newton, _loss_objective
+from collapse_theory._checks import check_memory
 from collapse_theory._precision import float64
 from collapse_theory._results import as_dict
 from collapse_theory.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
@@ -69,6 +71,7 @@ __all__ = [
     "LossSolution",
     "LossStatus",
     "cone_gap",
+    "estimated_memory",
     "frank_wolfe_gap",
     "loss_value",
     "solve_loss",
@@ -340,6 +343,46 @@ def _check(loss: Loss, n: int, tol: float, max_steps: int) -> None:
             )
 
 
+# --- memory ---------------------------------------------------------------------------
+
+#: Newton's and the active set's peak, in float64 (size, size) arrays (pair values, curvature,
+#: Hessians in rewards and in gaps, their factorisation, XLA's temporaries): measured 16 to 18 at
+#: n = 1024 and 2048 for log+l2, open-assistant, ipo, Plackett-Luce and power+lipo; 24 allowed.
+_MATRICES = 24
+#: The affine path's pair arrays: rows, columns, weights, margins and a product, n^2/2 each.
+_BYTES_PER_AFFINE_PAIR = 5 * 8
+#: A direction or step-vector answer: a few float64 arrays of n rewards.
+_BYTES_PER_REWARD = 8 * 8
+_FIXED_BYTES = 256 * 2**20
+
+
+def estimated_memory(loss: Loss | str, n: int) -> int:
+    """Peak bytes of :func:`solve_loss` for (loss, n), from the sizes alone: one estimate for every path.
+
+    Newton (free or bounded): about :data:`_MATRICES` float64 arrays of N x N, N = ``padded_size(n)``;
+    the affine path: n^2/2 pairs; the linear program (n <= 400): its n^2/2 epigraph variables;
+    an unbounded loss: its direction (n rewards), or the bounded solve giving its shape;
+    a plain utility: :func:`collapse_theory.solver.estimated_memory`.
+
+    Example:
+        >>> estimated_memory("open-assistant", 1000) / 2**20   # N = 1024
+        448.0
+    """
+    loss = parse_loss(loss)
+    if loss.is_plain_utility:
+        from collapse_theory import solver
+
+        assert loss.utility is not None
+        return solver.estimated_memory(n, vertex=loss.utility.affine or loss.utility.convex)
+    pairs = n * (n - 1) // 2
+    if loss.objective == "min-linear" or (_affine(loss) and not loss.has_regulariser and not loss.free):
+        return _FIXED_BYTES + _BYTES_PER_AFFINE_PAIR * pairs * (4 if loss.objective == "min-linear" else 1)
+    newton = _FIXED_BYTES + _MATRICES * 8 * padded_size(n) ** 2
+    if loss.free and _difference_modulus(loss, n) <= 0.0:
+        return _FIXED_BYTES + _BYTES_PER_REWARD * n if _saturating(loss) else newton
+    return newton
+
+
 # --- the public solve -----------------------------------------------------------------
 
 
@@ -368,6 +411,7 @@ def solve_loss(
         n = int(n)
     _check(loss, n, tol, max_steps)
     n = int(n)
+    check_memory(f"solving the loss {loss.spec}", n, partial(estimated_memory, loss), lower=2)
     started = time.perf_counter()
     if loss.is_plain_utility:
         return _plain(loss, n, tol, max_steps, started)
