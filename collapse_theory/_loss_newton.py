@@ -268,7 +268,10 @@ def projected_newton(
         step = jax.lax.cond(jnp.any(held), in_gaps, lambda: _reward_direction(pieces, problem, symmetric))
         step = jnp.where(held, gradient / curvature, step)
         step = jnp.where(moving_set, step, 0.0)
-        decrement = jnp.sum(jnp.where(moving, gradient * step, 0.0))
+        # a held gap off its bound still moves (along the projected gradient): its first-order increase
+        # counts, or a point with every gap held away from its bound would read as converged
+        projected = jnp.maximum(gaps + step, problem.lower) - gaps
+        decrement = jnp.sum(jnp.where(moving, gradient * step, jnp.where(held, gradient * projected, 0.0)))
 
         def candidate_at(alpha: jax.Array) -> jax.Array:
             return jnp.where(moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)

@@ -16,7 +16,10 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
   most ‖g‖^2/(2 mu), and 0 exactly at a KKT point. mu = 2 rho + mu_U with
   R = rho ‖r - mean r‖^2 + f(mean) (rho = BETA (n-1)/2 for ``l2``, C (n-2) for ``center``)
   and mu_U = 2 n min w_ij for ``ipo`` (the weighted complete graph's Laplacian is at least
-  min w times the complete graph's, whose second eigenvalue is n).
+  min w times the complete graph's, whose second eigenvalue is n). Along the mean F is
+  f(m) = -(kappa/2) n m^2 exactly (kappa = BETA (n-1) + 2 C (2n - 2), the term ignores shifts),
+  so the bound also splits into the cone bound of the centred problem with mu plus
+  (kappa/2) n mean(r)^2, with no division by a tiny kappa; the smaller bound is reported.
   Both stop on gap <= tol * scale, scale = abs(objective term) + abs(R) + sum_i abs(g_i) max(1, range r),
   positively homogeneous of degree 1 in F: scaling F scales the test, never an absolute floor.
 * ``shift-invariant``: free rewards with a maximiser unique up to a common shift (IPO
@@ -541,7 +544,15 @@ def _solve_free(loss: Loss, n: int, tol: float, max_steps: int, modulus: float, 
     mean_curvature = _mean_curvature(loss, n)
     shift_invariant = mean_curvature == 0.0
     strength = modulus if shift_invariant else min(modulus, mean_curvature)
-    gap = cone_gap(gradient, rewards, strength, _lower_bounds(loss, n)[: n - 1])
+    lower = _lower_bounds(loss, n)[: n - 1]
+    gap = cone_gap(gradient, rewards, strength, lower)
+    if not shift_invariant:
+        # F = F_d(P r) + f(mean r) with f(m) = (mean curvature / 2) n m^2 (F's term ignores shifts and both
+        # regularisers split so): the differences' cone bound plus f(mean r) exactly, with no division by a
+        # tiny mean curvature (center:1e-300)
+        centred_gradient, mean = gradient - gradient.mean(), float(rewards.mean())
+        split = cone_gap(centred_gradient, rewards - mean, modulus, lower) + 0.5 * mean_curvature * n * mean * mean
+        gap = min(gap, split) if math.isfinite(split) else gap
     scale = _scale(objective, regulariser, gradient, rewards)
     finite = bool(np.all(np.isfinite(rewards)) and math.isfinite(objective))
     certified = finite and gap <= tol * scale

@@ -297,7 +297,13 @@ def run_train(arguments: argparse.Namespace) -> int:
         atomic_savefig(plot_rewards(diagnostics, names=names, unfinished=unfinished), out / FIGURE_FILE, dpi=120)
     _print_summary(out, result, diagnostics)
     print(outcome.message)
-    if not result.terminal_phase:
+    if result.loss_underflowed:
+        print(
+            "warning: the training loss is exactly 0 in float32 (saturated): its gradient vanished, so a flat loss is "
+            "not the terminal phase; lower --learning-rate",
+            file=sys.stderr,
+        )
+    elif not result.terminal_phase:
         print(
             f"warning: not in the terminal phase after {result.step} steps (pair accuracy {result.train_pair_accuracy:.4f}, "
             f"loss change {result.loss_change:.2e}); try more --steps",

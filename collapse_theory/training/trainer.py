@@ -117,7 +117,7 @@ class TrainingResult:
         held_out_pair_accuracy: the same on held-out prompts (None when there are none).
         loss_change: relative change of the loss over the last tenth of the steps.
         terminal_phase: training pair accuracy 1 and the loss flat (``loss_change`` at
-            most 1e-3).
+            most 1e-3), the loss not underflowed (:attr:`loss_underflowed`).
         seconds: wall-clock time of this call.
         steps_per_second: optimizer steps per second, compilation excluded when possible.
         devices: number of devices the prompts were split over.
@@ -147,6 +147,15 @@ class TrainingResult:
     device_kind: str = ""
     losses_by_kind: dict[str, Loss] = field(default_factory=dict)
     free: np.ndarray | None = None
+
+    @property
+    def loss_underflowed(self) -> bool:
+        """The last training loss is exactly 0: float32 saturated (a sigmoid or log-sigmoid past its last digit).
+
+        Its gradient is then 0 too, so a flat loss says the arithmetic stopped, not that training
+        reached the terminal phase (no loss here reaches 0 at a finite optimum with n >= 3).
+        """
+        return bool(self.losses.size and self.losses[-1] == 0.0)
 
     @property
     def rewards(self) -> np.ndarray:
@@ -647,7 +656,7 @@ def _result(
         train_pair_accuracy=train_accuracy,
         held_out_pair_accuracy=held_accuracy,
         loss_change=loss_change,
-        terminal_phase=bool(train_accuracy == 1.0 and loss_change <= 1e-3),
+        terminal_phase=bool(train_accuracy == 1.0 and loss_change <= 1e-3 and not (state.losses.size and state.losses[-1] == 0.0)),
         seconds=time.perf_counter() - start,
         steps_per_second=float(steps_per_second),
         devices=len(setup.devices),
