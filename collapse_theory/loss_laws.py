@@ -25,6 +25,10 @@ already grows with n.
   **uniform on [-a, a], a = 2 (TAU + M)/(2 + beta)** (a = TAU alone). Bounded (``+bounded``) with
   a <= 1/2 this maximiser fits in [0, 1] up to a common shift; the one centred in [0, 1] (the
   solver's) is uniform on [1/2 - a, 1/2 + a].
+* ``plackett-luce:B`` on [0, 1]: in the continuum limit with S(u) = int_u^1 e^{B r}, Phi(u) =
+  int_0^u 1/S (u the rank / n) the untied rewards satisfy e^{B r} Phi = 1, so B r is linear in u;
+  matching r = 1 and r = 0 at the ends of that part gives **atoms (e - 1)/(e + B) at 1 and
+  1/(e + B) at 0, and mass B/(e + B) uniform on (0, 1)** (:func:`plackett_luce_law`).
 * Any other concave U with a regulariser: :func:`field_limit`, J maximised numerically.
 * Bounded losses that are plain utilities: :func:`collapse_theory.limits.limit`.
 
@@ -53,11 +57,20 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from collapse_theory.laws import ClosedFormLaw, Law
+from collapse_theory.laws import Atom, ClosedFormLaw, Law
 from collapse_theory.losses import Loss, LossSpecError, parse_loss
 from collapse_theory.utilities import custom
 
-__all__ = ["FieldLaw", "NoLimitError", "RealLineLaw", "field_limit", "loss_limit", "semicircle_law", "symmetric_uniform_law"]
+__all__ = [
+    "FieldLaw",
+    "NoLimitError",
+    "RealLineLaw",
+    "field_limit",
+    "loss_limit",
+    "plackett_luce_law",
+    "semicircle_law",
+    "symmetric_uniform_law",
+]
 
 
 class NoLimitError(LossSpecError):
@@ -107,6 +120,35 @@ def symmetric_uniform_law(half_width: float) -> RealLineLaw:
         continuous=scipy.stats.uniform(loc=-half_width, scale=2.0 * half_width),
         interval=(-float(half_width), float(half_width)),
         label=f"uniform on [-{half_width:.6g}, {half_width:.6g}]",
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledLaw(ClosedFormLaw):
+    """A closed-form law on [0, 1] (atoms and a scipy.stats part) with its own description."""
+
+    label: str = ""
+
+    def describe(self) -> str:
+        return self.label
+
+
+def plackett_luce_law(beta: float) -> LabelledLaw:
+    """Bounded Plackett-Luce's limit: atoms (e - 1)/(e + B) at 1 and 1/(e + B) at 0, the rest uniform.
+
+    Example:
+        >>> law = plackett_luce_law(1.0)
+        >>> round(law.cdf(0.0).item(), 4), round(1.0 - law.cdf(0.999).item(), 4)
+        (0.2689, 0.4621)
+    """
+    total = math.e + beta
+    top, bottom = (math.e - 1.0) / total, 1.0 / total
+    return LabelledLaw(
+        kind="atoms and uniform",
+        law_parameters=(("top_mass", top), ("bottom_mass", bottom)),
+        continuous=scipy.stats.uniform(loc=0.0, scale=1.0),
+        atoms=(Atom(0.0, bottom), Atom(1.0, top)),
+        label=f"atoms {top:.4g} at 1 and {bottom:.4g} at 0, uniform mass {beta / total:.4g} between",
     )
 
 
@@ -269,6 +311,9 @@ def loss_limit(loss: Loss | str, **options: Any) -> Law:
         if law is None:
             raise LossSpecError(f"no closed-form limit is known for {loss.spec!r}; use numerical_limit")
         return law
+    if loss.objective == "plackett-luce" and not loss.free and not loss.has_regulariser:
+        assert loss.parameter is not None
+        return plackett_luce_law(loss.parameter)
     if loss.objective == "ipo" and not loss.rank_margin and not loss.lipo:
         law = _ipo_limit(loss)
         if law is not None:
