@@ -184,7 +184,9 @@ def check_answer(record: dict[str, Any]) -> None:
         assert direction[0] == pytest.approx(1.0) and direction[-1] == pytest.approx(0.0)
         assert np.all(np.diff(direction) <= 1e-12)
         shape = direction - direction.mean()  # the mean is free, and a regulariser is least at mean 0
-        values = [oracle(loss, s * shape)[0] for s in (1.0, 10.0, 100.0)]
+        # far enough out that every pair clears its margin (a singular U is defined only there)
+        far = (1.0 + loss.margin + loss.rank_margin * n) / float(np.min(-np.diff(direction)))
+        values = [oracle(loss, s * far * shape)[0] for s in (1.0, 10.0, 100.0)]
         assert values[0] < values[1] < values[2]  # F grows along the direction: no maximiser
         return
     if not record["certified"]:

@@ -656,7 +656,9 @@ def _result(
         train_pair_accuracy=train_accuracy,
         held_out_pair_accuracy=held_accuracy,
         loss_change=loss_change,
-        terminal_phase=bool(train_accuracy == 1.0 and loss_change <= 1e-3 and not (state.losses.size and state.losses[-1] == 0.0)),
+        terminal_phase=bool(
+            train_accuracy == 1.0 and loss_change <= 1e-3 and not (state.losses.size and state.losses[-1] == 0.0)
+        ),
         seconds=time.perf_counter() - start,
         steps_per_second=float(steps_per_second),
         devices=len(setup.devices),
