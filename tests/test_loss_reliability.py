@@ -528,3 +528,15 @@ def test_swapped_compiled_programs_never_answer_for_each_other(tmp_path: Path) -
     b.write_bytes(data_a)
     assert _solve_in_a_fresh_process(tmp_path, "exp:1+free+l2:1")["rewards"] == first["rewards"]
     assert _solve_in_a_fresh_process(tmp_path, "log-sigmoid:1+free+l2:1")["rewards"] == second["rewards"]
+
+
+# --- training (P15) ---------------------------------------------------------------------------
+
+
+def test_a_loss_underflowed_to_zero_is_not_the_terminal_phase() -> None:
+    from collapse_theory.training.trainer import terminal_phase
+
+    # a learning rate of 1e30 saturates the log-sigmoid: the float32 loss is exactly 0 and flat
+    assert not terminal_phase(1.0, 0.0, np.array([3.2, 0.0, 0.0], dtype=np.float32))
+    assert terminal_phase(1.0, 0.0, np.array([3.2, 1e-30, 1e-30], dtype=np.float32))
+    assert not terminal_phase(0.99, 0.0, np.array([3.2, 0.1, 0.1]))

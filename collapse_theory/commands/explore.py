@@ -138,7 +138,12 @@ def _print_loss_summary(summary: LossExploration, name: str | None = None) -> No
             f"Wasserstein-1 {fit.wasserstein:.3g} (minimised: {fit.criterion})"
         )
     else:
-        why = "no limit law" if summary.limit is None else "the law lives on the real line, not on [0, 1]"
+        if summary.limit is None:
+            why = "no limit law"
+        elif summary.limit.atoms:
+            why = "the law has atoms, which no Beta law has"
+        else:
+            why = "the law lives on the real line, not on [0, 1]"
         print(f"best Beta fit  - ({why})")
 
 

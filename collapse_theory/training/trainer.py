@@ -88,6 +88,7 @@ __all__ = [
     "dataset_fingerprint",
     "parse_prompt_aware",
     "prompt_loss",
+    "terminal_phase",
     "train",
 ]
 
@@ -233,6 +234,21 @@ def _boundaries(config: TrainingConfig, after: int, until: int) -> Iterator[int]
         ]
         step = min(end for end in (*following, config.steps, until) if end > step)
         yield step
+
+
+def terminal_phase(train_accuracy: float, loss_change: float, losses: np.ndarray) -> bool:
+    """Every training pair ordered right and the loss flat (relative change <= 1e-3), the loss not underflowed.
+
+    A loss exactly 0 in float32 is a saturated sigmoid or log-sigmoid (a huge learning rate):
+    its gradient is 0 too, so its flatness says the arithmetic stopped, not that training
+    reached the terminal phase.
+
+    Example:
+        >>> terminal_phase(1.0, 0.0, np.array([0.3, 0.2])), terminal_phase(1.0, 0.0, np.array([0.3, 0.0]))
+        (True, False)
+    """
+    underflowed = bool(losses.size and losses[-1] == 0.0)
+    return bool(train_accuracy == 1.0 and loss_change <= 1e-3 and not underflowed)
 
 
 def _loss_change(losses: np.ndarray) -> float:
@@ -656,9 +672,7 @@ def _result(
         train_pair_accuracy=train_accuracy,
         held_out_pair_accuracy=held_accuracy,
         loss_change=loss_change,
-        terminal_phase=bool(
-            train_accuracy == 1.0 and loss_change <= 1e-3 and not (state.losses.size and state.losses[-1] == 0.0)
-        ),
+        terminal_phase=terminal_phase(train_accuracy, loss_change, state.losses),
         seconds=time.perf_counter() - start,
         steps_per_second=float(steps_per_second),
         devices=len(setup.devices),
