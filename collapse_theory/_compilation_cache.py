@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,8 @@ class KeyedEntries:
 
     A file is ``MAGIC``, the key, the SHA-256 of the value, and the value; :meth:`get` returns
     the value only when the key and the checksum match, so a file moved under another
-    key's name, cut short or left by another format is a miss, and :meth:`put` replaces it.
+    key's name, cut short or left by another format is a miss (with a warning), and :meth:`put`
+    replaces it.
 
     Example:
         >>> import tempfile
@@ -118,7 +120,9 @@ class KeyedEntries:
         >>> entries.put("a", b"program a"); entries.put("b", b"program b")
         >>> (entries._path / "a-keyed").write_bytes((entries._path / "b-keyed").read_bytes()) > 0
         True
-        >>> entries.get("a") is None, entries.get("b")
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     entries.get("a") is None, entries.get("b")
         (True, b'program b')
     """
 
@@ -135,10 +139,15 @@ class KeyedEntries:
         except OSError:
             return None
         header = _ENTRY_MAGIC + key.encode() + b"\n"
-        if not data.startswith(header):
-            return None
         digest, newline, value = data[len(header) :].partition(b"\n")
-        if not newline or hashlib.sha256(value).hexdigest().encode() != digest:
+        if not data.startswith(header) or not newline or hashlib.sha256(value).hexdigest().encode() != digest:
+            # JAX's wording for an unreadable entry, which the command line prints as one line
+            warnings.warn(
+                f"Error reading persistent compilation cache entry for '{key}': not this key's whole entry "
+                "(damaged, renamed or left by another version); compiled again",
+                UserWarning,
+                stacklevel=2,
+            )
             return None
         return value
 
