@@ -384,7 +384,7 @@ def test_loss_square_is_utility_square(capsys: pytest.CaptureFixture[str], n: in
         ("log-sigmoid:1+free+l2:1e6", 3),
         ("log-sigmoid:1+free+l2:1e6", 8),
         ("power:1e-9+free+l2:1", 4),
-        ("ipo:0.5+center:1e-300", 4),
+        ("ipo-margin:0.5+center:1e-300", 4),
     ],
 )
 def test_well_posed_extremes_are_certified(spec: str, n: int) -> None:
@@ -399,7 +399,7 @@ def test_well_posed_extremes_are_certified(spec: str, n: int) -> None:
 
 
 def test_ipo_with_a_negligible_center_keeps_ipos_equal_gaps() -> None:
-    solution = solve_loss("ipo:0.5+center:1e-300", 5)
+    solution = solve_loss("ipo-margin:0.5+center:1e-300", 5)
     assert solution.rewards is not None
     np.testing.assert_allclose(-np.diff(solution.rewards), 2 * 0.5 / 5, rtol=1e-12)
 
@@ -407,7 +407,9 @@ def test_ipo_with_a_negligible_center_keeps_ipos_equal_gaps() -> None:
 # --- limit laws (P6, W4) ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "half_width"), [("ipo:0.5+l2:1", 1 / 3), ("ipo:0.3+margin:0.1+center:0.5", 0.8 / 3)])
+@pytest.mark.parametrize(
+    ("spec", "half_width"), [("ipo-margin:0.5+l2:1", 1 / 3), ("ipo-margin:0.3+margin:0.1+center:0.5", 0.8 / 3)]
+)
 def test_ipo_with_terms_has_its_uniform_law(spec: str, half_width: float) -> None:
     # oracle: r_i = (TAU + M)(n + 1 - 2i) / (n + rho) in closed form, at n = 4000
     loss = parse_loss(spec)
@@ -425,7 +427,7 @@ def test_ipo_with_terms_has_its_uniform_law(spec: str, half_width: float) -> Non
     ("spec", "reason"),
     [
         ("plackett-luce:1+l2:0.1", "bounded losses beyond a plain utility"),
-        ("ipo:0.7+bounded", "exceeds [0, 1]"),
+        ("ipo-margin:0.7+bounded", "exceeds [0, 1]"),
         ("log+margin:0.1", "no maximiser for large n"),
         ("bradley-terry", "no maximiser at any n"),
         ("min-linear:0.3+free", "unbounded face"),
@@ -438,9 +440,9 @@ def test_losses_without_a_law_say_why(spec: str, reason: str) -> None:
 
 
 def test_bounded_ipo_that_fits_has_a_shifted_uniform_law() -> None:
-    law = loss_limit("ipo:0.25+bounded")
+    law = loss_limit("ipo-margin:0.25+bounded")
     assert law.support == pytest.approx((0.25, 0.75))
-    solution = solve_loss("ipo:0.25+bounded", 200)
+    solution = solve_loss("ipo-margin:0.25+bounded", 200)
     assert solution.rewards is not None
     assert solution.rewards.max() == pytest.approx(0.75, abs=0.25 * 2 / 200 + 1e-12)
 
