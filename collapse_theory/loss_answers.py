@@ -96,6 +96,10 @@ def limit_answer(law: Any, loss: Loss | str | None = None) -> str:
     if law is not None:
         return f"collapse: as n grows, every prompt's rewards follow the same law, {law.describe()}"
     parsed = None if loss is None else parse_loss(loss)
-    if parsed is not None and parsed.free and not parsed.has_regulariser and parsed.objective != "ipo":
+    if parsed is not None and parsed.free and not parsed.has_regulariser and parsed.objective not in ("ipo", "min-linear"):
         return "no limit law: the rewards diverge at every n (free rewards without l2 or center have no maximiser)"
-    return "no limit law is known for this loss (none is implemented); its optimum at each n is solved by solve --loss"
+    if parsed is None:
+        return "no limit law is known for this loss (none is implemented); its optimum at each n is solved by solve --loss"
+    from collapse_theory.loss_laws import no_limit_reason  # the laws import the solver this module reads: kept lazy
+
+    return f"no limit law: {no_limit_reason(parsed)}; its optimum at each n is solved by solve --loss"

@@ -67,6 +67,7 @@ __all__ = [
     "RealLineLaw",
     "field_limit",
     "loss_limit",
+    "no_limit_reason",
     "plackett_luce_law",
     "semicircle_law",
     "symmetric_uniform_law",
@@ -323,7 +324,7 @@ def loss_limit(loss: Loss | str, **options: Any) -> Law:
         return semicircle_law(math.sqrt(2.0 / _field_strength(loss)))
     if loss.free and loss.objective == "utility" and _field_strength(loss) > 0 and not loss.has_margins and not loss.lipo:
         return field_limit(loss, **options)
-    raise NoLimitError(f"{loss.spec!r}: {_no_limit_reason(loss)}")
+    raise NoLimitError(f"{loss.spec!r}: {no_limit_reason(loss)}")
 
 
 def _ipo_limit(loss: Loss) -> Law | None:
@@ -344,8 +345,14 @@ def _ipo_limit(loss: Loss) -> Law | None:
     return law
 
 
-def _no_limit_reason(loss: Loss) -> str:
-    """Why :func:`loss_limit` has no law for ``loss``: none exists, or none is implemented (and why)."""
+def no_limit_reason(loss: Loss | str) -> str:
+    """Why :func:`loss_limit` has no law for ``loss``: none exists, or none is implemented (and why).
+
+    Example:
+        >>> no_limit_reason("min-linear:0.3+free")
+        'its maximisers form an unbounded face (every wide enough spread is optimal), so no limit law'
+    """
+    loss = parse_loss(loss)
     if loss.free and not loss.has_regulariser and loss.objective not in ("ipo", "min-linear"):
         return "free rewards without l2 or center have no maximiser at any n >= 3, so no limit law"
     if loss.objective == "min-linear" and loss.free:

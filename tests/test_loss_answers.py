@@ -41,7 +41,8 @@ def test_an_unfinished_solve_claims_nothing() -> None:
 
 def test_limit_answer_names_the_law_or_why_there_is_none() -> None:
     assert limit_answer(None, "bradley-terry").startswith("no limit law: the rewards diverge")
-    assert limit_answer(None, "plackett-luce:1+free+l2:0.1").startswith("no limit law is known")
+    assert limit_answer(None, "plackett-luce:1+free+l2:0.1").startswith("no limit law: no limit law is implemented")
+    assert "no maximiser for large n" in limit_answer(None, "log+margin:0.1")
 
 
 def test_every_loss_command_has_an_answer_field(capsys: pytest.CaptureFixture[str]) -> None:
