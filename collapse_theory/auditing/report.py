@@ -374,10 +374,9 @@ def _shape(values: np.ndarray) -> str:
 
 def verdict_line(report: AuditReport) -> str:
     """``collapsed: yes/no/inconclusive/no signal (reason)``."""
-    if report.collapsed is None and report.reason.startswith("no signal"):
-        word = "no signal"
-    else:
-        word = {True: "yes", False: "no", None: "inconclusive"}[report.collapsed]
+    if report.collapsed is None and report.reason.startswith("no signal: "):
+        return f"collapsed: no signal ({report.reason.removeprefix('no signal: ')})"
+    word = {True: "yes", False: "no", None: "inconclusive"}[report.collapsed]
     return f"collapsed: {word} ({report.reason})"
 
 
@@ -423,7 +422,7 @@ def format_table(report: AuditReport) -> str:
             f"{_number(group.best_of_n_accuracy):>9} {signal:>6}  {_shape(group.mean_shape)}"
         )
     for name, why in report.excluded.items():
-        lines.append(f"  not deciding: {name}: {why}")
+        lines.append(f"  left out: {name}: {why}")
     lines += ["", *_test_lines(report), verdict_line(report)]
     if report.loss is not None:
         lines += ["", *report.loss.lines()]
@@ -465,7 +464,7 @@ def report_markdown(report: AuditReport) -> str:
             f"| {signal} | {_shape(g.mean_shape)} |"
         )
     if report.excluded:
-        lines += ["", "Not deciding:", ""]
+        lines += ["", "Left out of the comparison:", ""]
         lines += [f"- {_markdown_cell(name)}: {why}" for name, why in report.excluded.items()]
     for part in (report.loss, report.describe, report.suggest):
         if part is not None:
