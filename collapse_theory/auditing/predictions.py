@@ -8,8 +8,13 @@
 * :func:`describe_groups`: per group, the member of a family whose optimum at the
   group's most common n is closest to the group's mean shape there
   (:func:`collapse_theory.design.design_for_rewards`), and whether it fits: the
-  largest residual's interval against the shape resolution. This *describes* the
-  group as it is: on a collapsed model it names the utility that produced the collapse.
+  largest residual's interval against the shape resolution. Then one member fitted to
+  every group's prompts at the most common n, and every cell (group, n) against that
+  member's optimum at its own n: "one utility explains every group" when every
+  interval lies below the resolution, "a utility per group" when one lies wholly
+  above it. This compares groups that share no n through the paper's model. It
+  *describes* the groups as they are: on a collapsed model it names the utility that
+  produced the collapse.
 * :func:`suggest_utilities`: the suggestion proper: for a target law per group (what
   the user wants that kind of prompt to look like), the utility whose optimum tends to
   it (:func:`collapse_theory.design.design_for_limit`), to train that kind with.
@@ -25,7 +30,7 @@ import numpy as np
 
 from collapse_theory.auditing.comparison import bounds, critical_value_of, target_contrasts
 from collapse_theory.auditing.features import prompt_features
-from collapse_theory.auditing.resolution import Resolution
+from collapse_theory.auditing.resolution import Resolution, default_resolution
 from collapse_theory.auditing.shapes import PromptShapes
 
 __all__ = [
@@ -152,8 +157,9 @@ class GroupDescription:
         n: the group's most common number of scores (the fit's n).
         utility: the best-fitting member's spec (None when none qualifies).
         residual: the largest absolute difference between the mean and the fitted optimum (interior shape values).
-        fits: the residual's interval lies below the shape resolution (True), excludes 0 beyond
-            it (False: no member fits), or neither (None).
+        low, high: its simultaneous interval.
+        fits: the interval lies below the shape resolution (True), wholly above it (False: no member
+            fits), or neither (None).
         message: the design's verdict.
     """
 
@@ -161,25 +167,35 @@ class GroupDescription:
     n: int
     utility: str | None
     residual: float
+    low: float
+    high: float | None
     fits: bool | None
     message: str
 
 
 @dataclass(frozen=True)
 class Descriptions:
-    """Per group, the closest member of one family, and whether one utility explains every group.
+    """Per group, the closest member of one family, and whether one member explains every group.
 
     Attributes:
         family: the family searched.
         groups: one :class:`GroupDescription` per group with a shape (n >= 3).
-        one_utility: every group fits, with members whose optima at the groups' n are within
-            the shape resolution of each other (True); groups fit different members farther
-            apart (False); otherwise None.
+        shared_utility: the member fitted to every group's prompts at the most common n.
+        shared_residual: the largest difference of any group's cell (any n) from that member's
+            optimum at the cell's n, with ``shared_low`` and ``shared_high`` its interval.
+        one_utility: the shared member explains every group (every interval below the resolution:
+            True), it does not (some interval wholly above: False, a utility per group), or undecided.
+        resolution: the shape resolution the fits are judged against.
     """
 
     family: str
     groups: tuple[GroupDescription, ...]
+    shared_utility: str | None
+    shared_residual: float | None
+    shared_low: float | None
+    shared_high: float | None
     one_utility: bool | None
+    resolution: float | None
 
     def lines(self) -> list[str]:
         """Text lines for the reports."""
@@ -187,67 +203,120 @@ class Descriptions:
         for group in self.groups:
             word = {True: "fits", False: "no member fits", None: "fit undecided"}[group.fits]
             lines.append(
-                f"  {group.name[:20]:<20} {group.utility or '-'} (n = {group.n}, largest residual {group.residual:.3g}; {word})"
+                f"  {group.name[:20]:<20} {group.utility or '-'} (n = {group.n}, largest residual "
+                f"{_interval(group.residual, group.low, group.high)}; {word})"
             )
-        word = {True: "yes", False: "no (a utility per group)", None: "undecided"}[self.one_utility]
-        lines.append(f"  one utility explains every group: {word}")
+        word = {True: "yes", False: "no: a utility per group", None: "undecided"}[self.one_utility]
+        shared = ""
+        if self.shared_utility is not None and self.shared_residual is not None and self.shared_low is not None:
+            shared = (
+                f" ({self.shared_utility}, largest residual {_interval(self.shared_residual, self.shared_low, self.shared_high)})"
+            )
+        limit = "" if self.resolution is None else f"; resolution {self.resolution:.3g}"
+        lines.append(f"  one utility explains every group: {word}{shared}{limit}")
         return lines
 
 
-def describe_groups(shapes: PromptShapes, family: str, resolution: Resolution) -> Descriptions:
-    """Per group, the member of ``family`` its mean shape fits best (see the module)."""
+def _judge(low: float, high: float | None, limit: float | None) -> bool | None:
+    """Below the resolution (True), wholly above it (False), or neither (None)."""
+    if limit is None:
+        return None
+    if high is not None and high < limit:
+        return True
+    return False if low > limit else None
+
+
+def _optimum_features(spec: str, n: int) -> np.ndarray:
+    from collapse_theory.solver import solve
+
+    rewards = np.sort(np.asarray(solve(spec, n).rewards, dtype=np.float64))[::-1]
+    return prompt_features(rewards[None, :])[0, :-1]
+
+
+def describe_groups(
+    shapes: PromptShapes, family: str, resolution: Resolution, alpha: float, resamples: int, seed: int, min_prompts: int = 2
+) -> Descriptions:
+    """Per group, the member of ``family`` its mean shape fits best, and one member for all (see the module).
+
+    Residuals come with simultaneous intervals from the multiplier bootstrap of
+    :mod:`.comparison` (the fitted parameters are taken as known: their noise is that of
+    a mean over the group's or all groups' prompts). They are judged against the shape
+    resolution: at the strata compared, or derived at the groups' n when none is. The
+    shared member is asked about only when every group with ``min_prompts`` prompts at its
+    n fits a member of its own: otherwise the family cannot say (``one_utility`` None).
+    """
     from collapse_theory.design import FAMILY_BOUNDS, design_for_rewards
 
     if family not in FAMILY_BOUNDS:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
-    descriptions = []
-    fitted: dict[str, Any] = {}
     cells_of = shapes.cells_of()
-    for index, name in enumerate(shapes.group_names):
+    fits: dict[int, tuple[int, Any]] = {}
+    for index in range(len(shapes.group_names)):
         counts = {cell[1]: shapes.cells[cell].count for cell in cells_of.get(index, []) if cell[1] >= 3}
-        if not counts:
+        if counts:
+            n = max(counts, key=lambda size: (counts[size], size))
+            count, total = shapes.sums_by_n[(index, n)]
+            fits[index] = (n, design_for_rewards(np.clip(total / count, 0.0, 1.0), family))
+    limit = resolution.shape
+    if limit is None and fits:
+        limit = default_resolution({n for n, _ in fits.values()}).shape
+    targets = {
+        (index, n): _optimum_features(str(design.utility), n)
+        for index, (n, design) in fits.items()
+        if design.utility is not None and shapes.cells[(index, n)].count >= 2
+    }
+    contrasts = target_contrasts(shapes.cells, targets)
+    critical = critical_value_of(contrasts, shapes.cells, alpha, resamples, seed)
+    owner = np.array([contrasts.cells[c][0] for c in contrasts.first], dtype=np.int64)
+    descriptions = []
+    for index, (n, design) in fits.items():
+        name = shapes.group_names[index]
+        members = np.flatnonzero(owner == index)
+        if members.size == 0:
+            descriptions.append(GroupDescription(name, n, design.utility, float("nan"), 0.0, None, None, design.message))
             continue
-        n = max(counts, key=lambda size: (counts[size], size))
-        count, total = shapes.sums_by_n[(index, n)]
-        mean = total / count
-        design = design_for_rewards(np.clip(mean, 0.0, 1.0), family)
-        rewards = np.asarray(design.rewards, dtype=np.float64)
-        target = prompt_features(np.sort(rewards)[::-1][None, :])[0, :-1] if rewards[0] > rewards[-1] else None
-        if target is None:
-            descriptions.append(GroupDescription(name, n, design.utility, float("nan"), None, design.message))
-            continue
-        moments = shapes.cells[(index, n)]
-        residual = float(np.max(np.abs(moments.mean[:-1] - target)))
-        error = np.sqrt(np.maximum(np.diag(moments.covariance_of_mean())[:-1], 0.0)) if moments.count > 1 else None
-        fits: bool | None = None
-        if error is not None and resolution.shape is not None:
-            spread = 3.0 * error  # a per-group screen at about 3 standard errors, not a test
-            if float(np.max(np.abs(moments.mean[:-1] - target) + spread)) < resolution.shape:
-                fits = True
-            elif float(np.max(np.abs(moments.mean[:-1] - target) - spread)) > resolution.shape:
-                fits = False
-        descriptions.append(GroupDescription(name, n, design.utility, residual, fits, design.message))
-        fitted[name] = design.parameter
-    one: bool | None = None
-    fitting = [d for d in descriptions if d.fits]
-    if len(fitting) >= 2 and len(fitting) == len(descriptions) and resolution.shape is not None:
-        utilities = {d.utility for d in fitting}
-        one = True if len(utilities) == 1 else _members_close(fitting, resolution.shape)
-    return Descriptions(family, tuple(descriptions), one)
+        residual, low, high = bounds(contrasts, members, critical)
+        descriptions.append(
+            GroupDescription(name, n, design.utility, residual, low, high, _judge(low, high, limit), design.message)
+        )
+    deciding = [d for d in descriptions if shapes.cells[(shapes.group_names.index(d.name), d.n)].count >= min_prompts]
+    shared, shared_bounds, one = _shared_member(shapes, family, alpha, resamples, seed, limit, min_prompts)
+    if one is False and not (len(deciding) >= 2 and all(d.fits for d in deciding)):
+        one = None  # a group fits no member of its own: the family cannot tell one utility from several
+    return Descriptions(
+        family=family,
+        groups=tuple(descriptions),
+        shared_utility=shared,
+        shared_residual=None if shared_bounds is None else shared_bounds[0],
+        shared_low=None if shared_bounds is None else shared_bounds[1],
+        shared_high=None if shared_bounds is None else shared_bounds[2],
+        one_utility=one,
+        resolution=limit,
+    )
 
 
-def _members_close(descriptions: Sequence[GroupDescription], limit: float) -> bool:
-    """Whether the fitted members' optima agree within ``limit`` at every group's n."""
-    from collapse_theory.solver import solve
+def _shared_member(
+    shapes: PromptShapes, family: str, alpha: float, resamples: int, seed: int, limit: float | None, min_prompts: int
+) -> tuple[str | None, tuple[float, float, float | None] | None, bool | None]:
+    """One member fitted to every group at the most common n, and every cell's distance to its optimum."""
+    from collapse_theory.design import design_for_rewards
 
-    for n in sorted({d.n for d in descriptions}):
-        shapes = []
-        for description in descriptions:
-            rewards = np.asarray(solve(str(description.utility), n).rewards, dtype=np.float64)
-            shapes.append(prompt_features(np.sort(rewards)[::-1][None, :])[0, :-1])
-        if max(float(np.max(np.abs(a - b))) for a in shapes for b in shapes) >= limit:
-            return False
-    return True
+    cells = [cell for cell, moments in shapes.cells.items() if cell[1] >= 3 and moments.count >= max(2, min_prompts)]
+    if len({cell[0] for cell in cells}) < 2:
+        return None, None, None
+    prompts_at: dict[int, int] = {}
+    for cell in cells:
+        prompts_at[cell[1]] = prompts_at.get(cell[1], 0) + shapes.cells[cell].count
+    n = max(prompts_at, key=lambda size: (prompts_at[size], size))
+    pooled = sum(shapes.sums_by_n[cell][1] for cell in cells if cell[1] == n) / prompts_at[n]
+    design = design_for_rewards(np.clip(pooled, 0.0, 1.0), family)
+    if design.utility is None:
+        return None, None, None
+    targets = {cell: _optimum_features(str(design.utility), cell[1]) for cell in cells}
+    contrasts = target_contrasts(shapes.cells, targets)
+    critical = critical_value_of(contrasts, shapes.cells, alpha, resamples, seed)
+    effect, low, high = bounds(contrasts, np.arange(contrasts.difference.size), critical)
+    return design.utility, (effect, low, high), _judge(low, high, limit)
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,7 @@ def audit(
         group_distances=group_distances(means) if len(means) * (len(means) - 1) // 2 <= MAX_LISTED_PAIRS else {},
         collapse_score=_largest_distance(means),
         loss=None if loss is None else compare_with_loss(shapes, loss, alpha, resamples, seed, chosen),
-        describe=None if describe is None else describe_groups(shapes, describe, chosen),
+        describe=None if describe is None else describe_groups(shapes, describe, chosen, alpha, resamples, seed, min_prompts),
         suggest=None if suggest is None else suggest_utilities(suggest, [s.name for s in summaries]),
         _shapes=shapes,
     )
