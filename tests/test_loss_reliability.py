@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.special
+from helpers import error_line, numpy_utility
 
 from collapse_theory import _compilation_cache
 from collapse_theory.loss_laws import NoLimitError, field_limit, loss_limit
 from collapse_theory.loss_solver import LossStatus, estimated_memory, loss_value, solve_loss
 from collapse_theory.losses import Loss, LossSpecError, parse_loss
-from helpers import error_line, numpy_utility
 
 ROOT = Path(__file__).resolve().parents[1]
 
