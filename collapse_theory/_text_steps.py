@@ -5,14 +5,16 @@ embedded by the frozen WordLlama embedder): one utility for every prompt (``log-
 paper's baseline) and the prompt-aware scheme (closed-ended: ``linear``, open-ended:
 ``neg-power:1``).
 
-On these frozen embeddings the trainer's model does not reach the interpolating regime in the
-steps it is given (training pair accuracy about 0.95-0.99, not 1), so the trainer's verdicts
-(:func:`collapse_theory.training.diagnostics.verdict`, each kind judged against the optima)
-need not hold: at 600 steps neither does; after the full run's 2000 steps the prompt-aware
-one does and log-sigmoid:4's falls short (its kinds still 0.040 apart). The claim does not
-require them: they are reported, with the distances and the pair accuracy, to say how far the
-model got. The claim is the comparison the paper's figures make between the two runs: one
-utility for every prompt leaves the kinds' mean reward curves closer together than the
+The model sees the mean and the sum of the frozen WordLlama token vectors of the prompt and of
+the completion (:meth:`collapse_theory.training.embedder.Embedder.pool`): the mean alone hides
+a truncation's length, and on it the trainer's model stopped short of the interpolating regime
+(training pair accuracy 0.97-0.99, log-sigmoid:4's verdict "not collapsed" after 2000 steps).
+With the sum beside it the model interpolates the training rankings (pair accuracy 0.999 or
+more) and the trainer's verdicts (:func:`collapse_theory.training.diagnostics.verdict`, each
+kind judged against the optima) hold for both runs: log-sigmoid:4 "collapsed", the
+prompt-aware scheme "prompt-aware fix works". The verdicts are reported with the distances and
+the pair accuracy; the claim is the comparison the paper's figures make between the two runs:
+one utility for every prompt leaves the kinds' mean reward curves closer together than the
 prompt-aware scheme does (a smaller collapse score on the training prompts).
 
 The step needs the optional extra ``text``; without it the step records why it was skipped, and
@@ -54,7 +56,7 @@ class TextSizes:
 
     Attributes:
         prompts: prompts drawn from the installed texts (None: every text, about 2,600).
-        dim: leading coordinates of WordLlama's 256 kept (its 64, 128, 256 are each trained to embed).
+        dim: leading coordinates of WordLlama's 256 kept in each pooling (its 64, 128, 256 are each trained to embed).
         steps: optimizer steps of each run.
         snapshot_steps: the figure's snapshot steps before the last.
     """
@@ -69,8 +71,8 @@ def text_sizes(settings: Settings) -> TextSizes:
     """The quick run: 400 prompts, 64 coordinates, the synthetic runs' steps; the full run: every text, all 256, 2000 steps.
 
     The full run trains longer than the synthetic runs because real text converges more
-    slowly: at 600 steps the training loss still moves (relative change 6e-4 over the last
-    tenth for log-sigmoid:4), at 2000 it is flat (2e-4).
+    slowly: both verdicts already hold at 600 steps, and at 2000 the training curves sit
+    closer to the optima.
     """
     if settings.quick:
         return TextSizes(prompts=400, dim=64, steps=settings.steps, snapshot_steps=(60, 200))
@@ -259,7 +261,7 @@ def text_captions(results: dict[str, Any]) -> dict[str, str]:
             f"The paper's experiment on real text: {text['prompts']} questions about installed scientific packages and "
             "Python's own documentation, each answered by its documentation truncated at 8 lengths (open-ended: 10 to 80 "
             "words; closed-ended: 16-34 and 56-74 words), embedded by the frozen WordLlama table "
-            f"({text['dim']} coordinates). Reward against response index on the training prompts at steps {steps}: "
+            f"(mean and sum of the token vectors, {text['dim']} coordinates each). Reward against response index on the training prompts at steps {steps}: "
             "log-sigmoid:4 for every prompt (top) against the prompt-aware scheme (bottom; closed-ended: linear, "
             "open-ended: neg-power:1), mean and one standard deviation per kind, each utility's optimum dashed. "
             "Right: the collapse score against step."

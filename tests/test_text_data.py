@@ -139,7 +139,7 @@ def test_truncations_are_ranked_as_in_the_paper(text_file: Path) -> None:
     """Oracle: the paper's lengths, and rank = position by decreasing length, recomputed from the texts."""
     dataset = load_dataset(text_file)
     records = _records(text_file)
-    assert dataset.n == 8 and dataset.prompts == len(records) == 24 and dataset.dim == 16
+    assert dataset.n == 8 and dataset.prompts == len(records) == 24 and dataset.dim == 2 * 16
     expected = {"open": list(range(10, 81, 10)), "closed": [16, 22, 28, 34, 56, 62, 68, 74]}
     assert {kind: sorted(int(w) for w in completion_lengths(kind, 8)) for kind in expected} == expected
     for record in records:
@@ -168,15 +168,24 @@ def test_the_kind_can_be_told_from_the_prompt(text_file: Path) -> None:
 
 @needs_extra
 def test_the_embeddings_are_the_embedders_vectors_of_the_texts(text_file: Path) -> None:
-    """Oracle: the embedder on the texts written beside the dataset, first 16 coordinates."""
+    """Oracle: the embedder's mean (WordLlama's own, tested above) and the sum of the tokens' table rows / 100, first 16 coordinates."""
     dataset = load_dataset(text_file)
     records = _records(text_file)[:3]
     embedder = load_embedder()
+
+    def pooled(texts: list[str]) -> np.ndarray:
+        sums = np.stack(
+            [embedder.table[np.asarray(ids, dtype=np.int64)].astype(np.float64).sum(axis=0) for ids in embedder.encode(texts)]
+        )
+        return np.concatenate([embedder.embed(texts)[:, :16], sums[:, :16] / 100.0], axis=1)
+
     for record in records:
         p = int(record["index"])  # type: ignore[call-overload]
-        np.testing.assert_allclose(dataset.prompt_embeddings[p], embedder.embed([str(record["prompt"])])[0, :16], atol=0)
+        # float32 storage: relative rounding 6e-8, and the mean's float32 rounding carried into the sum half
+        np.testing.assert_allclose(dataset.prompt_embeddings[p], pooled([str(record["prompt"])])[0], rtol=1e-6, atol=1e-7)
         completions = [str(c) for c in record["completions"]]  # type: ignore[attr-defined]
-        np.testing.assert_allclose(dataset.completion_embeddings[p], embedder.embed(completions)[:, :16], atol=0)
+        np.testing.assert_allclose(dataset.completion_embeddings[p], pooled(completions), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(dataset.completion_embeddings[p][:, :16], embedder.embed(completions)[:, :16])
     meta = json.loads(text_companion_paths(text_file)[1].read_text())
     assert meta["versions"]["numpy"] == np.__version__ and meta["seed"] == 3 and meta["prompts"] == 24
 

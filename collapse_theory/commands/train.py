@@ -174,7 +174,7 @@ def _register_make_data(subparsers: Any) -> None:
         "--dim",
         type=integer(8, "dim"),
         default=None,
-        help=f"embedding dimension, at least 8 (default: 16; with --text: the first DIM of WordLlama's {TEXT_DIM}, default {TEXT_DIM})",
+        help=f"embedding dimension, at least 8 (default: 16; with --text: the first DIM of WordLlama's {TEXT_DIM}, default {TEXT_DIM}, in its mean and its sum: 2 * DIM numbers)",
     )
     data_parser.add_argument("--seed", type=seed_value, default=0, help=f"seed, 0..{MAX_SEED} (default: 0)")
     data_parser.add_argument(

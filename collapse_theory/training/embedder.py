@@ -18,6 +18,19 @@ mean of their rows of the table E:
 exactly WordLlama's own ``embed(texts, norm=False)``, computed here in float64 and stored
 as float32. It is frozen: the reward model trains on these vectors, never on the table.
 
+The mean keeps only the tokens' *frequencies*: a text and the same text twice have the same
+mean, so the length of a text is lost. The reward model's input (:meth:`Embedder.pool`) is the
+mean and the sum of the token vectors side by side, the sum in units of
+:data:`SUM_TOKENS` tokens,
+
+.. math::
+
+    p(t) = \\Big[\\, \\frac{1}{k} \\sum_{i=1}^{k} E_{w_i},\\ \\frac{1}{K} \\sum_{i=1}^{k} E_{w_i} \\,\\Big], \\qquad K = 100,
+
+the sum being the table applied to the bag of tokens (their counts), which is what a bag of
+tokens knows of a text. Both are standard poolings of token vectors; the sum's unit only puts
+the two halves on one scale for texts of up to about 100 tokens (80 words).
+
 Requires the optional extra ``text`` (``pip install -e '.[text]'``); without it,
 :func:`load_embedder` raises :class:`EmbedderUnavailable`, a one-line ``ValueError`` that
 names the extra.
@@ -37,6 +50,7 @@ import numpy as np
 
 __all__ = [
     "EMBEDDER_PACKAGE",
+    "SUM_TOKENS",
     "TEXT_EXTRA",
     "Embedder",
     "EmbedderUnavailable",
@@ -47,6 +61,9 @@ __all__ = [
 #: The package that ships the weights, and the optional extra of this project that installs it.
 EMBEDDER_PACKAGE = "wordllama"
 TEXT_EXTRA = "text"
+
+#: The unit of the sum pooling, in tokens (about the longest completions' 80 words).
+SUM_TOKENS = 100
 
 #: The files inside the installed package: the token-embedding table and the tokenizer.
 _WEIGHTS = ("weights", "l2_supercat_256.safetensors")
@@ -65,7 +82,7 @@ class EmbedderUnavailable(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Embedder:
-    """WordLlama's frozen token table and tokenizer: texts to mean-pooled vectors.
+    """WordLlama's frozen token table and tokenizer: texts to mean- (and sum-) pooled vectors.
 
     Attributes:
         table: float32 [vocabulary, dim], the token-embedding table.
@@ -84,13 +101,27 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The mean of each text's token vectors, float32 [len(texts), dim] (a text without tokens: zeros)."""
+        means, _ = self._means(texts)
+        return means.astype(np.float32)
+
+    def pool(self, texts: Sequence[str], dim: int | None = None) -> np.ndarray:
+        """The mean and the sum (in units of ``SUM_TOKENS`` tokens) side by side, float32 [len(texts), 2 * dim].
+
+        Each half keeps the first ``dim`` coordinates (None: all); a text without tokens gives zeros.
+        """
+        means, counts = self._means(texts)
+        kept = means[:, : self.dim if dim is None else int(dim)]
+        return np.concatenate([kept, kept * (counts / SUM_TOKENS)[:, None]], axis=1).astype(np.float32)
+
+    def _means(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 means of each text's token vectors and the texts' token counts."""
         ids = self.encode([str(t) for t in texts])
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        out = np.zeros((len(ids), self.dim), dtype=np.float64)
         for row, tokens in enumerate(ids):
             if tokens:
                 rows = np.clip(np.asarray(tokens, dtype=np.int64), 0, self.table.shape[0] - 1)
                 out[row] = self.table[rows].astype(np.float64).mean(axis=0)
-        return out
+        return out, np.array([len(tokens) for tokens in ids], dtype=np.float64)
 
 
 def embedder_available() -> bool:

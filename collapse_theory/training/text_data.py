@@ -23,7 +23,8 @@ rankings from texts that are already on the machine, nothing downloaded:
   in a random order per prompt.
 
 :func:`make_text_dataset` embeds every prompt and completion with the frozen WordLlama
-embedder (:mod:`collapse_theory.training.embedder`) and returns a
+embedder (:mod:`collapse_theory.training.embedder`): the mean and the sum of its token vectors
+side by side (:meth:`~collapse_theory.training.embedder.Embedder.pool`, 2 * dim numbers), and returns a
 :class:`~collapse_theory.training.data.Dataset` in the trainer's format, with the texts and
 the metadata beside it (:class:`TextDataset`); :func:`save_text_dataset` writes
 ``FILE.npz``, ``FILE.texts.jsonl`` and ``FILE.meta.json``.
@@ -56,7 +57,7 @@ import numpy as np
 from collapse_theory._checks import check_seed
 from collapse_theory._io import atomic_write_text
 from collapse_theory.training.data import Dataset, DatasetError, completion_lengths, save_dataset
-from collapse_theory.training.embedder import load_embedder
+from collapse_theory.training.embedder import SUM_TOKENS, load_embedder
 
 __all__ = [
     "CLOSED_TEMPLATES",
@@ -282,8 +283,9 @@ def make_text_dataset(
         seed: the seed of every random choice: which texts (when fewer than all), each
             prompt's kind and template, the stored order of completions, the held-out split.
         held_out: fraction of prompts held out, in [0, 1); at least one prompt trains.
-        dim: keep the first ``dim`` coordinates of the 256 (WordLlama is trained so that
-            its leading 64, 128 and 256 coordinates each embed on their own); None: 256.
+        dim: keep the first ``dim`` coordinates of the 256 in each pooling (WordLlama is trained
+            so that its leading 64, 128 and 256 coordinates each embed on their own); None: 256.
+            The dataset's vectors have 2 * dim numbers (mean, then sum).
         progress: a progress bar on stderr.
 
     Raises:
@@ -327,14 +329,14 @@ def make_text_dataset(
 
     from tqdm.auto import tqdm
 
-    prompt_embeddings = np.zeros((count, dim), dtype=np.float32)
-    completion_embeddings = np.zeros((count, COMPLETIONS, dim), dtype=np.float32)
+    prompt_embeddings = np.zeros((count, 2 * dim), dtype=np.float32)
+    completion_embeddings = np.zeros((count, COMPLETIONS, 2 * dim), dtype=np.float32)
     batch = 128
     for start in tqdm(range(0, count, batch), desc="embedding", unit="batch", disable=not progress, file=sys.stderr):
         stop = min(start + batch, count)
-        prompt_embeddings[start:stop] = embedder.embed(prompt_texts[start:stop])[:, :dim]
+        prompt_embeddings[start:stop] = embedder.pool(prompt_texts[start:stop], dim)
         flat = [text for row in completions[start:stop] for text in row]
-        completion_embeddings[start:stop] = embedder.embed(flat)[:, :dim].reshape(stop - start, COMPLETIONS, dim)
+        completion_embeddings[start:stop] = embedder.pool(flat, dim).reshape(stop - start, COMPLETIONS, 2 * dim)
 
     dataset = Dataset(
         prompt_embeddings=prompt_embeddings,
@@ -359,7 +361,10 @@ def make_text_dataset(
         "lengths": {kind: completion_lengths(kind, COMPLETIONS).astype(int).tolist() for kind in TEXT_KINDS},
         "templates": {"open": list(OPEN_TEMPLATES), "closed": list(CLOSED_TEMPLATES)},
         "embedder": embedder.name,
-        "embedding": f"mean of the tokens' rows of the frozen table, first {dim} of {embedder.dim} coordinates",
+        "embedding": (
+            f"mean and sum / {SUM_TOKENS} of the tokens' rows of the frozen table, side by side, "
+            f"each its first {dim} of {embedder.dim} coordinates"
+        ),
         "origins": dict(sorted(origins.items())),
         "versions": _versions(),
     }
