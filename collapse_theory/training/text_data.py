@@ -350,7 +350,7 @@ def make_text_dataset(
     for source in sources:
         origins[source.origin] = origins.get(source.origin, 0) + 1
     info = {
-        "format": "collapse_theory real-text dataset 1",
+        "format": "collapse_theory real-text dataset 2",
         "seed": seed,
         "prompts": count,
         "held_out": int(held.sum()),
