@@ -63,6 +63,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'collapse_theory' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """Every public name, the lazily imported ones included (PEP 562)."""
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "FAMILIES",
     "Atom",

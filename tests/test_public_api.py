@@ -40,3 +40,10 @@ def test_every_exported_name_exists():
         module = importlib.import_module(name)
         for exported in getattr(module, "__all__", ()):
             assert hasattr(module, exported), f"{name}.__all__ names {exported!r}, which it does not define"
+
+
+def test_every_public_name_is_listed_by_dir() -> None:
+    import collapse_theory
+
+    assert set(collapse_theory.__all__) <= set(dir(collapse_theory))
+    assert all(getattr(collapse_theory, name) is not None for name in collapse_theory.__all__)
