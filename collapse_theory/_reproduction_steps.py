@@ -9,6 +9,7 @@ synthetic prompts (four single utilities, one prompt-aware scheme).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -189,6 +190,24 @@ def smoothed_limit_step(settings: Settings) -> dict[str, Any]:
     }
 
 
+def training_record(dataset: Any, result: Any, final: Any, snapshot_steps: Sequence[int]) -> dict[str, Any]:
+    """What the report keeps of one training run: the final diagnostics, snapshots, the collapse history."""
+    from collapse_theory.training import diagnose  # the trainer loads only for the training steps, as below
+
+    chosen = sorted({s for s in snapshot_steps if s in result.snapshots} | {max(result.snapshots)})
+    snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.utilities).as_dict()["train"] for s in chosen}
+    history = [entry for entry in result.metrics if entry.get("collapse_score") is not None]
+    return {
+        "final": final.as_dict(),
+        "snapshots": snapshots,
+        "collapse_history": {
+            "steps": [entry["step"] for entry in history],
+            "train": [entry["collapse_score"] for entry in history],
+            "held_out": [entry.get("held_out_collapse_score") for entry in history],
+        },
+    }
+
+
 def training_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
     from collapse_theory.training import TrainingConfig, acceptance, diagnose, make_synthetic_dataset, train
 
@@ -203,17 +222,8 @@ def training_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
             print(f"      training {name} ({settings.prompts} prompts, {settings.steps} steps)", file=stream, flush=True)
         result = train(dataset, config, progress=False)
         final = diagnose(dataset, result.rewards, result.utilities)
-        chosen = sorted({s for s in settings.snapshot_steps if s in result.snapshots} | {max(result.snapshots)})
-        snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.utilities).as_dict()["train"] for s in chosen}
-        history = [entry for entry in result.metrics if entry.get("collapse_score") is not None]
         runs[name] = {
-            "final": final.as_dict(),
-            "snapshots": snapshots,
-            "collapse_history": {
-                "steps": [entry["step"] for entry in history],
-                "train": [entry["collapse_score"] for entry in history],
-                "held_out": [entry.get("held_out_collapse_score") for entry in history],
-            },
+            **training_record(dataset, result, final, settings.snapshot_steps),
             "acceptance_train": asdict(acceptance(final, "train")),
             "acceptance_held_out": asdict(acceptance(final, "held_out")),
             "terminal_phase": result.terminal_phase,

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from collapse_theory._claims import Claim, significant
 from collapse_theory._reproduction_settings import PROMPT_AWARE, Settings
+from collapse_theory._reproduction_steps import training_record
 
 __all__ = [
     "TEXT_FIGURE",
@@ -108,17 +109,8 @@ def real_text_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
         result = train(dataset, config, progress=False)
         final = diagnose(dataset, result.rewards, result.utilities)
         outcome = verdict(final)
-        chosen = sorted({s for s in sizes.snapshot_steps if s in result.snapshots} | {max(result.snapshots)})
-        snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.utilities).as_dict()["train"] for s in chosen}
-        history = [entry for entry in result.metrics if entry.get("collapse_score") is not None]
         runs[name] = {
-            "final": final.as_dict(),
-            "snapshots": snapshots,
-            "collapse_history": {
-                "steps": [entry["step"] for entry in history],
-                "train": [entry["collapse_score"] for entry in history],
-                "held_out": [entry.get("held_out_collapse_score") for entry in history],
-            },
+            **training_record(dataset, result, final, sizes.snapshot_steps),
             "verdict": {"outcome": outcome.outcome, "passed": outcome.passed, "message": outcome.message},
             "acceptance_train": asdict(acceptance(final, "train")),
             "terminal_phase": result.terminal_phase,
