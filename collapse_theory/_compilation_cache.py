@@ -30,12 +30,14 @@ global configuration, the user's to set); the CLI does, and notebooks can call
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
+
+from collapse_theory._io import atomic_path
 
 __all__ = ["KeyedEntries", "cache_directory", "enable_compilation_cache", "program_directory"]
 
@@ -154,18 +156,8 @@ class KeyedEntries:
     def put(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key`` atomically; a failure only loses the speed-up."""
         data = _ENTRY_MAGIC + key.encode() + b"\n" + hashlib.sha256(value).hexdigest().encode() + b"\n" + value
-        temporary = None
-        try:
-            handle, temporary = tempfile.mkstemp(dir=self._path, prefix=f".{key[:40]}-", suffix=".tmp")
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, self._file(key))
-        except OSError:
-            if temporary is not None:
-                try:
-                    os.unlink(temporary)
-                except OSError:
-                    pass
+        with contextlib.suppress(OSError), atomic_path(self._file(key)) as temporary:
+            temporary.write_bytes(data)
 
     def clear(self) -> None:
         """Nothing is kept in memory (JAX calls this when it resets its cache)."""

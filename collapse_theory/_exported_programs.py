@@ -44,14 +44,15 @@ running JAX's.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from collapse_theory._io import atomic_path
 
 __all__ = ["directory", "enable", "program"]
 
@@ -246,19 +247,8 @@ def _write(path: Path, key: str, exported: Any) -> None:
     """Write atomically (a temporary file renamed into place); a failure only loses the speed-up."""
     module = b"" if exported is _UNEXPORTABLE else bytes(exported.mlir_module_serialized)
     data = _MAGIC + json.dumps(_header(key, exported)).encode() + b"\n" + module
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except OSError:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+    with contextlib.suppress(OSError), atomic_path(path) as temporary:
+        temporary.write_bytes(data)
 
 
 def _read(path: Path, key: str, avals: Sequence[Any]) -> Any:
