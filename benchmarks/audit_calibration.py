@@ -31,7 +31,7 @@ import scipy.optimize
 
 from collapse_theory.auditing import audit
 from collapse_theory.auditing.features import prompt_features
-from collapse_theory.solver import solve
+from collapse_theory.solver.utility_solver import solve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
 START, END = "<!-- calibration table: start -->", "<!-- calibration table: end -->"

@@ -36,7 +36,7 @@ def peak_megabytes() -> float:
 
 def write_scores(path: Path, prompts: int, n: int, seed: int = 0) -> None:
     """JSONL: {"prompt_id", "scores" best first, "group"}, written in blocks."""
-    from collapse_theory.solver import solve
+    from collapse_theory.solver.utility_solver import solve
 
     optima = np.stack([solve("linear", n).rewards, solve("neg-power:1", n).rewards])
     rng = np.random.default_rng(seed)

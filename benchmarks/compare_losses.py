@@ -21,7 +21,7 @@ import time
 import cvxpy as cp
 import numpy as np
 
-from collapse_theory.loss_solver import loss_value, solve_loss
+from collapse_theory.solver.loss_solver import loss_value, solve_loss
 
 
 def _cvxpy_problem(spec: str, n: int) -> tuple[cp.Problem, cp.Variable]:

@@ -284,7 +284,7 @@ def run_ours(spec: str, n: int) -> Outcome:
     The first call uses a loose tolerance (tol is a run-time argument of the
     compiled program, so the program is the same) to keep it short at large n.
     """
-    from collapse_theory.solver import solve
+    from collapse_theory.solver.utility_solver import solve
 
     start = time.perf_counter()
     solve(spec, n, tol=0.5)
@@ -298,7 +298,7 @@ def run_ours(spec: str, n: int) -> Outcome:
 
 def reference_rewards(spec: str, n: int, ours: Outcome) -> tuple[np.ndarray, str]:
     """Gauss-Lobatto nodes for log, our certified solution otherwise."""
-    from collapse_theory.limits import gauss_lobatto_rewards
+    from collapse_theory.laws.limits import gauss_lobatto_rewards
 
     if spec == "log":
         return gauss_lobatto_rewards(n), "Gauss-Lobatto nodes (scipy Jacobi roots)"
@@ -327,7 +327,7 @@ def order_restored(rewards: np.ndarray) -> np.ndarray:
 
 def score(outcome: Outcome, spec: str, reference: Reference) -> None:
     """Fill in the reward error, objective gap and constraint violation of an outcome."""
-    from collapse_theory.solver import objective_value
+    from collapse_theory.solver.utility_solver import objective_value
 
     if outcome.rewards is None or outcome.rewards.shape != reference.rewards.shape:
         return
@@ -387,7 +387,7 @@ def benchmark(
 
 def measure_ours(spec: str, n: int) -> Reference:
     """Our solve at (spec, n), scored, in the reference every row at this n is judged against."""
-    from collapse_theory.solver import objective_value
+    from collapse_theory.solver.utility_solver import objective_value
 
     ours = run_ours(spec, n)
     rewards, name = reference_rewards(spec, n, ours)
@@ -610,8 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.time_limit <= 0:
         print("compare_solvers: error: --time-limit must be positive", file=sys.stderr)
         return 2
-    from collapse_theory._io import atomic_write_text
-    from collapse_theory.utilities import DEFAULT_SPECS
+    from collapse_theory._core.io import atomic_write_text
+    from collapse_theory.problems.utilities import DEFAULT_SPECS
 
     utilities = arguments.utilities or list(QUICK_UTILITIES if arguments.quick else FULL_UTILITIES)
     ns = arguments.ns or list(QUICK_NS if arguments.quick else FULL_NS)

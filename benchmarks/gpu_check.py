@@ -25,7 +25,7 @@ from typing import Any
 
 import jax
 
-from collapse_theory._io import atomic_write_text
+from collapse_theory._core.io import atomic_write_text
 from collapse_theory.training import (
     TrainingConfig,
     acceptance,

@@ -27,10 +27,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from collapse_theory import solver
-from collapse_theory._io import atomic_write_text
-from collapse_theory.limits import gauss_lobatto_rewards
-from collapse_theory.utilities import parse_utility
+from collapse_theory._core.io import atomic_write_text
+from collapse_theory.laws.limits import gauss_lobatto_rewards
+from collapse_theory.problems.utilities import parse_utility
+from collapse_theory.solver import utility_solver as solver
 
 
 def check(spec: str, n: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import argparse
 import os
 import time
 
-from collapse_theory.loss_solver import solve_loss
+from collapse_theory.solver.loss_solver import solve_loss
 
 SPECS = (
     "bradley-terry",

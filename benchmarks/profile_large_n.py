@@ -29,9 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_theory import _newton, _projected_newton, _symmetric, solver
-from collapse_theory._precision import float64
-from collapse_theory.utilities import parse_utility
+from collapse_theory._core.precision import float64
+from collapse_theory.problems.utilities import parse_utility
+from collapse_theory.solver import _newton, _projected_newton, _symmetric
+from collapse_theory.solver import utility_solver as solver
 
 UTILITIES = ("linear", "power:0.5", "log", "neg-power:1", "log-sigmoid:4", "exp:1", "square")
 

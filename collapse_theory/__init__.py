@@ -16,12 +16,15 @@ Example:
     'Beta(0.5, 0.5) (arcsine)'
 """
 
-from collapse_theory._compilation_cache import enable_compilation_cache
-from collapse_theory.distances import Distances, distance, law_distance
-from collapse_theory.families import FAMILIES, Family
-from collapse_theory.laws import Atom, Law
-from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit
-from collapse_theory.solver import (
+from collapse_theory._core.compilation_cache import enable_compilation_cache
+from collapse_theory._core.version import __version__
+from collapse_theory.laws.distances import Distances, distance, law_distance
+from collapse_theory.laws.law import Atom, Law
+from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit
+from collapse_theory.problems.families import FAMILIES, Family
+from collapse_theory.problems.utilities import Utility, UtilitySpecError, custom, parse_utility
+from collapse_theory.solver.status import Status
+from collapse_theory.solver.utility_solver import (
     Solution,
     SolverInputError,
     certificate_gap,
@@ -31,26 +34,22 @@ from collapse_theory.solver import (
     solve_family,
     solve_many,
 )
-from collapse_theory.status import Status
-from collapse_theory.utilities import Utility, UtilitySpecError, custom, parse_utility
-
-__version__ = "0.1.0"
 
 # Heavier parts load on first use, so `import collapse_theory` stays quick. No module of the
 # package shares a name with a function exported here, so importing a module never replaces
 # one of these names by a module object.
 _LAZY = {
-    "NumericalLimit": "collapse_theory.numerical_laws",
-    "convergence": "collapse_theory.convergence_studies",
-    "numerical_limit": "collapse_theory.numerical_laws",
-    "explore": "collapse_theory.exploration",
-    "Exploration": "collapse_theory.exploration",
-    "design_for_limit": "collapse_theory.design",
-    "design_for_rewards": "collapse_theory.design",
-    "reproduce": "collapse_theory.reproduction",
-    "parse_loss": "collapse_theory.losses",
-    "solve_loss": "collapse_theory.loss_solver",
-    "loss_limit": "collapse_theory.loss_laws",
+    "NumericalLimit": "collapse_theory.laws.numerical_laws",
+    "convergence": "collapse_theory.laws.convergence_studies",
+    "numerical_limit": "collapse_theory.laws.numerical_laws",
+    "explore": "collapse_theory.exploration.utility_exploration",
+    "Exploration": "collapse_theory.exploration.utility_exploration",
+    "design_for_limit": "collapse_theory.design.utility_design",
+    "design_for_rewards": "collapse_theory.design.utility_design",
+    "reproduce": "collapse_theory.reproduction.runner",
+    "parse_loss": "collapse_theory.problems.losses",
+    "solve_loss": "collapse_theory.solver.loss_solver",
+    "loss_limit": "collapse_theory.laws.loss_laws",
     "audit": "collapse_theory.auditing",
 }
 

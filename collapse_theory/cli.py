@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from collapse_theory import __version__, commands
-from collapse_theory._compilation_cache import cache_directory, enable_compilation_cache
+from collapse_theory import commands
+from collapse_theory._core.compilation_cache import cache_directory, enable_compilation_cache
+from collapse_theory._core.version import __version__
 
 __all__ = ["COMMAND_ORDER", "PROGRAM", "CommandLineError", "build_parser", "main"]
 

@@ -2,8 +2,8 @@
 
 Every function takes the small frozen records defined here (or the library's own
 results: :class:`~collapse_theory.training.diagnostics.SplitDiagnostics`,
-:class:`~collapse_theory.laws.Atom`) and draws; none computes. The records are built
-from :func:`collapse_theory.reproduction.reproduce`'s cached JSON in one place of that
+:class:`~collapse_theory.laws.law.Atom`) and draws; none computes. The records are built
+from :func:`collapse_theory.reproduction.runner.reproduce`'s cached JSON in one place of that
 module. Figures are plain :class:`matplotlib.figure.Figure` objects, not attached to
 pyplot: importing this module never changes a notebook's backend.
 
@@ -34,9 +34,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from collapse_theory.families import FAMILIES
-from collapse_theory.laws import Atom
-from collapse_theory.utilities import parse_utility
+from collapse_theory.laws.law import Atom
+from collapse_theory.problems.families import FAMILIES
+from collapse_theory.problems.utilities import parse_utility
 
 if TYPE_CHECKING:
     from collapse_theory.training.diagnostics import SplitDiagnostics
@@ -182,7 +182,7 @@ class LossOptimum:
     Attributes:
         loss: the loss spec as named (``bradley-terry``, ``ipo:0.5``).
         frameworks: who trains it (``"TRL default, OpenRLHF"``).
-        status: :class:`~collapse_theory.loss_solver.LossStatus` value (``optimal``, ``unbounded``, ...).
+        status: :class:`~collapse_theory.solver.loss_solver.LossStatus` value (``optimal``, ``unbounded``, ...).
         shape: (r - min r) / (max r - min r) of the optimum, or the unbounded direction.
     """
 
@@ -242,7 +242,7 @@ def kind_colour(kind: str, index: int = 0) -> Any:
 
 def spec_label(spec: str, names: Mapping[str, str] | None) -> str:
     """``U = log`` for a plain utility, ``loss = NAME`` for a ranking loss, NAME as the user gave it."""
-    from collapse_theory.losses import parse_loss
+    from collapse_theory.problems.losses import parse_loss
 
     name = (names or {}).get(spec, spec)
     try:

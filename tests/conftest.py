@@ -15,7 +15,7 @@
   never meets a stale entry. A ``JAX_COMPILATION_CACHE_DIR`` already set wins;
   ``COLLAPSE_THEORY_TEST_JAX_CACHE=off`` switches the cache off (cold timings).
   A test that runs the CLI in this process also switches on, for the rest of the
-  session, the CLI's store of traced programs (``collapse_theory._exported_programs``,
+  session, the CLI's store of traced programs (``collapse_theory._core.exported_programs``,
   which gives the same answers; ``test_compilation_cache.py`` checks that).
 
 JAX's global ``jax_enable_x64`` flag is deliberately left off: the library must

@@ -25,8 +25,8 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
-from collapse_theory.solver import Solution, solve
-from collapse_theory.utilities import Utility
+from collapse_theory.problems.utilities import Utility
+from collapse_theory.solver.utility_solver import Solution, solve
 
 NumpyFunction = Callable[[np.ndarray], np.ndarray]
 

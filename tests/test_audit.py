@@ -25,7 +25,7 @@ from collapse_theory.auditing import (
     prompt_shape,
     read_shapes,
 )
-from collapse_theory.solver import solve
+from collapse_theory.solver.utility_solver import solve
 
 CLOSED, OPEN = "linear", "neg-power:1"
 

@@ -14,7 +14,7 @@ import pytest
 from helpers import run_cli as _run
 
 from collapse_theory.cli import main
-from collapse_theory.solver import solve
+from collapse_theory.solver.utility_solver import solve
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collapse_theory.auditing import audit, default_resolution
 from collapse_theory.auditing.comparison import max_t_test, stratum_contrasts
 from collapse_theory.auditing.features import CellMoments, prompt_features
 from collapse_theory.auditing.shapes import _ordered_pair_counts
-from collapse_theory.solver import solve
+from collapse_theory.solver.utility_solver import solve
 
 
 def scores(groups: dict[str, tuple[str, int, int]], seed: int, noise: float = 0.01, margins: dict[str, float] | None = None):

@@ -23,10 +23,10 @@ from helpers import mixture_function
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collapse_theory.limits import gauss_lobatto_rewards
-from collapse_theory.solver import Solution, solve
-from collapse_theory.status import Status
-from collapse_theory.utilities import Utility, custom
+from collapse_theory.laws.limits import gauss_lobatto_rewards
+from collapse_theory.problems.utilities import Utility, custom
+from collapse_theory.solver.status import Status
+from collapse_theory.solver.utility_solver import Solution, solve
 
 #: log-uniform scales over 24 decades
 SCALES = st.floats(-12.0, 12.0).map(lambda e: 10.0**e)

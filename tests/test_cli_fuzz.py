@@ -461,7 +461,7 @@ def _reproduce_stub(*args: object, **kwargs: object) -> None:
     quick=st.booleans(),
 )
 def test_reproduce_refuses_invalid_arguments_before_any_work(case: list[str], quick: bool) -> None:
-    with mock.patch("collapse_theory.reproduction.reproduce", _reproduce_stub):
+    with mock.patch("collapse_theory.reproduction.runner.reproduce", _reproduce_stub):
         outcome = invoke(["reproduce", *(["--quick"] if quick else []), *case], setup=_taken)
     if outcome.code != 2 and outcome.crash is None:
         outcome.crash = f"invalid arguments accepted (exit {outcome.code})"

@@ -30,8 +30,8 @@ import collapse_theory
 from collapse_theory import cli
 from collapse_theory.commands import _arguments, converge, design, explore
 from collapse_theory.commands import reproduce as reproduce_command
-from collapse_theory.convergence_studies import ConvergencePoint, ConvergenceStudy, Rate
-from collapse_theory.laws import beta_law
+from collapse_theory.laws.convergence_studies import ConvergencePoint, ConvergenceStudy, Rate
+from collapse_theory.laws.law import beta_law
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -141,7 +141,7 @@ def test_a_command_module_not_in_the_order_list_goes_last(
 def test_reproduce_refuses_a_seed_outside_0_to_2_32_before_any_work(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, seed: str
 ) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     monkeypatch.setattr(library, "reproduce", never)
     code, _, err = run(capsys, "reproduce", "--quick", "--seed", seed, "--out", str(tmp_path / "out"))
@@ -171,7 +171,7 @@ def test_the_n_type_keeps_every_digit_and_refuses_non_integers() -> None:
 def test_reproduce_refuses_an_existing_file_as_out_before_any_work(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     monkeypatch.setattr(library, "reproduce", never)
     existing = tmp_path / "figures"
@@ -185,7 +185,7 @@ def test_reproduce_refuses_an_existing_file_as_out_before_any_work(
 def test_reproduce_refuses_a_cache_folder_that_is_a_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     monkeypatch.setattr(library, "reproduce", never)
     (tmp_path / ".cache").write_text("")
@@ -196,7 +196,7 @@ def test_reproduce_refuses_a_cache_folder_that_is_a_file(
 def test_reproduce_refuses_an_out_below_a_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     monkeypatch.setattr(library, "reproduce", never)
     (tmp_path / "file").write_text("")

@@ -23,11 +23,11 @@ import pytest
 from helpers import solved
 
 from collapse_theory.cli import main
-from collapse_theory.distances import distance
-from collapse_theory.limits import gauss_lobatto_rewards, limit
-from collapse_theory.solver import Solution, solve
-from collapse_theory.status import Status
-from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS
+from collapse_theory.laws.distances import distance
+from collapse_theory.laws.limits import gauss_lobatto_rewards, limit
+from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS
+from collapse_theory.solver.status import Status
+from collapse_theory.solver.utility_solver import Solution, solve
 
 JSON_KEYS = {"utility", "n", "rewards", "objective", "gap", "converged", "iterations", "seconds"}
 #: The full JSON contract, in order: today's keys, then the status.

@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from collapse_theory import _compilation_cache, _exported_programs, solve
-from collapse_theory.laws import _UnitLaw
+from collapse_theory import solve
+from collapse_theory._core import compilation_cache as _compilation_cache
+from collapse_theory._core import exported_programs as _exported_programs
+from collapse_theory.laws.law import _UnitLaw
 
 ROOT = Path(__file__).resolve().parents[1]
 #: One compiled program (the built-in switch, padded size 16) for every problem here.

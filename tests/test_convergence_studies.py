@@ -1,4 +1,4 @@
-"""Claims of collapse_theory.convergence_studies: rates of convergence to the closed-form limits.
+"""Claims of collapse_theory.laws.convergence_studies: rates of convergence to the closed-form limits.
 
 Time budget: 70 s on two busy cores (three solver compilations, for the Box-Cox family,
 linear and exp:2, all at padded size 8; six numerical limits of a few seconds each, computed
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from collapse_theory.convergence_studies import ConvergenceStudy, convergence, convergence_many, fit_rate, loss_convergence
+from collapse_theory.laws.convergence_studies import ConvergenceStudy, convergence, convergence_many, fit_rate, loss_convergence
 
 # The ns of the convergence tests: n // 2 = 5, 6, 8 share the solver's padded size 8, so all
 # of them (and every utility below, solved as Box-Cox members) cost one compilation.

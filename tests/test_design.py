@@ -1,4 +1,4 @@
-"""Claims of collapse_theory.design: one Box-Cox family for power/log/neg-power, implicit
+"""Claims of collapse_theory.design.utility_design: one Box-Cox family for power/log/neg-power, implicit
 derivatives of the optimum that agree with finite differences of the solver, and inverse design
 in closed form and by fitting, with unreachable targets reported.
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from collapse_theory.design import (
+from collapse_theory.design.utility_design import (
     box_cox,
     design_for_limit,
     design_for_rewards,
@@ -25,8 +25,8 @@ from collapse_theory.design import (
     limit_beta_parameter,
     reward_sensitivity,
 )
-from collapse_theory.limits import limit
-from collapse_theory.solver import solve, solve_many
+from collapse_theory.laws.limits import limit
+from collapse_theory.solver.utility_solver import solve, solve_many
 
 N = 10  # n // 2 = 5 pads to 8, the size test_convergence_studies compiles too
 #: Finite-difference step and solver tolerance for the derivative checks: truncation
@@ -171,8 +171,8 @@ def test_exp_family_design_uses_the_atoms_of_its_limit():
 
 def test_design_for_2000_target_rewards_is_refused_before_memory_is_spent(monkeypatch):
     """Before: 2000 target rewards asked for 445 GB (an n^3 Jacobian); now the need is O(n^2) and checked first."""
-    from collapse_theory._checks import MemoryLimitError
-    from collapse_theory.design import _design_memory
+    from collapse_theory._core.checks import MemoryLimitError
+    from collapse_theory.design.utility_design import _design_memory
 
     assert _design_memory(2000) < 2e9  # quadratic: about 0.5 GB, not hundreds of GB
     assert _design_memory(4000) / _design_memory(2000) < 4.5

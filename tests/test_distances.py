@@ -18,7 +18,7 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collapse_theory.distances import Distances, distance
+from collapse_theory.laws.distances import Distances, distance
 
 CONTINUOUS_LAWS = {
     "arcsine": scipy.stats.beta(0.5, 0.5),

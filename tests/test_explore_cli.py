@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 
 from collapse_theory.cli import main
-from collapse_theory.exploration import exploration_figure, explore, fit_beta, load_utility, shape_on_grid
+from collapse_theory.exploration.utility_exploration import exploration_figure, explore, fit_beta, load_utility, shape_on_grid
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -41,7 +41,7 @@ def user_file(tmp_path):
         textwrap.dedent(
             """
             import jax.numpy as jnp
-            from collapse_theory.utilities import custom
+            from collapse_theory.problems.utilities import custom
 
             def my_log(x):
                 return jnp.log(x)
@@ -201,8 +201,8 @@ def test_a_law_is_one_structure_in_limit_converge_and_explore(capsys):
 
 def test_explore_that_did_not_converge_says_so_and_exits_1(capsys, monkeypatch, tmp_path):
     """Oracle: a solve stopped before its certificate (tol = 1e-300) is NOT_CONVERGED; nothing at n is claimed."""
-    from collapse_theory import exploration
-    from collapse_theory.solver import solve
+    from collapse_theory.exploration import utility_exploration as exploration
+    from collapse_theory.solver.utility_solver import solve
 
     monkeypatch.setattr(exploration, "solve", lambda utility, n: solve(utility, n, tol=1e-300))
     plot = tmp_path / "law.svg"
@@ -218,8 +218,8 @@ def test_explore_that_did_not_converge_says_so_and_exits_1(capsys, monkeypatch, 
 
 
 def test_explore_hides_atoms_below_the_stated_mass():
-    from collapse_theory.exploration import SHOWN_ATOM_MASS, shown_atoms
-    from collapse_theory.laws import Atom
+    from collapse_theory.exploration.utility_exploration import SHOWN_ATOM_MASS, shown_atoms
+    from collapse_theory.laws.law import Atom
 
     atoms = (Atom(0.0, 0.06), Atom(0.1, 1.8e-6), Atom(0.3, 0.0019), Atom(1.0, 0.06))
     heavy, light = shown_atoms(atoms)

@@ -24,9 +24,9 @@ import scipy.stats
 from helpers import error_line, run_cli
 
 from collapse_theory.cli import main
-from collapse_theory.loss_design import design_for_loss_rewards, loss_family
-from collapse_theory.loss_exploration import explore_loss
-from collapse_theory.loss_solver import solve_loss
+from collapse_theory.design.loss_design import design_for_loss_rewards, loss_family
+from collapse_theory.exploration.loss_exploration import explore_loss
+from collapse_theory.solver.loss_solver import solve_loss
 
 
 def strict_json(text: str):

@@ -13,7 +13,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from collapse_theory import figures
-from collapse_theory.laws import Atom
+from collapse_theory.laws.law import Atom
 from collapse_theory.training.diagnostics import KindCurve, SplitDiagnostics
 
 GAUSS_LOBATTO_8 = np.array([1.0, 0.936, 0.796, 0.605, 0.395, 0.204, 0.064, 0.0])  # the optimum of log, n = 8
@@ -357,7 +357,7 @@ def test_bradley_terry_divergence_trends_recover_the_theory_rates() -> None:
 
 
 def test_exploration_figure_puts_atoms_on_a_mass_axis_and_scales_by_the_continuous_density() -> None:
-    from collapse_theory.exploration import exploration_figure, explore
+    from collapse_theory.exploration.utility_exploration import exploration_figure, explore
 
     summary = explore("exp:1", n=8)  # atoms 1/3 at each end, uniform density 1/3 between
     figure = exploration_figure(summary)

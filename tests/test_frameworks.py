@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from collapse_theory.cli import main
-from collapse_theory.frameworks import FRAMEWORK_CONVENTIONS
-from collapse_theory.loss_solver import solve_loss
-from collapse_theory.losses import parse_loss
+from collapse_theory.problems.frameworks import FRAMEWORK_CONVENTIONS
+from collapse_theory.problems.losses import parse_loss
+from collapse_theory.solver.loss_solver import solve_loss
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "losses.md"
 

@@ -16,10 +16,10 @@ import pytest
 import scipy.stats
 from helpers import gradient, numpy_utility, solved
 
-from collapse_theory.distances import distance
-from collapse_theory.limits import describe_limit, gauss_lobatto_rewards, limit, limit_parameters
-from collapse_theory.solver import SolverInputError
-from collapse_theory.utilities import custom
+from collapse_theory.laws.distances import distance
+from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit, limit_parameters
+from collapse_theory.problems.utilities import custom
+from collapse_theory.solver.utility_solver import SolverInputError
 
 #: Growing sizes in two padded solver sizes (n // 2 <= 16 and <= 64); odd, so that the two-point
 #: law is never matched exactly (at even n the step vector *is* the two-point law: KS = 0).

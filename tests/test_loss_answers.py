@@ -13,8 +13,8 @@ import json
 import pytest
 
 from collapse_theory.cli import main
-from collapse_theory.loss_answers import limit_answer, loss_answer
-from collapse_theory.loss_solver import solve_loss
+from collapse_theory.exploration.answers import limit_answer, loss_answer
+from collapse_theory.solver.loss_solver import solve_loss
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_every_loss_command_has_an_answer_field(capsys: pytest.CaptureFixture[st
 
 
 def test_the_loss_figure_carries_the_answer_and_the_given_name() -> None:
-    from collapse_theory.loss_exploration import explore_loss, loss_exploration_figure
+    from collapse_theory.exploration.loss_exploration import explore_loss, loss_exploration_figure
 
     summary = explore_loss("trl", n=6)
     figure = loss_exploration_figure(summary, "trl")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.special
 
-from collapse_theory.loss_laws import field_limit, loss_limit, semicircle_law
-from collapse_theory.loss_solver import solve_loss
-from collapse_theory.losses import LossSpecError
+from collapse_theory.laws.loss_laws import field_limit, loss_limit, semicircle_law
+from collapse_theory.problems.losses import LossSpecError
+from collapse_theory.solver.loss_solver import solve_loss
 
 
 def test_hermite_zeros_follow_the_semicircle_on_unscaled_rewards() -> None:

@@ -29,10 +29,10 @@ import scipy.optimize
 import scipy.special
 from helpers import error_line, numpy_utility
 
-from collapse_theory import _compilation_cache
-from collapse_theory.loss_laws import NoLimitError, field_limit, loss_limit
-from collapse_theory.loss_solver import LossStatus, estimated_memory, loss_value, solve_loss
-from collapse_theory.losses import Loss, LossSpecError, parse_loss
+from collapse_theory._core import compilation_cache as _compilation_cache
+from collapse_theory.laws.loss_laws import NoLimitError, field_limit, loss_limit
+from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
+from collapse_theory.solver.loss_solver import LossStatus, estimated_memory, loss_value, solve_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -297,7 +297,7 @@ def test_tiny_kinks_are_solved_in_their_own_scale(t: float, n: int) -> None:
 def test_a_wrong_linear_program_answer_is_not_certified() -> None:
     # the reported objective is F at the returned rewards, and the gap a bound from them: the
     # old answer (1,1,1,1,0,0,0,0) reaches 16 T of 28 T, so it cannot be certified
-    from collapse_theory._loss_lp import min_linear_bound, min_linear_value
+    from collapse_theory.solver._loss_lp import min_linear_bound, min_linear_value
 
     loss = parse_loss("min-linear:1e-8")
     wrong = np.r_[np.ones(4), np.zeros(4)]

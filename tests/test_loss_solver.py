@@ -12,10 +12,11 @@ import scipy.optimize
 import scipy.special
 import scipy.stats
 
-from collapse_theory import _loss_objective
-from collapse_theory._precision import float64
-from collapse_theory.limits import gauss_lobatto_rewards
-from collapse_theory.loss_solver import (
+from collapse_theory._core.precision import float64
+from collapse_theory.laws.limits import gauss_lobatto_rewards
+from collapse_theory.problems.losses import LossSpecError, parse_loss
+from collapse_theory.solver import _loss_objective
+from collapse_theory.solver.loss_solver import (
     LossInfeasibleError,
     LossStatus,
     _kind_and_function,
@@ -26,7 +27,6 @@ from collapse_theory.loss_solver import (
     padded_size,
     solve_loss,
 )
-from collapse_theory.losses import LossSpecError, parse_loss
 
 
 @pytest.mark.parametrize(("beta", "n"), [(0.5, 8), (0.001, 7)])
@@ -183,7 +183,7 @@ def test_gap_hessian_matches_autodiff_in_gap_coordinates(spec: str, free: bool) 
 @pytest.mark.parametrize("n", [7, 8])
 def test_symmetric_newton_direction_equals_the_full_one(n: int) -> None:
     # half the unknowns at a point symmetric under r -> -reverse(r): the same Newton direction
-    from collapse_theory import _loss_newton
+    from collapse_theory.solver import _loss_newton
 
     loss = parse_loss("open-assistant+rank-margin:0.2")
     size = 16
@@ -213,7 +213,7 @@ def test_symmetric_newton_direction_equals_the_full_one(n: int) -> None:
 )
 def test_reward_coordinate_newton_step_equals_the_gap_coordinate_one(spec: str, n: int, symmetric: bool) -> None:
     # Newton's method is invariant under r = P L e: the step solved in rewards, differenced, is the gap step
-    from collapse_theory import _loss_newton
+    from collapse_theory.solver import _loss_newton
 
     loss = parse_loss(spec)
     size = 16
@@ -354,7 +354,7 @@ def test_bounded_plackett_luce_is_certified_at_1000() -> None:
 
 @pytest.mark.parametrize("n", [4, 8, 32])
 def test_bounded_plackett_luce_agrees_with_the_barrier(n: int) -> None:
-    from collapse_theory import _loss_newton
+    from collapse_theory.solver import _loss_newton
 
     loss = parse_loss("plackett-luce:1")
     solution = solve_loss(loss, n)
@@ -425,7 +425,7 @@ def test_other_bounded_losses_with_ties_are_certified(spec: str, n: int) -> None
 
 
 def test_singular_utilities_finite_at_zero_stay_on_the_barrier() -> None:
-    from collapse_theory.loss_solver import _active_set_applies
+    from collapse_theory.solver.loss_solver import _active_set_applies
 
     assert not _active_set_applies(parse_loss("power:0.5+lipo"))  # U'(0+) = inf on a bound
     for spec in ("log+l2:0.001", "neg-power:1+margin:0.01", "plackett-luce:1", "log-sigmoid:1+margin:0.1"):
@@ -435,7 +435,7 @@ def test_singular_utilities_finite_at_zero_stay_on_the_barrier() -> None:
 
 
 def test_projection_onto_the_capped_orthant_is_euclidean() -> None:
-    from collapse_theory._loss_bounded import _project
+    from collapse_theory.solver._loss_bounded import _project
 
     rng = np.random.default_rng(5)
     for _ in range(20):
@@ -452,7 +452,7 @@ def test_projection_onto_the_capped_orthant_is_euclidean() -> None:
 
 def test_semicircle_start_gaps_are_the_semicircle_quantiles() -> None:
     # the free start's shaped candidate: gaps of scipy's semicircular quantiles at (n - i - 1/2)/n, range 1
-    from collapse_theory import _loss_newton
+    from collapse_theory.solver import _loss_newton
 
     loss = parse_loss("open-assistant")
     n, size = 9, 16

@@ -1,11 +1,11 @@
-"""Loss specs: terms, presets, canonical strings, errors (collapse_theory.losses)."""
+"""Loss specs: terms, presets, canonical strings, errors (collapse_theory.problems.losses)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from collapse_theory.losses import LossSpecError, lipo_weights, margin_matrix, parse_loss
+from collapse_theory.problems.losses import LossSpecError, lipo_weights, margin_matrix, parse_loss
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Claims of collapse_theory.numerical_laws: the numerical limit law of any utility reproducing every known law.
+"""Claims of collapse_theory.laws.numerical_laws: the numerical limit law of any utility reproducing every known law.
 
 Time budget: 70 s on two busy cores (three solver compilations, for the Box-Cox family,
 linear and exp:2, all at padded size 8; six numerical limits of a few seconds each, computed
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from collapse_theory.distances import distance, law_distance
-from collapse_theory.limits import limit
-from collapse_theory.numerical_laws import NumericalLimit, is_hypersingular, is_singular_at_zero, numerical_limit
-from collapse_theory.solver import solve
-from collapse_theory.utilities import custom
+from collapse_theory.laws.distances import distance, law_distance
+from collapse_theory.laws.limits import limit
+from collapse_theory.laws.numerical_laws import NumericalLimit, is_hypersingular, is_singular_at_zero, numerical_limit
+from collapse_theory.problems.utilities import custom
+from collapse_theory.solver.utility_solver import solve
 
 # The ns of the convergence tests: n // 2 = 5, 6, 8 share the solver's padded size 8, so all
 # of them (and every utility below, solved as Box-Cox members) cost one compilation.

@@ -13,7 +13,7 @@ import pytest
 
 from collapse_theory import figures
 from collapse_theory.cli import main
-from collapse_theory.reproduction import FIGURES, reproduce
+from collapse_theory.reproduction.runner import FIGURES, reproduce
 from collapse_theory.training.embedder import embedder_available
 
 CLAIM_IDS = [
@@ -220,8 +220,8 @@ def test_open_assistant_trains_to_the_solvers_optimum(quick_run: Path) -> None:
 
 
 def test_the_ranking_loss_figure_draws_every_framework_loss(quick_run: Path) -> None:
-    from collapse_theory._figure_records import drawings
-    from collapse_theory._loss_steps import FRAMEWORK_LOSSES
+    from collapse_theory.reproduction.figure_records import drawings
+    from collapse_theory.reproduction.loss_steps import FRAMEWORK_LOSSES
 
     results = _cached(quick_run)
     figure = drawings(results)["ranking_losses"]()
@@ -238,7 +238,7 @@ def test_the_ranking_loss_figure_draws_every_framework_loss(quick_run: Path) -> 
 def test_the_command_prints_each_claim_with_its_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     claim = library.Claim(id="hermite", claim="log + L2: Hermite zeros", summary="", measured={}, tolerance="", passed=True)
     monkeypatch.setattr(library, "reproduce", lambda out, **kwargs: library.Reproduction(Path(out), (claim,), ()))
@@ -257,7 +257,7 @@ def _cached(out: Path) -> dict[str, Any]:
 
 def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
     """An early snapshot far from collapse, a late one collapsed, and the collapse score against step drawn."""
-    from collapse_theory._figure_records import drawings
+    from collapse_theory.reproduction.figure_records import drawings
 
     results = _cached(quick_run)
     run = results["training"]["log-sigmoid:4"]
@@ -276,7 +276,7 @@ def test_the_snapshots_show_collapse_happening(quick_run: Path) -> None:
 
 
 def test_the_convergence_figure_ticks_are_the_n_values(quick_run: Path) -> None:
-    from collapse_theory._figure_records import drawings
+    from collapse_theory.reproduction.figure_records import drawings
 
     figure = drawings(_cached(quick_run))["convergence"]()
     for axis in figure.axes:
@@ -296,8 +296,8 @@ def test_a_bad_seed_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.C
 
 
 def _steps(out: Path, stream: object = None) -> object:
-    from collapse_theory._reproduction_cache import Steps
-    from collapse_theory.reproduction import Settings
+    from collapse_theory.reproduction.cache import Steps
+    from collapse_theory.reproduction.runner import Settings
 
     return Steps(out, Settings.make(True, 0), stream)  # type: ignore[arg-type]
 
@@ -345,7 +345,7 @@ def test_a_damaged_cache_entry_warns_even_when_the_run_is_silent(tmp_path: Path)
 
 def test_the_cache_key_includes_the_code_version(monkeypatch: pytest.MonkeyPatch) -> None:
     import collapse_theory
-    import collapse_theory._reproduction_settings as library
+    import collapse_theory.reproduction.settings as library
 
     settings = library.Settings.make(True, 0)
     version = library.code_version()
@@ -356,12 +356,12 @@ def test_the_cache_key_includes_the_code_version(monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_code_version_hashes_the_library_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import collapse_theory._reproduction_settings as library
+    import collapse_theory.reproduction.settings as library
 
     package = tmp_path / "package"
     package.mkdir()
     (package / "reproduce.py").write_text("x = 1\n")
-    monkeypatch.setattr(library, "__file__", str(package / "reproduce.py"))
+    monkeypatch.setattr(library, "PACKAGE_ROOT", package)
     library.code_version.cache_clear()
     try:
         first = library.code_version()
@@ -374,7 +374,7 @@ def test_the_code_version_hashes_the_library_sources(tmp_path: Path, monkeypatch
 
 
 def test_reproduce_force_ignores_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import collapse_theory.reproduction as library
+    import collapse_theory.reproduction.runner as library
 
     steps = _steps(tmp_path)
     steps.run("step", 1, 1, lambda: 1)  # type: ignore[attr-defined]
@@ -394,7 +394,7 @@ def test_reproduce_force_ignores_the_cache(tmp_path: Path, monkeypatch: pytest.M
 
 def test_the_library_refuses_a_seed_beyond_2_32_before_any_work(tmp_path: Path) -> None:
     """Before: reproduce(seed=2**70) raised OverflowError after 21 s and 6 cache files."""
-    from collapse_theory.reproduction import reproduce
+    from collapse_theory.reproduction.runner import reproduce
 
     with pytest.raises(ValueError, match="seed must be an integer in"):
         reproduce(tmp_path / "out", quick=True, seed=2**70, stream=None)

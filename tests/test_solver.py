@@ -42,9 +42,11 @@ from helpers import (
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from collapse_theory._checks import MemoryLimitError
-from collapse_theory.limits import gauss_lobatto_rewards
-from collapse_theory.solver import (
+from collapse_theory._core.checks import MemoryLimitError
+from collapse_theory.laws.limits import gauss_lobatto_rewards
+from collapse_theory.problems.utilities import Utility, UtilitySpecError, custom
+from collapse_theory.solver.status import Status
+from collapse_theory.solver.utility_solver import (
     DEFAULT_TOLERANCE,
     Solution,
     SolverInputError,
@@ -57,8 +59,6 @@ from collapse_theory.solver import (
     solve_family,
     solve_many,
 )
-from collapse_theory.status import Status
-from collapse_theory.utilities import Utility, UtilitySpecError, custom
 
 #: Every n from 2 to 40, then 64, 100, 128, 129 and 2000: four padded solver sizes, each one compilation
 #: (``--exhaustive``: every n in 2..2000, which adds 255, 256, 500, 999, 1000 and the rest).

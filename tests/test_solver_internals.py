@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from collapse_theory import _newton, _symmetric
-from collapse_theory._precision import float64
-from collapse_theory.solver import certificate_gap, objective_value, solve
-from collapse_theory.utilities import family_function
+from collapse_theory._core.precision import float64
+from collapse_theory.problems.utilities import family_function
+from collapse_theory.solver import _newton, _symmetric
+from collapse_theory.solver.utility_solver import certificate_gap, objective_value, solve
 
 #: (family, parameter) pairs: singular and finite-slope utilities, and the convex contrast case.
 FAMILIES = (("log", 0.0), ("neg-power", 1.0), ("power", 0.5), ("exp", 2.0), ("log-sigmoid", 4.0), ("square", 0.0))
@@ -170,8 +170,8 @@ def test_step_vector_formulas_match_autodiff(name: str) -> None:
     """The O(1) S(e_k), best step vector and Frank-Wolfe gap at e_k (used for convex and
     non-concave U) equal objective_value, a search over every k, and certificate_gap
     (autodiff of the full objective)."""
-    from collapse_theory._step_vectors import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
-    from collapse_theory.utilities import custom, parse_utility
+    from collapse_theory.problems.utilities import custom, parse_utility
+    from collapse_theory.solver.step_vectors import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
 
     utility = {
         "cubic": custom(lambda x: x**3 + 0.5 * x, name="cubic"),
@@ -199,9 +199,9 @@ def test_exp_start_is_its_limit_law_and_needs_few_newton_steps(beta: float) -> N
     Newton steps (from evenly spaced rewards a barrier path took 20 to 30); the barrier's
     own start stays strictly inside the order constraints even though the quantiles tie.
     """
-    from collapse_theory.design import exp_limit_law
-    from collapse_theory.solver import _closed_form_quantiles, _interior_start
-    from collapse_theory.utilities import parse_utility
+    from collapse_theory.design.utility_design import exp_limit_law
+    from collapse_theory.problems.utilities import parse_utility
+    from collapse_theory.solver.utility_solver import _closed_form_quantiles, _interior_start
 
     utility = parse_utility(f"exp:{beta}")
     for n in (16, 49, 200, 1000):
@@ -223,8 +223,8 @@ def test_exp_start_is_its_limit_law_and_needs_few_newton_steps(beta: float) -> N
 def test_a_familys_own_program_solves_as_the_shared_switch_does(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Above SWITCH_SIZE a family compiles its own program; it reaches the optimum the shared program
     (every built-in behind a run-time switch) reaches: both certified, rewards equal to 1e-10."""
-    from collapse_theory import solver
-    from collapse_theory.utilities import parse_utility
+    from collapse_theory.problems.utilities import parse_utility
+    from collapse_theory.solver import utility_solver as solver
 
     n = 1100  # padded size 768: its own program at n, the shared one for the chain's level n / 2
     assert solver.bucket_size(n // 2) > solver.SWITCH_SIZE >= solver.bucket_size(n // 4)

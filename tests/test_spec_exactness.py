@@ -38,12 +38,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collapse_theory import cli
-from collapse_theory._spec_numbers import SpecNumberError, format_number, read_number
+from collapse_theory._core.spec_numbers import SpecNumberError, format_number, read_number
 from collapse_theory.commands._arguments import completions, loss_spec, number, utility_spec
-from collapse_theory.exploration import load_utility
-from collapse_theory.families import FAMILIES
-from collapse_theory.losses import LossSpecError, parse_loss
-from collapse_theory.utilities import UtilitySpecError, parse_utility
+from collapse_theory.exploration.utility_exploration import load_utility
+from collapse_theory.problems.families import FAMILIES
+from collapse_theory.problems.losses import LossSpecError, parse_loss
+from collapse_theory.problems.utilities import UtilitySpecError, parse_utility
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -133,7 +133,7 @@ def test_loss_parameters_are_the_float_typed_and_round_trip(spec: str, typed: di
 
 def test_a_designed_or_swept_exponent_is_solved_exactly() -> None:
     """The Box-Cox sweep solves through the equivalent built-in spec: it must carry every digit."""
-    from collapse_theory.family_sweeps import exponent_spec
+    from collapse_theory.design.family_sweeps import exponent_spec
 
     for exponent in (0.123456789012345, -0.987654321987, 0.1 + 0.2):
         assert parse_utility(exponent_spec(exponent)).parameters == (abs(exponent),)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from collapse_theory.limits import gauss_lobatto_rewards
+from collapse_theory.laws.limits import gauss_lobatto_rewards
 from collapse_theory.training import (
     Dataset,
     Diagnostics,

@@ -28,7 +28,7 @@ import pytest
 from helpers import error_line as _error_line
 
 from collapse_theory.cli import main
-from collapse_theory.loss_solver import loss_value, solve_loss
+from collapse_theory.solver.loss_solver import loss_value, solve_loss
 from collapse_theory.training import (
     TrainingConfig,
     TrainingError,

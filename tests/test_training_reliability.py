@@ -280,7 +280,7 @@ def test_make_data_sizes_beyond_memory_are_refused(
 
 
 def test_make_data_largest_fitting_size_is_right(monkeypatch: pytest.MonkeyPatch) -> None:
-    from collapse_theory._checks import MemoryLimitError
+    from collapse_theory._core.checks import MemoryLimitError
     from collapse_theory.training.data import synthetic_dataset_memory
 
     monkeypatch.setenv("COLLAPSE_THEORY_MEMORY_LIMIT", str(10**8))

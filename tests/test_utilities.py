@@ -15,8 +15,8 @@ from helpers import BUILT_IN_SPECS, numpy_utility
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collapse_theory._precision import float64
-from collapse_theory.utilities import (
+from collapse_theory._core.precision import float64
+from collapse_theory.problems.utilities import (
     DEFAULT_EXTENSION_EPS,
     DEFAULT_SPECS,
     VALID_FORMS,
@@ -282,7 +282,7 @@ def test_spelling_rule_ignores_case_and_surrounding_whitespace(text):
 
 def test_box_cox_is_a_family_spec_with_the_optimum_of_its_member():
     """box-cox:G, one registry record, parses; its limit is that of power/log/neg-power at the same G."""
-    from collapse_theory.limits import limit
+    from collapse_theory.laws.limits import limit
 
     assert parse_utility("box-cox:-0.5").family_record is not None
     assert limit("box-cox:-0.5").describe() == limit("neg-power:0.5").describe()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapse_theory._checks import check_memory
+from collapse_theory._core.checks import check_memory
 from collapse_theory.auditing.score_files import ScoreFile
 
 __all__ = ["MAX_GRID", "audit_memory", "check_audit_memory", "check_grid"]

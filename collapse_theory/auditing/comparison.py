@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_theory._checks import check_seed
+from collapse_theory._core.checks import check_seed
 from collapse_theory.auditing.features import CellMoments, shape_coordinates
 
 __all__ = [

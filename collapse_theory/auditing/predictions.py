@@ -7,7 +7,7 @@
   with a simultaneous interval from the multiplier bootstrap of :mod:`.comparison`.
 * :func:`describe_groups`: per group, the member of a family whose optimum at the
   group's most common n is closest to the group's mean shape there
-  (:func:`collapse_theory.design.design_for_rewards`), and whether it fits: the
+  (:func:`collapse_theory.design.utility_design.design_for_rewards`), and whether it fits: the
   largest residual's interval against the shape resolution. Then one member fitted to
   every group's prompts at the most common n, and every cell (group, n) against that
   member's optimum at its own n: "one utility explains every group" when every
@@ -17,7 +17,7 @@
   produced the collapse.
 * :func:`suggest_utilities`: the suggestion proper: for a target law per group (what
   the user wants that kind of prompt to look like), the utility whose optimum tends to
-  it (:func:`collapse_theory.design.design_for_limit`), to train that kind with.
+  it (:func:`collapse_theory.design.utility_design.design_for_limit`), to train that kind with.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class LossComparison:
 
 def _predicted_shape(spec: str, n: int) -> tuple[np.ndarray, bool]:
     """The loss's range-normalised optimum at n (best first) and whether it is an optimum."""
-    from collapse_theory.loss_solver import solve_loss  # the solver loads only when a prediction is asked for
+    from collapse_theory.solver.loss_solver import solve_loss  # the solver loads only when a prediction is asked for
 
     solution = solve_loss(spec, n)
     optimum = solution.rewards is not None
@@ -115,7 +115,7 @@ def compare_with_loss(
     shapes: PromptShapes, spec: str, alpha: float, resamples: int, seed: int, resolution: Resolution
 ) -> LossComparison:
     """Each group against the loss's prediction at each of its n (see the module)."""
-    from collapse_theory.losses import parse_loss
+    from collapse_theory.problems.losses import parse_loss
 
     loss = parse_loss(spec)
     cells = [cell for cell, moments in shapes.cells.items() if moments.count >= 2 and cell[1] >= 3]
@@ -227,7 +227,7 @@ def _judge(low: float, high: float | None, limit: float | None) -> bool | None:
 
 
 def _optimum_features(spec: str, n: int) -> np.ndarray:
-    from collapse_theory.solver import solve
+    from collapse_theory.solver.utility_solver import solve
 
     rewards = np.sort(np.asarray(solve(spec, n).rewards, dtype=np.float64))[::-1]
     return prompt_features(rewards[None, :])[0, :-1]
@@ -245,7 +245,7 @@ def describe_groups(
     shared member is asked about only when every group with ``min_prompts`` prompts at its
     n fits a member of its own: otherwise the family cannot say (``one_utility`` None).
     """
-    from collapse_theory.design import FAMILY_BOUNDS, design_for_rewards
+    from collapse_theory.design.utility_design import FAMILY_BOUNDS, design_for_rewards
 
     if family not in FAMILY_BOUNDS:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
@@ -299,7 +299,7 @@ def _shared_member(
     shapes: PromptShapes, family: str, alpha: float, resamples: int, seed: int, limit: float | None, min_prompts: int
 ) -> tuple[str | None, tuple[float, float, float | None] | None, bool | None]:
     """One member fitted to every group at the most common n, and every cell's distance to its optimum."""
-    from collapse_theory.design import design_for_rewards
+    from collapse_theory.design.utility_design import design_for_rewards
 
     cells = [cell for cell, moments in shapes.cells.items() if cell[1] >= 3 and moments.count >= max(2, min_prompts)]
     if len({cell[0] for cell in cells}) < 2:
@@ -358,7 +358,7 @@ class Suggestions:
 
 def suggest_utilities(targets: Mapping[str, Any], names: Sequence[str]) -> Suggestions:
     """For each ``{group: target law}`` (a frozen scipy law on [0, 1]), the utility whose limit law it is."""
-    from collapse_theory.design import design_for_limit
+    from collapse_theory.design.utility_design import design_for_limit
 
     unknown = [name for name in targets if name not in names]
     if unknown:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collapse_theory._io import atomic_write
-from collapse_theory._results import as_dict
+from collapse_theory._core.io import atomic_write
+from collapse_theory._core.results import as_dict
 from collapse_theory.auditing.bounds import check_audit_memory, check_grid
 from collapse_theory.auditing.comparison import DEFAULT_RESAMPLES, MaxTTest, max_t_test, stratum_contrasts
 from collapse_theory.auditing.features import MAX_INTERIOR

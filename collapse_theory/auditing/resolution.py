@@ -56,7 +56,7 @@ _DISTINCT = 1e-6
 @functools.lru_cache(maxsize=128)
 def reference_features(spec: str, n: int) -> tuple[np.ndarray | None, float | None]:
     """``(interior shape values, log-range)`` of a reference's optimum at n (None where it has none)."""
-    from collapse_theory.loss_solver import solve_loss  # the solver loads only when a resolution is derived
+    from collapse_theory.solver.loss_solver import solve_loss  # the solver loads only when a resolution is derived
 
     solution = solve_loss(spec, min(n, REFERENCE_N_CAP))
     rewards = solution.rewards if solution.rewards is not None else solution.direction

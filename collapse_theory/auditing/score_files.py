@@ -68,7 +68,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from collapse_theory._checks import available_memory, format_bytes
+from collapse_theory._core.checks import available_memory, format_bytes
 
 __all__ = [
     "DEFAULT_GROUP",

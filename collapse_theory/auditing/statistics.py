@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from collapse_theory._checks import check_seed
+from collapse_theory._core.checks import check_seed
 
 __all__ = [
     "BAND_QUANTILES",

@@ -3,7 +3,7 @@
 argparse types (``completions``, ``utility_spec``, ``seed``) turn a bad value into
 one line and exit code 2 while the command line is parsed, before any work. Numbers
 are read in plain ASCII decimal notation only, exactly as typed
-(:mod:`collapse_theory._spec_numbers`). The
+(:mod:`collapse_theory._core.spec_numbers`). The
 output checks (``check_output_file``, ``check_output_directory``) look at the file
 system without writing to it, so a command refuses an output it could never write
 before it computes anything, instead of failing at the end and losing the work.
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
-from collapse_theory._checks import check_seed
-from collapse_theory._spec_numbers import SpecNumberError, read_number
-from collapse_theory.solver import check_n
-from collapse_theory.utilities import parse_utility
+from collapse_theory._core.checks import check_seed
+from collapse_theory._core.spec_numbers import SpecNumberError, read_number
+from collapse_theory.problems.utilities import parse_utility
+from collapse_theory.solver.utility_solver import check_n
 
 #: An integer in ASCII digits (``int`` alone would take other scripts' digits and ``1_000``).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -72,7 +72,7 @@ def loss_spec(text: str) -> str:
         >>> loss_spec("bradley-terry")
         'log-sigmoid:1+free'
     """
-    from collapse_theory.losses import parse_loss
+    from collapse_theory.problems.losses import parse_loss
 
     try:
         return parse_loss(text).spec
@@ -137,7 +137,7 @@ def number(what: str, lower: float, upper: float, upper_open: bool, lower_open: 
 
 
 def seed(text: str) -> int:
-    """argparse type for a seed: an integer in [0, 2**32 - 1] (:func:`collapse_theory._checks.check_seed`).
+    """argparse type for a seed: an integer in [0, 2**32 - 1] (:func:`collapse_theory._core.checks.check_seed`).
 
     Example:
         >>> seed("7")

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from collapse_theory._checks import check_seed
+from collapse_theory._core.checks import check_seed
 from collapse_theory.auditing import (
     DEFAULT_ALPHA,
     DEFAULT_GRID,
@@ -33,7 +33,7 @@ from collapse_theory.auditing.comparison import MAX_RESAMPLES
 from collapse_theory.auditing.predictions import DEFAULT_DESCRIBE_FAMILY
 from collapse_theory.commands._arguments import check_output_directory, integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
-from collapse_theory.design import FAMILY_BOUNDS
+from collapse_theory.design.utility_design import FAMILY_BOUNDS
 
 
 def _seed(text: str) -> int:

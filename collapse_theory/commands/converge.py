@@ -7,12 +7,12 @@ import json
 import sys
 from typing import Any
 
-from collapse_theory._results import json_value
+from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.commands._output import write_csv
-from collapse_theory.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
-from collapse_theory.limits import limit
-from collapse_theory.solver import DEFAULT_TOLERANCE
+from collapse_theory.laws.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
+from collapse_theory.laws.limits import limit
+from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE
 
 DEFAULT_NS = (16, 32, 64, 128)
 
@@ -111,7 +111,7 @@ def run_converge(arguments: argparse.Namespace) -> int:
                 f"{spec} has no closed-form limit; use `collapse-theory explore --utility {spec}` for its numerical limit"
             )
     if losses:
-        from collapse_theory.loss_laws import loss_limit
+        from collapse_theory.laws.loss_laws import loss_limit
 
         for spec in losses:
             loss_limit(spec)  # refuses losses without a limit law (one line, exit 2) before any solve

@@ -10,13 +10,20 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._io import atomic_savefig
-from collapse_theory._results import json_value
+from collapse_theory._core.io import atomic_savefig
+from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import check_output_file, completions, named_loss_spec, utility_spec
-from collapse_theory.exploration import SHOWN_ATOM_MASS, Exploration, exploration_figure, explore, load_utility, shown_atoms
-from collapse_theory.loss_exploration import LossExploration, explore_loss, loss_exploration_figure
-from collapse_theory.loss_solver import LossStatus
-from collapse_theory.utilities import Utility
+from collapse_theory.exploration.loss_exploration import LossExploration, explore_loss, loss_exploration_figure
+from collapse_theory.exploration.utility_exploration import (
+    SHOWN_ATOM_MASS,
+    Exploration,
+    exploration_figure,
+    explore,
+    load_utility,
+    shown_atoms,
+)
+from collapse_theory.problems.utilities import Utility
+from collapse_theory.solver.loss_solver import LossStatus
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 

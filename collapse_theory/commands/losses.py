@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from collapse_theory.commands._output import write_csv
-from collapse_theory.frameworks import FRAMEWORK_CONVENTIONS
+from collapse_theory.problems.frameworks import FRAMEWORK_CONVENTIONS
 
 FORMATS = ("table", "csv", "json")
 

@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 def run_reproduce(arguments: argparse.Namespace) -> int:
     """Run the reproduction; exit 0 when every claim passes, 1 otherwise."""
-    from collapse_theory.reproduction import Settings, clear_cache, reproduce
+    from collapse_theory.reproduction.runner import Settings, clear_cache, reproduce
 
     # an output that cannot be written is refused now, not after minutes of work
     out = check_output_directory(arguments.out)

@@ -7,14 +7,14 @@ import json
 import sys
 from typing import Any
 
-from collapse_theory._results import json_value
+from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.commands._output import numbers, write_csv
-from collapse_theory.distances import kolmogorov_smirnov
-from collapse_theory.limits import describe_limit, limit, limit_parameters
-from collapse_theory.solver import DEFAULT_TOLERANCE, Solution, solve_many
-from collapse_theory.status import Status
-from collapse_theory.utilities import DEFAULT_SPECS, VALID_FORMS, Utility
+from collapse_theory.laws.distances import kolmogorov_smirnov
+from collapse_theory.laws.limits import describe_limit, limit, limit_parameters
+from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS, Utility
+from collapse_theory.solver.status import Status
+from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE, Solution, solve_many
 
 FORMATS = ("table", "csv", "json")
 
@@ -89,7 +89,7 @@ def run_solve(arguments: argparse.Namespace) -> int:
         return _run_losses(arguments)
     utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS))]
     if files:  # the loader's module brings scipy.stats and matplotlib: only when asked for
-        from collapse_theory.exploration import load_utility
+        from collapse_theory.exploration.utility_exploration import load_utility
 
         utilities.extend(load_utility(reference) for reference in files)
     ns = arguments.n or [8]
@@ -117,8 +117,8 @@ def run_solve(arguments: argparse.Namespace) -> int:
 
 
 def _run_losses(arguments: argparse.Namespace) -> int:
-    from collapse_theory.loss_answers import loss_answer
-    from collapse_theory.loss_solver import solve_loss
+    from collapse_theory.exploration.answers import loss_answer
+    from collapse_theory.solver.loss_solver import solve_loss
 
     ns = arguments.n or [8]
     solutions = [solve_loss(spec, n, tol=arguments.tol) for spec in arguments.loss for n in ns]
@@ -203,8 +203,8 @@ def run_limit(arguments: argparse.Namespace) -> int:
         law = limit(spec)
         records.append({"utility": spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)})
     for spec in arguments.loss or []:
-        from collapse_theory.loss_answers import limit_answer
-        from collapse_theory.loss_laws import loss_limit
+        from collapse_theory.exploration.answers import limit_answer
+        from collapse_theory.laws.loss_laws import loss_limit
 
         try:
             law = loss_limit(spec)

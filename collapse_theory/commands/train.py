@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from collapse_theory._checks import MAX_SEED, check_seed
-from collapse_theory._io import atomic_savefig
+from collapse_theory._core.checks import MAX_SEED, check_seed
+from collapse_theory._core.io import atomic_savefig
 from collapse_theory.commands._arguments import completions, integer, named_loss_spec, number, utility_spec
+from collapse_theory.problems.utilities import VALID_FORMS, Utility
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
     Diagnostics,
@@ -32,7 +33,6 @@ from collapse_theory.training import (
 from collapse_theory.training.diagnostics import package_versions
 from collapse_theory.training.embedder import load_embedder
 from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
-from collapse_theory.utilities import VALID_FORMS, Utility
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
 #: The dimension of the real-text embeddings (WordLlama's 256).
@@ -253,7 +253,7 @@ def run_train(arguments: argparse.Namespace) -> int:
     utility: str | Utility | None = arguments.utility
     utility_file = None
     if arguments.utility_file is not None:
-        from collapse_theory.exploration import load_utility
+        from collapse_theory.exploration.utility_exploration import load_utility
 
         utility = load_utility(arguments.utility_file)
         utility_file = _utility_file_record(arguments.utility_file)

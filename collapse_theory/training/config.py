@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._checks import check_seed
-from collapse_theory._results import as_dict
-from collapse_theory.losses import Loss, parse_loss
-from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility, parse_utility
+from collapse_theory._core.checks import check_seed
+from collapse_theory._core.results import as_dict
+from collapse_theory.problems.losses import Loss, parse_loss
+from collapse_theory.problems.utilities import DEFAULT_EXTENSION_EPS, Utility, parse_utility
 
 __all__ = ["DEFAULT_TRAINING_HIDDEN", "TrainingConfig", "TrainingError", "parse_prompt_aware"]
 
@@ -39,7 +39,7 @@ class TrainingError(ValueError):
 def parse_prompt_aware(text: str) -> tuple[tuple[str, str], ...]:
     """Parse ``"closed=linear,open=neg-power:1"`` into ``(("closed", "linear"), ("open", "neg-power:1"))``.
 
-    Each spec is a utility or a ranking loss (:func:`~collapse_theory.losses.parse_loss`),
+    Each spec is a utility or a ranking loss (:func:`~collapse_theory.problems.losses.parse_loss`),
     validated and written canonically; a plain utility spec stays what it is.
 
     Example:
@@ -72,9 +72,9 @@ class TrainingConfig:
 
     Attributes:
         utility: one utility for every prompt: a spec (e.g. ``"log"``) or a custom
-            :class:`~collapse_theory.utilities.Utility` (``--utility-file``), or None.
+            :class:`~collapse_theory.problems.utilities.Utility` (``--utility-file``), or None.
         loss: one ranking-loss spec for every prompt (e.g. ``"open-assistant"``,
-            ``"ipo:0.5"``; :mod:`collapse_theory.losses`), or None. A plain utility spec
+            ``"ipo:0.5"``; :mod:`collapse_theory.problems.losses`), or None. A plain utility spec
             trains exactly as ``utility`` does.
         prompt_aware: ``((kind, spec), ...)``, a utility or loss per prompt kind, or empty.
             Exactly one of ``utility``, ``loss`` and ``prompt_aware`` is given.
@@ -159,7 +159,7 @@ class TrainingConfig:
         return self.utility if self.utility is not None else self.loss
 
     def losses_for(self, kind_names: Sequence[str]) -> dict[str, Loss]:
-        """The :class:`~collapse_theory.losses.Loss` of each kind (a utility is its plain loss).
+        """The :class:`~collapse_theory.problems.losses.Loss` of each kind (a utility is its plain loss).
 
         Example:
             >>> TrainingConfig(loss="bradley-terry").losses_for(["open"])["open"].free

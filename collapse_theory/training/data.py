@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._checks import check_memory, check_seed
-from collapse_theory._io import atomic_write
+from collapse_theory._core.checks import check_memory, check_seed
+from collapse_theory._core.io import atomic_write
 
 __all__ = [
     "DATASET_KEYS",

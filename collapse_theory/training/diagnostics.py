@@ -6,8 +6,8 @@ prompt, the plot of Song, Cai, Lee, Su ("Reward Collapse in Aligning Large Langu
 Models", arXiv 2305.17608, Figures 3-5: reward against response index). Then
 
 * distance to the optimum: :math:`\\max_k |\\bar r_k - r^*_k|`, with :math:`r^*` the
-  solver's optimum (:func:`collapse_theory.solver.solve`) of the kind's utility for n,
-  or of its ranking loss (:func:`collapse_theory.loss_solver.solve_loss`);
+  solver's optimum (:func:`collapse_theory.solver.utility_solver.solve`) of the kind's utility for n,
+  or of its ranking loss (:func:`collapse_theory.solver.loss_solver.solve_loss`);
 * **free rewards** (a loss with ``free``: raw logits, no sigmoid): each prompt's rewards
   are *range-normalised*, :math:`(r - \\min r) / (\\max r - \\min r)`, before the mean,
   and compared with the solver's optimum normalised the same way, or, when the loss has
@@ -38,13 +38,13 @@ import numpy as np
 import scipy.stats
 
 from collapse_theory import collapse_score as shared
-from collapse_theory._io import atomic_write_json
-from collapse_theory._results import as_dict
-from collapse_theory.loss_solver import LossStatus, solve_loss
-from collapse_theory.losses import Loss, parse_loss
-from collapse_theory.solver import solve_many
+from collapse_theory._core.io import atomic_write_json
+from collapse_theory._core.results import as_dict
+from collapse_theory.problems.losses import Loss, parse_loss
+from collapse_theory.problems.utilities import Utility
+from collapse_theory.solver.loss_solver import LossStatus, solve_loss
+from collapse_theory.solver.utility_solver import solve_many
 from collapse_theory.training.data import Dataset
-from collapse_theory.utilities import Utility
 
 __all__ = [
     "ACCEPTANCE_SEPARATION",
@@ -138,7 +138,7 @@ class Prediction:
 
 
 def predict(loss: Loss | Utility | str, n: int) -> Prediction:
-    """The solver's prediction for a loss at n (a plain utility: :func:`~collapse_theory.solver.solve`).
+    """The solver's prediction for a loss at n (a plain utility: :func:`~collapse_theory.solver.utility_solver.solve`).
 
     Example:
         >>> p = predict("bradley-terry", 4)

@@ -3,7 +3,7 @@
 Free Bradley-Terry (``bradley-terry`` = ``log-sigmoid:1+free``, TRL's and OpenRLHF's default) has
 no maximiser: every gap r_i - r_{i+1} improves the loss, so training spreads the rewards without
 limit, while their range-normalised shape approaches the direction
-:func:`collapse_theory.loss_solver.solve_loss` predicts (equal gaps for saturating losses;
+:func:`collapse_theory.solver.loss_solver.solve_loss` predicts (equal gaps for saturating losses;
 docs/losses.md). The trainer logs both at every logged step (``metrics.jsonl``):
 
 * ``reward_range``: the mean over the free training prompts of max r - min r (grows);
@@ -64,7 +64,7 @@ def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = No
     nothing more.
 
     Returns a matplotlib :class:`~matplotlib.figure.Figure` not attached to pyplot; save it with
-    :func:`collapse_theory._io.atomic_savefig`. Raises ValueError when no entry carries the
+    :func:`collapse_theory._core.io.atomic_savefig`. Raises ValueError when no entry carries the
     free-reward metrics (a bounded loss).
     """
     steps, ranges, distances = divergence_curves(metrics)

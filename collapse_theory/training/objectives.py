@@ -1,4 +1,4 @@
-"""Ranking losses inside the compiled training step: -F(r) per prompt, for any :class:`~collapse_theory.losses.Loss`.
+"""Ranking losses inside the compiled training step: -F(r) per prompt, for any :class:`~collapse_theory.problems.losses.Loss`.
 
 For one prompt with completions listed best first and rewards r (docs/losses.md),
 
@@ -11,10 +11,10 @@ For one prompt with completions listed best first and rewards r (docs/losses.md)
     \\qquad \\text{(Plackett-Luce)}
 
 with :math:`R = \\tfrac{\\beta}{2} \\sum_{i<j} (r_i^2 + r_j^2) + C \\sum_{i<j} (r_i + r_j)^2`,
-margins m from :func:`~collapse_theory.losses.margin_matrix` and weights w from
-:func:`~collapse_theory.losses.lipo_weights` (or 1). The training loss of a prompt is
+margins m from :func:`~collapse_theory.problems.losses.margin_matrix` and weights w from
+:func:`~collapse_theory.problems.losses.lipo_weights` (or 1). The training loss of a prompt is
 :math:`-F(r)`. :math:`U_{ext}` is the utility's tangent extension below ``eps``
-(:meth:`~collapse_theory.utilities.Utility.extended`), so misordered pairs, and gaps below a
+(:meth:`~collapse_theory.problems.utilities.Utility.extended`), so misordered pairs, and gaps below a
 margin, have finite loss and gradient; ``ipo`` and ``min-linear`` are finite everywhere.
 
 The *head* turns the model's logit f into the reward: sigmoid(f) in (0, 1) for a bounded
@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_theory.losses import Loss, lipo_weights, margin_matrix, parse_loss
-from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility, extended_value
+from collapse_theory.problems.losses import Loss, lipo_weights, margin_matrix, parse_loss
+from collapse_theory.problems.utilities import DEFAULT_EXTENSION_EPS, Utility, extended_value
 
 __all__ = ["free_head", "head_rewards", "loss_objective"]
 
@@ -93,7 +93,7 @@ def _pairwise_values(x: jax.Array, loss: Loss, eps: float) -> jax.Array:
 def loss_objective(rewards: jax.Array, loss: Loss | Utility | str, eps: float = DEFAULT_EXTENSION_EPS) -> jax.Array:
     """F(r) of prompts whose rewards [..., n] are listed best first (maximised; the training loss is -F).
 
-    JAX-traceable; margins and weights are constants of n taken from :mod:`collapse_theory.losses`.
+    JAX-traceable; margins and weights are constants of n taken from :mod:`collapse_theory.problems.losses`.
 
     Example:
         >>> import jax.numpy as jnp

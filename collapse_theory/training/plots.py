@@ -40,7 +40,7 @@ def plot_rewards(
     One panel per split, each drawn by :func:`collapse_theory.figures.draw_reward_curves`
     (the same picture as the reproduction's figures). Returns a matplotlib
     :class:`~matplotlib.figure.Figure` (not attached to pyplot, so it is safe without a
-    display); save it with :func:`collapse_theory._io.atomic_savefig`. ``names`` maps a
+    display); save it with :func:`collapse_theory._core.io.atomic_savefig`. ``names`` maps a
     canonical spec to the name the user gave it (``{"log-sigmoid:1+free+l2:0.001": "oasst"}``),
     for the legends and the title. ``unfinished`` (e.g. "NOT IN THE TERMINAL PHASE after 3 steps")
     is added to the title of a run whose rewards are not yet its end point.

@@ -13,7 +13,7 @@ A run directory holds::
 One process at a time: :func:`hold` takes an exclusive, non-blocking ``flock`` on
 ``train.lock``, and a second process on the same directory gets
 :class:`RunDirectoryBusyError` at once instead of silently overwriting the first one's
-files. Every file is written atomically (:mod:`collapse_theory._io`) and every file read
+files. Every file is written atomically (:mod:`collapse_theory._core.io`) and every file read
 back is checked: a damaged checkpoint, metrics line, configuration or snapshot is a
 :class:`~collapse_theory.training.config.TrainingError` that names the file. Arrays are
 read with ``allow_pickle=False``.
@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._io import atomic_write, atomic_write_json, atomic_write_text
-from collapse_theory._results import json_value
+from collapse_theory._core.io import atomic_write, atomic_write_json, atomic_write_text
+from collapse_theory._core.results import json_value
 from collapse_theory.training.config import TrainingError
 
 __all__ = [

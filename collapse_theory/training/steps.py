@@ -24,11 +24,11 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from collapse_theory.losses import Loss
+from collapse_theory.problems.losses import Loss
+from collapse_theory.problems.utilities import DEFAULT_EXTENSION_EPS, Utility
 from collapse_theory.training.data import Dataset
 from collapse_theory.training.model import RewardModel, reward_logits
 from collapse_theory.training.objectives import head_rewards, loss_objective
-from collapse_theory.utilities import DEFAULT_EXTENSION_EPS, Utility
 
 __all__ = ["Batch", "adam_optimizer", "batch_loss", "evaluate_batch", "make_batch", "prompt_loss", "train_chunk"]
 

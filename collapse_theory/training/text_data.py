@@ -54,8 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from collapse_theory._checks import check_seed
-from collapse_theory._io import atomic_write_text
+from collapse_theory._core.checks import check_seed
+from collapse_theory._core.io import atomic_write_text
 from collapse_theory.training.data import Dataset, DatasetError, completion_lengths, save_dataset
 from collapse_theory.training.embedder import SUM_TOKENS, load_embedder
 

@@ -11,7 +11,7 @@ arXiv 2305.17608, eq. (2.1)) is
 with :math:`U_{ext}` the utility's extended version (:meth:`Utility.extended`, the
 tangent below ``extension_eps``) and rewards r in (0, 1) from the sigmoid model of
 :mod:`collapse_theory.training.model`. A ranking loss as practitioners train it
-(:mod:`collapse_theory.losses`: ``open-assistant``, ``ipo:0.5``, ``bradley-terry``, ...)
+(:mod:`collapse_theory.problems.losses`: ``open-assistant``, ``ipo:0.5``, ``bradley-terry``, ...)
 gives :math:`\\ell = -F(r)` (:mod:`collapse_theory.training.objectives`), with r the raw
 logit when the loss is ``free``. The training loss is the mean of :math:`\\ell` over the
 training prompts. Two modes:
@@ -61,8 +61,8 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from collapse_theory._checks import check_memory
-from collapse_theory.losses import Loss
+from collapse_theory._core.checks import check_memory
+from collapse_theory.problems.losses import Loss
 from collapse_theory.training.config import DEFAULT_TRAINING_HIDDEN, TrainingConfig, TrainingError, parse_prompt_aware
 from collapse_theory.training.data import Dataset
 from collapse_theory.training.diagnostics import (
@@ -105,7 +105,7 @@ class TrainingResult:
         config: the configuration.
         kind_names: the dataset's kinds.
         utilities: each kind's utility or loss spec.
-        losses_by_kind: each kind's :class:`~collapse_theory.losses.Loss` (a custom
+        losses_by_kind: each kind's :class:`~collapse_theory.problems.losses.Loss` (a custom
             utility's too, which has no spec to parse back).
         params: the final reward model (NumPy arrays).
         step: the last step trained (``config.steps`` unless stopped early).
@@ -573,7 +573,7 @@ def train(
     Raises:
         TrainingError: a bad configuration, run directory or checkpoint (one line);
             :class:`TrainingDivergedError` when the loss becomes non-finite;
-            :class:`~collapse_theory._checks.MemoryLimitError` for sizes that cannot fit.
+            :class:`~collapse_theory._core.checks.MemoryLimitError` for sizes that cannot fit.
     """
     until = config.steps if stop_at is None else int(stop_at)
     if not (1 <= until <= config.steps):

@@ -1,0 +1,1 @@
+"""Inverse problems: the utility whose optimum or limit law is a target, for utilities and for losses."""

@@ -1,0 +1,1 @@
+"""Exploring a utility or a loss numerically: optimum, fitted law, and a one-sentence answer."""

@@ -1,0 +1,1 @@
+"""The n -> infinity laws: closed forms, numerical laws, distances between laws, and convergence studies."""

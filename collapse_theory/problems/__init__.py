@@ -1,0 +1,1 @@
+"""What is maximised: utility families, utilities, ranking losses, and the framework presets that name them."""

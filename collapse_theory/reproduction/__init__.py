@@ -1,0 +1,1 @@
+"""Reproducing the paper's figures and claims: steps, claims, cached records and the report."""
