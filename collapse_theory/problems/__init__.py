@@ -1,1 +1,3 @@
 """What is maximised: utility families, utilities, ranking losses, and the framework presets that name them."""
+
+__all__: list[str] = []
