@@ -171,7 +171,7 @@ def test_step_vector_formulas_match_autodiff(name: str) -> None:
     non-concave U) equal objective_value, a search over every k, and certificate_gap
     (autodiff of the full objective)."""
     from collapse_theory.problems.utilities import custom, parse_utility
-    from collapse_theory.solver.step_vectors import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
+    from collapse_theory.solver._step_vectors import _best_step_vector, _endpoints, _step_vector_gap, _step_vector_objective
 
     utility = {
         "cubic": custom(lambda x: x**3 + 0.5 * x, name="cubic"),

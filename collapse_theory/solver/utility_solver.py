@@ -106,9 +106,9 @@ from collapse_theory._core.precision import float64
 from collapse_theory.problems.families import FAMILIES, Family, box_cox_beta_parameter
 from collapse_theory.problems.utilities import Utility, UtilityFunction, member, parse_utility
 from collapse_theory.solver import _interior_point
+from collapse_theory.solver._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
 from collapse_theory.solver.certificates import certificate_gap, objective_value, reward_gradient
 from collapse_theory.solver.solution import Solution, concave_status, within_tolerance
-from collapse_theory.solver.step_vectors import _affine_solution, _best_of_vertices, _convex_solution
 
 __all__ = [
     "COARSE_LEVEL",
