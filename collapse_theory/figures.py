@@ -182,7 +182,7 @@ class LossOptimum:
     Attributes:
         loss: the loss spec as named (``bradley-terry``, ``ipo:0.5``).
         frameworks: who trains it (``"TRL default, OpenRLHF"``).
-        status: :class:`~collapse_theory.solver.loss_solver.LossStatus` value (``optimal``, ``unbounded``, ...).
+        status: :class:`~collapse_theory.solver.loss_solver.Status` value (``optimal``, ``unbounded``, ...).
         shape: (r - min r) / (max r - min r) of the optimum, or the unbounded direction.
     """
 

@@ -133,7 +133,25 @@ def test_converged_and_certified_follow_the_status() -> None:
     for status in Status:
         assert not status.certified or status.converged
         assert status.message and status.value == status.value.lower()
-    assert [s for s in Status if s.certified] == [Status.OPTIMAL]
+    certified = [Status.OPTIMAL, Status.SHIFT_INVARIANT, Status.NON_UNIQUE]
+    assert [s for s in Status if s.certified] == certified
+    assert [s for s in Status if s.converged] == [*certified[:1], Status.EXACT_VERTEX, *certified[1:], Status.UNBOUNDED]
+    assert [s for s in Status if not s.has_rewards] == [Status.UNBOUNDED]
+
+
+def test_a_solution_cannot_contradict_its_status() -> None:
+    """The invariant is enforced when a solution is made: no certified NaN, no unbounded answer with rewards."""
+    common = {"utility": "u", "n": 2, "iterations": 0, "seconds": 0.0, "message": "m"}
+    with pytest.raises(ValueError, match="finite"):
+        Solution(rewards=np.array([math.nan, 0.0]), objective=0.0, gap=0.0, status=Status.OPTIMAL, **common)
+    with pytest.raises(ValueError, match="finite"):
+        Solution(rewards=np.array([1.0, 0.0]), objective=1.0, gap=None, status=Status.NON_UNIQUE, **common)
+    with pytest.raises(ValueError, match="direction"):
+        Solution(rewards=np.array([1.0, 0.0]), objective=1.0, gap=None, status=Status.UNBOUNDED, **common)
+    with pytest.raises(ValueError, match="needs rewards"):
+        Solution(rewards=None, objective=None, gap=None, status=Status.NOT_CONVERGED, **common)
+    unbounded = Solution(rewards=None, objective=None, gap=None, status=Status.UNBOUNDED, direction=np.array([1.0, 0.0]), **common)
+    assert unbounded.converged and not unbounded.certified
 
 
 def test_failed_solution_json_is_strict() -> None:

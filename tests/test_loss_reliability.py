@@ -32,7 +32,8 @@ from helpers import error_line, numpy_utility
 from collapse_theory._core import compilation_cache as _compilation_cache
 from collapse_theory.laws.loss_laws import NoLimitError, field_limit, loss_limit
 from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
-from collapse_theory.solver.loss_solver import LossStatus, estimated_memory, loss_value, solve_loss
+from collapse_theory.solver.loss_solver import estimated_memory, loss_value, solve_loss
+from collapse_theory.solver.status import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -176,9 +177,9 @@ def check_answer(record: dict[str, Any]) -> None:
     """A solve's JSON record against the oracle: its status's promises, and every certified number."""
     loss = parse_loss(record["loss"])
     n = record["n"]
-    status = LossStatus(record["status"])
-    assert record["converged"] == (status not in (LossStatus.NOT_CONVERGED, LossStatus.FAILED))
-    if status is LossStatus.UNBOUNDED:
+    status = Status(record["status"])
+    assert record["converged"] == (status not in (Status.NOT_CONVERGED, Status.FAILED))
+    if status is Status.UNBOUNDED:
         direction = np.asarray(record["direction"])
         assert record["rewards"] is None and direction.shape == (n,)
         assert direction[0] == pytest.approx(1.0) and direction[-1] == pytest.approx(0.0)
@@ -219,8 +220,8 @@ def check_contract(code: int, out: str, err: str) -> list[dict[str, Any]]:
         assert out == ""
         return []
     records = json.loads(out, parse_constant=lambda token: pytest.fail(f"non-strict JSON {token}"))
-    statuses = [LossStatus(record["status"]) for record in records]
-    assert (code == 1) == any(s in (LossStatus.NOT_CONVERGED, LossStatus.FAILED) for s in statuses), err
+    statuses = [Status(record["status"]) for record in records]
+    assert (code == 1) == any(s in (Status.NOT_CONVERGED, Status.FAILED) for s in statuses), err
     return records
 
 
@@ -317,7 +318,7 @@ def test_linear_with_lipo_is_the_best_step_vector(n: int) -> None:
     from fractions import Fraction
 
     solution = solve_loss("linear+lipo", n)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified, solution.message
+    assert solution.status is Status.OPTIMAL and solution.certified, solution.message
     w = _weights(parse_loss("linear+lipo"), n)
     g = [Fraction(0)] * n
     for i in range(n):
@@ -335,7 +336,7 @@ def test_linear_with_lipo_is_the_best_step_vector(n: int) -> None:
 def test_ties_between_step_vectors_are_a_face() -> None:
     # linear alone: P_k = k (n - k); odd n ties k = (n -+ 1)/2 exactly
     solution = solve_loss("linear+margin:0.1", 7)
-    assert solution.status is LossStatus.NON_UNIQUE and solution.certified
+    assert solution.status is Status.NON_UNIQUE and solution.certified
 
 
 def test_min_linear_values_are_evaluated() -> None:
@@ -390,7 +391,7 @@ def test_loss_square_is_utility_square(capsys: pytest.CaptureFixture[str], n: in
 def test_well_posed_extremes_are_certified(spec: str, n: int) -> None:
     loss = parse_loss(spec)
     solution = solve_loss(spec, n)
-    assert solution.certified and solution.status is LossStatus.OPTIMAL, solution.message
+    assert solution.certified and solution.status is Status.OPTIMAL, solution.message
     assert solution.gap is not None and math.isfinite(solution.gap)
     assert solution.rewards is not None
     value, gradient, scale = oracle(loss, solution.rewards)

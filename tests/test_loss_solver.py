@@ -18,7 +18,7 @@ from collapse_theory.problems.losses import LossSpecError, parse_loss
 from collapse_theory.solver import _loss_objective
 from collapse_theory.solver.loss_solver import (
     LossInfeasibleError,
-    LossStatus,
+    Status,
     _kind_and_function,
     _problem,
     cone_gap,
@@ -34,7 +34,7 @@ def test_log_with_l2_on_free_rewards_is_the_hermite_zeros(beta: float, n: int) -
     # Stieltjes' electrostatic problem: zeros of H_n divided by sqrt(BETA (n - 1))
     solution = solve_loss(f"log+free+l2:{beta}", n)
     zeros = np.sort(scipy.special.roots_hermite(n)[0])[::-1] / np.sqrt(beta * (n - 1))
-    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.status is Status.OPTIMAL and solution.certified
     assert solution.rewards is not None
     np.testing.assert_allclose(solution.rewards, zeros, rtol=1e-9, atol=1e-9 * np.abs(zeros).max())
 
@@ -42,7 +42,7 @@ def test_log_with_l2_on_free_rewards_is_the_hermite_zeros(beta: float, n: int) -
 @pytest.mark.parametrize(("tau", "n"), [(0.5, 4), (2.0, 7)])
 def test_ipo_all_pairs_has_equal_gaps_two_tau_over_n(tau: float, n: int) -> None:
     solution = solve_loss(f"ipo-margin:{tau}", n)
-    assert solution.status is LossStatus.SHIFT_INVARIANT and solution.certified
+    assert solution.status is Status.SHIFT_INVARIANT and solution.certified
     assert solution.rewards is not None
     np.testing.assert_allclose(-np.diff(solution.rewards), 2 * tau / n, rtol=1e-10)
     assert abs(solution.rewards.mean()) < 1e-12
@@ -50,20 +50,20 @@ def test_ipo_all_pairs_has_equal_gaps_two_tau_over_n(tau: float, n: int) -> None
 
 def test_bounded_ipo_that_does_not_fill_the_box_is_non_unique() -> None:
     solution = solve_loss("ipo:5+bounded", 8)  # target margin 1/(2 * 5) = 0.1
-    assert solution.status is LossStatus.NON_UNIQUE and "shift" in solution.message
+    assert solution.status is Status.NON_UNIQUE and "shift" in solution.message
     assert solution.rewards is not None
     np.testing.assert_allclose(-np.diff(solution.rewards), 2 * 0.1 / 8, rtol=1e-10)
 
 
 def test_bounded_log_keeps_the_gauss_lobatto_nodes() -> None:
     solution = solve_loss("log", 8)
-    assert solution.status is LossStatus.OPTIMAL
+    assert solution.status is Status.OPTIMAL
     np.testing.assert_allclose(solution.rewards, gauss_lobatto_rewards(8), atol=1e-10)
 
 
 def test_open_assistant_at_eight_is_unique_centred_symmetric_range_17_14() -> None:
     solution = solve_loss("open-assistant", 8)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.status is Status.OPTIMAL and solution.certified
     r = solution.rewards
     assert r is not None
     assert abs(r.mean()) < 1e-12
@@ -74,7 +74,7 @@ def test_open_assistant_at_eight_is_unique_centred_symmetric_range_17_14() -> No
 @pytest.mark.parametrize("spec", ["bradley-terry", "listmle", "log-sigmoid:1+free+rank-margin:0.3", "log-sigmoid:1+free+lipo"])
 def test_free_bradley_terry_and_listmle_have_no_maximiser_and_equal_gap_direction(spec: str) -> None:
     solution = solve_loss(spec, 6)
-    assert solution.status is LossStatus.UNBOUNDED
+    assert solution.status is Status.UNBOUNDED
     assert solution.rewards is None and solution.direction is not None
     np.testing.assert_allclose(solution.direction, np.linspace(1, 0, 6))
     # F keeps increasing along the direction, and stays below its supremum 0 (log-sigmoid <= 0)
@@ -83,9 +83,9 @@ def test_free_bradley_terry_and_listmle_have_no_maximiser_and_equal_gap_directio
 
 
 def test_centring_bounds_rewards_only_from_three_completions() -> None:
-    assert solve_loss("trl-center:0.01", 2).status is LossStatus.UNBOUNDED
+    assert solve_loss("trl-center:0.01", 2).status is Status.UNBOUNDED
     three = solve_loss("trl-center:0.01", 3)
-    assert three.status is LossStatus.OPTIMAL and three.certified
+    assert three.status is Status.OPTIMAL and three.certified
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_centring_bounds_rewards_only_from_three_completions() -> None:
 def test_non_symmetric_losses_beat_an_independent_scipy_optimiser(spec: str, n: int) -> None:
     loss = parse_loss(spec)
     solution = solve_loss(loss, n)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.status is Status.OPTIMAL and solution.certified
     assert solution.rewards is not None and solution.objective is not None
     lower = 0.02 if spec.startswith("log+margin") else 0.0
 
@@ -268,11 +268,11 @@ def test_certificates_scale_with_the_objective() -> None:
 
 def test_kinked_utilities_are_linear_programs() -> None:
     kinked = solve_loss("min-linear:0.3", 8)
-    assert kinked.status is LossStatus.NON_UNIQUE and kinked.certified and "linear program" in kinked.message
+    assert kinked.status is Status.NON_UNIQUE and kinked.certified and "linear program" in kinked.message
     assert kinked.objective == pytest.approx(7.3)
-    assert solve_loss("min-linear:0.3+free", 6).status is LossStatus.NON_UNIQUE
+    assert solve_loss("min-linear:0.3+free", 6).status is Status.NON_UNIQUE
     vertex = solve_loss("linear+margin:0.1", 8)
-    assert vertex.status is LossStatus.OPTIMAL and vertex.rewards is not None
+    assert vertex.status is Status.OPTIMAL and vertex.rewards is not None
     np.testing.assert_allclose(vertex.rewards, [1, 1, 1, 1, 0, 0, 0, 0], atol=1e-12)
 
 
@@ -291,7 +291,7 @@ def test_json_is_strict_and_carries_todays_solve_fields() -> None:
         json.dumps(data, allow_nan=False)
         for key in ("utility", "n", "rewards", "objective", "gap", "converged", "certified", "iterations", "seconds", "message"):
             assert key in data
-        assert data["status"] in {status.value for status in LossStatus}
+        assert data["status"] in {status.value for status in Status}
 
 
 def test_global_jax_precision_is_left_alone() -> None:
@@ -331,7 +331,7 @@ def _bounded_plackett_luce_law(n: int, beta: float) -> np.ndarray:
 
 def _check_bounded_plackett_luce(n: int, beta: float, slack: float) -> None:
     solution = solve_loss(f"plackett-luce:{beta:g}", n)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.status is Status.OPTIMAL and solution.certified
     assert solution.gap is not None and solution.scale is not None and solution.gap <= 1e-10 * solution.scale
     assert solution.rewards is not None and solution.iterations <= 30
     r = solution.rewards
@@ -358,7 +358,7 @@ def test_bounded_plackett_luce_agrees_with_the_barrier(n: int) -> None:
 
     loss = parse_loss("plackett-luce:1")
     solution = solve_loss(loss, n)
-    assert solution.status is LossStatus.OPTIMAL and solution.rewards is not None and solution.gap is not None
+    assert solution.status is Status.OPTIMAL and solution.rewards is not None and solution.gap is not None
     kind, function = _kind_and_function(loss)
     with float64():
         problem = _problem(loss, n, padded_size(n))
@@ -374,7 +374,7 @@ def test_bounded_plackett_luce_agrees_with_the_barrier(n: int) -> None:
 def test_bounded_plackett_luce_at_three_is_the_closed_form(beta: float) -> None:
     # r = (1, x, 0): dF/dx = 1/(e^{Bx} + 1) - e^{Bx}/(e^B + e^{Bx} + 1) = 0 gives e^{2Bx} = e^B + 1
     solution = solve_loss(f"plackett-luce:{beta:g}", 3)
-    assert solution.status is LossStatus.OPTIMAL and solution.rewards is not None
+    assert solution.status is Status.OPTIMAL and solution.rewards is not None
     np.testing.assert_allclose(solution.rewards, [1.0, np.log1p(np.exp(beta)) / (2.0 * beta), 0.0], atol=1e-9)
 
 
@@ -420,7 +420,7 @@ def test_bounded_plackett_luce_at_five_matches_scipy() -> None:
 def test_other_bounded_losses_with_ties_are_certified(spec: str, n: int) -> None:
     # the barrier alone: 200 steps and not-converged for the first two at n = 100
     solution = solve_loss(spec, n)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified and solution.iterations <= 40
+    assert solution.status is Status.OPTIMAL and solution.certified and solution.iterations <= 40
     assert solution.rewards is not None and solution.rewards[0] <= 1.0 and np.sum(solution.rewards >= 1.0 - 1e-12) >= n // 4
 
 
@@ -431,7 +431,7 @@ def test_singular_utilities_finite_at_zero_stay_on_the_barrier() -> None:
     for spec in ("log+l2:0.001", "neg-power:1+margin:0.01", "plackett-luce:1", "log-sigmoid:1+margin:0.1"):
         assert _active_set_applies(parse_loss(spec))
     solution = solve_loss("power:0.5+lipo", 12)
-    assert solution.status is LossStatus.OPTIMAL and solution.certified
+    assert solution.status is Status.OPTIMAL and solution.certified
 
 
 def test_projection_onto_the_capped_orthant_is_euclidean() -> None:

@@ -417,13 +417,12 @@ def test_solve_family_takes_a_bare_parameter_and_a_bare_n() -> None:
 # --- knobs ---------------------------------------------------------------------------
 
 
-def test_max_iterations_still_works_as_a_deprecated_alias_of_max_steps() -> None:
-    """Every entry point takes max_steps; max_iterations still works, with a DeprecationWarning."""
-    with pytest.warns(DeprecationWarning, match="max_steps"):
-        old = solve("log", 8, max_iterations=400)
-    np.testing.assert_array_equal(old.rewards, solve("log", 8, max_steps=400).rewards)
-    with pytest.warns(DeprecationWarning):
-        solve_many(["log"], 8, max_iterations=400)
+def test_max_steps_is_the_one_step_limit_and_max_iterations_is_gone() -> None:
+    """Every entry point takes max_steps; the former max_iterations is refused (removed after its deprecation)."""
+    with pytest.raises(TypeError, match="max_iterations"):
+        solve("log", 8, max_iterations=400)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="max_iterations"):
+        solve_many(["log"], 8, max_iterations=400)  # type: ignore[call-arg]
     with pytest.raises(SolverInputError, match="max_steps"):
         solve("log", 8, max_steps=0)
 

@@ -23,7 +23,7 @@ from collapse_theory.exploration.utility_exploration import (
     shown_atoms,
 )
 from collapse_theory.problems.utilities import Utility
-from collapse_theory.solver.loss_solver import LossStatus
+from collapse_theory.solver.status import Status
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 
@@ -87,7 +87,7 @@ def _print_summary(summary: Exploration) -> None:
     else:
         print("best Beta fit  - (the law is not certified)")
     solution = summary.solution
-    if solution.converged:
+    if solution.converged and solution.rewards is not None:
         status = "certified" if solution.certified else solution.status.value.replace("_", " ")
         print(
             f"optimum, n={solution.n:<3} ["
@@ -121,7 +121,7 @@ def _print_loss_summary(summary: LossExploration, name: str | None = None) -> No
     print(f"answer         {summary.answer}")
     print(f"{f'status, n={solution.n}':<14} {summary.status.value}: {solution.message}")
     if solution.rewards is not None:
-        which = {LossStatus.NON_UNIQUE: " (one of a face)", LossStatus.SHIFT_INVARIANT: " (mean zero; every common shift too)"}
+        which = {Status.NON_UNIQUE: " (one of a face)", Status.SHIFT_INVARIANT: " (mean zero; every common shift too)"}
         print(f"optimum        {_vector(solution.rewards)}{which.get(summary.status, '')}")
     if solution.direction is not None:
         print(f"direction      {_vector(solution.direction)} (best first, range 1)")

@@ -58,7 +58,8 @@ import scipy.optimize
 from collapse_theory.design.family_sweeps import box_cox_exponent, family_utility
 from collapse_theory.design.utility_design import DESIGN_DIGITS, FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
 from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
-from collapse_theory.solver.loss_solver import LossStatus, solve_loss
+from collapse_theory.solver.loss_solver import solve_loss
+from collapse_theory.solver.status import Status
 
 __all__ = ["LOSS_FAMILIES", "design_for_loss_limit", "design_for_loss_rewards", "loss_family", "loss_limit_design_refusal"]
 
@@ -252,7 +253,7 @@ def design_for_loss_rewards(
     low, high, _ = LOSS_FAMILIES[family]
     start = min(max(start, low), high)
     try:
-        unbounded = solve_loss(_member(loss, family, start), n).status is LossStatus.UNBOUNDED
+        unbounded = solve_loss(_member(loss, family, start), n).status is Status.UNBOUNDED
     except LossSpecError:  # this member's margins do not fit in [0, 1]; others' may
         unbounded = False
     if unbounded:  # free rewards without a strongly concave term: no member has a maximiser
@@ -271,7 +272,7 @@ def design_for_loss_rewards(
             except LossSpecError:  # an infeasible margin for this member
                 solved[parameter] = None
                 return None
-            usable = solution.status in (LossStatus.OPTIMAL, LossStatus.SHIFT_INVARIANT) and solution.rewards is not None
+            usable = solution.status in (Status.OPTIMAL, Status.SHIFT_INVARIANT) and solution.rewards is not None
             rewards = None if not usable else np.asarray(solution.rewards, dtype=np.float64)
             if rewards is not None and loss.free:
                 rewards = _normalised(rewards) if rewards[0] > rewards[-1] else None

@@ -1,6 +1,6 @@
 """The answer in one sentence: what a loss does to every prompt's rewards, in the words of collapse.
 
-A :class:`~collapse_theory.solver.loss_solver.LossSolution` carries a status and numbers;
+A :class:`~collapse_theory.solver.loss_solver.Solution` carries a status and numbers;
 :func:`loss_answer` says what they mean for a reward model trained to the end on a
 prompt with n ranked completions:
 
@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from collapse_theory.problems.losses import Loss, parse_loss
-from collapse_theory.solver.loss_solver import LossSolution, LossStatus
+from collapse_theory.solver.solution import Solution
+from collapse_theory.solver.status import Status
 
 __all__ = ["limit_answer", "loss_answer"]
 
@@ -39,7 +40,7 @@ def _equal_gaps(direction: np.ndarray) -> bool:
     return bool(np.allclose(direction, np.linspace(1.0, 0.0, direction.size), atol=1e-9))
 
 
-def loss_answer(solution: LossSolution) -> str:
+def loss_answer(solution: Solution) -> str:
     """One sentence: collapse (and to what), no optimum (and where the rewards go), or no answer.
 
     Example:
@@ -51,12 +52,12 @@ def loss_answer(solution: LossSolution) -> str:
     """
     n = solution.n
     status = solution.status
-    if status is LossStatus.NOT_CONVERGED:
+    if status is Status.NOT_CONVERGED:
         gap = "" if solution.gap is None else f" (certificate gap {solution.gap:.2e})"
         return f"no answer: the solver did not reach a certified maximiser at n = {n}{gap}; nothing is claimed"
-    if status is LossStatus.FAILED:
+    if status is Status.FAILED:
         return f"no answer: the solver failed at n = {n}; nothing is claimed"
-    if status is LossStatus.UNBOUNDED:
+    if status is Status.UNBOUNDED:
         if n == 2:
             return "no optimum: the margin r_1 - r_2 grows without bound, so where training stops decides the margin"
         direction = solution.direction
@@ -67,13 +68,13 @@ def loss_answer(solution: LossSolution) -> str:
         )
     rewards = solution.rewards
     assert rewards is not None
-    shift = " (up to a common shift)" if status is LossStatus.SHIFT_INVARIANT else ""
-    if status is LossStatus.NON_UNIQUE:
+    shift = " (up to a common shift)" if status is Status.SHIFT_INVARIANT else ""
+    if status is Status.NON_UNIQUE:
         return (
             f"no single optimum: a face of maximisers at n = {n}, so the optimiser's path decides where each prompt "
             "ends on it (one maximiser is shown)"
         )
-    free = parse_loss(solution.loss).free
+    free = parse_loss(solution.problem).free
     if n == 2:
         return f"collapse: every prompt with n = 2 ends at the margin r_1 - r_2 = {rewards[0] - rewards[1]:.4g}, whatever the prompt{shift}"
     if free:

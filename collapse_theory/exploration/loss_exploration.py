@@ -37,7 +37,9 @@ from collapse_theory.laws.law import Atom, Law
 from collapse_theory.laws.loss_laws import FieldLaw, loss_limit
 from collapse_theory.laws.numerical_laws import is_hypersingular, is_singular_at_zero
 from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
-from collapse_theory.solver.loss_solver import LossSolution, LossStatus, solve_loss
+from collapse_theory.solver.loss_solver import solve_loss
+from collapse_theory.solver.solution import Solution
+from collapse_theory.solver.status import Status
 from collapse_theory.solver.utility_solver import DEFAULT_MAX_STEPS, check_n
 
 __all__ = ["LossExploration", "explore_loss", "loss_exploration_figure"]
@@ -71,8 +73,8 @@ class LossExploration:
             beyond TAU; min-linear: yes; Plackett-Luce: None, not pairwise).
         singular: U(0+) = -inf or U'(0+) = +inf (None for Plackett-Luce).
         hypersingular: U ~ -x^(-G) with G >= 1 (None for Plackett-Luce).
-        status: the loss's status at n (:class:`~collapse_theory.solver.loss_solver.LossStatus`).
-        solution: the :class:`~collapse_theory.solver.loss_solver.LossSolution` at n: rewards and
+        status: the loss's status at n (:class:`~collapse_theory.solver.loss_solver.Status`).
+        solution: the :class:`~collapse_theory.solver.loss_solver.Solution` at n: rewards and
             certificate, or the limiting direction when unbounded.
         closed_form: the limit law is a closed form (None when there is no law).
         law: a description of the limit law (None when there is none).
@@ -97,8 +99,8 @@ class LossExploration:
     increasing: bool | None
     singular: bool | None
     hypersingular: bool | None
-    status: LossStatus
-    solution: LossSolution = field(metadata={"json": False})
+    status: Status
+    solution: Solution = field(metadata={"json": False})
     closed_form: bool | None = None
     law: str | None = None
     limit_note: str = ""

@@ -412,6 +412,7 @@ def exploration_figure(exploration: Exploration) -> Figure:
     figure = Figure(figsize=(11, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
     rewards = exploration.solution.rewards
+    assert rewards is not None  # a utility's solution always has rewards
     n = rewards.size
     index = np.arange(1, n + 1)
     law = exploration.limit

@@ -51,7 +51,9 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from collapse_theory.problems.losses import Loss, lipo_weights, margin_matrix
+from collapse_theory.problems.losses import Loss, LossSpecError, lipo_weights, margin_matrix
+from collapse_theory.solver.solution import Solution, status_message
+from collapse_theory.solver.status import Status
 
 #: Pairs within this many units of the kink take HiGHS's dual slope (its feasibility tolerance, 1e-7, and some).
 _KINK = 1e-6
@@ -110,23 +112,19 @@ def min_linear_bound(loss: Loss, n: int, slopes: np.ndarray) -> float:
 
 
 def _solution(loss: Loss, n: int, started: float, **fields: Any) -> Any:
-    from collapse_theory.solver.loss_solver import LossSolution
-
     common: dict[str, Any] = {"loss": loss.spec, "utility": loss.objective_spec, "n": n, "direction": None}
-    return LossSolution(**common, **fields, seconds=time.perf_counter() - started)
+    return Solution(**common, **fields, seconds=time.perf_counter() - started)
 
 
 def _failed(loss: Loss, n: int, started: float, iterations: int, why: str) -> Any:
-    from collapse_theory.solver.loss_solver import LossStatus
-
     return _solution(
-        loss, n, started, status=LossStatus.FAILED, rewards=None, objective=None, gap=None, scale=None, certified=False,
-        converged=False, iterations=iterations, message=f"{LossStatus.FAILED.message} ({why})",
+        loss, n, started, status=Status.FAILED, rewards=None, objective=None, gap=None, scale=None,
+         iterations=iterations, message=status_message(Status.FAILED, why),
     )  # fmt: skip
 
 
 def solve_linear_program(loss: Loss, n: int, *, tol: float, started: float) -> Any:
-    """Solve a piecewise-linear loss; a certified :class:`~collapse_theory.solver.loss_solver.LossSolution`."""
+    """Solve a piecewise-linear loss; a certified :class:`~collapse_theory.solver.loss_solver.Solution`."""
     if loss.objective != "min-linear":
         return _solve_affine(loss, n, started)
     if loss.free:
@@ -135,8 +133,6 @@ def solve_linear_program(loss: Loss, n: int, *, tol: float, started: float) -> A
 
 
 def _solve_affine(loss: Loss, n: int, started: float) -> Any:
-    from collapse_theory.solver.loss_solver import LossStatus
-
     assert loss.utility is not None and not loss.free
     slope = float(loss.utility(1.0) - loss.utility(0.5)) * 2.0  # U(x) = a x + b
     offset = float(loss.utility(1.0)) - slope
@@ -156,23 +152,21 @@ def _solve_affine(loss: Loss, n: int, started: float) -> Any:
     if not (math.isfinite(objective) and math.isfinite(scale)):
         return _failed(loss, n, started, 0, "F at the best step vector overflows float64")
     if ties.size > 1:
-        status = LossStatus.NON_UNIQUE
+        status = Status.NON_UNIQUE
         what = "the step vectors with " + ", ".join(str(int(t)) for t in ties) + " ones tie; their hull is the face"
     else:
-        status = LossStatus.OPTIMAL
+        status = Status.OPTIMAL
         second = float(np.max(np.delete(prefix, k))) if n >= 1 else -math.inf
         what = f"the best step vector ({k} ones) beats the next by {unit * (best - second):.6g}"
     return _solution(
-        loss, n, started, status=status, rewards=rewards, objective=objective, gap=0.0, scale=scale, certified=True,
-        converged=True, iterations=0,
-        message=f"{status.message} (F is linear in r: the maximum over the step vectors, exact; {what})",
+        loss, n, started, status=status, rewards=rewards, objective=objective, gap=0.0, scale=scale,
+         iterations=0,
+        message=status_message(status, f"F is linear in r: the maximum over the step vectors, exact; {what}"),
         details={"face_spread": 0.0 if ties.size == 1 else math.inf},
     )  # fmt: skip
 
 
 def _solve_free_min_linear(loss: Loss, n: int, tol: float, started: float) -> Any:
-    from collapse_theory.solver.loss_solver import LossStatus
-
     limit = float(loss.parameter or 0.0)
     step = limit + loss.margin + loss.rank_margin
     rewards = step * ((n - 1) / 2.0 - np.arange(n))
@@ -181,14 +175,14 @@ def _solve_free_min_linear(loss: Loss, n: int, tol: float, started: float) -> An
     bound = limit * math.fsum(weights.tolist())  # min(x, T) <= T
     gap = max(0.0, bound - objective)
     certified = math.isfinite(gap) and gap <= tol * scale
-    status = LossStatus.NON_UNIQUE if certified else LossStatus.NOT_CONVERGED
+    status = Status.NON_UNIQUE if certified else Status.NOT_CONVERGED
     why = (
         f"F <= T sum w_ij, attained when every r_i - r_j - m_ij >= T: adjacent gaps {step:.6g} are reported (mean 0), "
         "and every wider spread is optimal too"
     )
     return _solution(
-        loss, n, started, status=status, rewards=rewards, objective=objective, gap=gap, scale=scale, certified=certified,
-        converged=certified, iterations=0, message=f"{status.message} ({why})", details={"face_spread": math.inf},
+        loss, n, started, status=status, rewards=rewards, objective=objective, gap=gap, scale=scale,
+         iterations=0, message=status_message(status, why), details={"face_spread": math.inf},
     )  # fmt: skip
 
 
@@ -226,8 +220,6 @@ def _system(loss: Loss, n: int, unit: float) -> tuple[np.ndarray, Any, np.ndarra
 
 
 def _solve_bounded_min_linear(loss: Loss, n: int, tol: float, started: float) -> Any:
-    from collapse_theory.solver.loss_solver import LossSpecError, LossStatus
-
     if n > MAX_LP_N:
         raise LossSpecError(f"loss {loss.spec!r}: linear programs are limited to n <= {MAX_LP_N} (got {n})")
     limit = float(loss.parameter or 0.0)
@@ -251,24 +243,24 @@ def _solve_bounded_min_linear(loss: Loss, n: int, tol: float, started: float) ->
     gap = max(0.0, bound - objective) if math.isfinite(bound) else math.inf
     certified = math.isfinite(objective) and gap <= tol * scale
     if not certified:
-        status = LossStatus.NOT_CONVERGED
+        status = Status.NOT_CONVERGED
         what = f"the linear majorant from HiGHS's duals leaves a gap {gap:.3g} above tol * scale = {tol * scale:.3g}"
         spread = math.nan
     else:
         spread = _face_spread(cost, matrix, upper, bounds, float(result.fun), n)
         if math.isnan(spread):
-            status = LossStatus.OPTIMAL
+            status = Status.OPTIMAL
             what = "certified; whether the maximiser is unique was not decided (the face's linear programs did not finish)"
         elif spread <= 1e-7 * max(1.0, float(np.abs(_generic(n)).sum())):
-            status = LossStatus.OPTIMAL
+            status = Status.OPTIMAL
             what = "the maximiser is a vertex"
         else:
-            status = LossStatus.NON_UNIQUE
+            status = Status.NON_UNIQUE
             what = f"a face of maximisers: a generic linear functional of r / {unit:.6g} spreads by {spread:.6g} over it"
     return _solution(
-        loss, n, started, status=status, rewards=rewards, objective=objective, gap=gap, scale=scale, certified=certified,
-        converged=certified, iterations=iterations,
-        message=f"{status.message} (linear program, HiGHS; certificate: a linear majorant of F; {what})",
+        loss, n, started, status=status, rewards=rewards, objective=objective, gap=gap, scale=scale,
+         iterations=iterations,
+        message=status_message(status, f"linear program, HiGHS; certificate: a linear majorant of F; {what}"),
         details={"face_spread": spread},
     )  # fmt: skip
 

@@ -34,7 +34,7 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
   so the shape is the bounded maximiser of the margin-free loss.
 * ``non-unique``: a face of maximisers (affine U, ``min-linear:T``, bounded IPO whose
   optimum does not fill [0, 1]): one maximiser and what is free.
-* ``not-converged`` / ``failed``: the certificate did not reach the tolerance / no answer.
+* ``not_converged`` / ``failed``: the certificate did not reach the tolerance / no answer.
 
 A plain utility (the paper's problem) is delegated to :func:`collapse_theory.solver.utility_solver.solve`.
 
@@ -50,10 +50,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import enum
 import math
 import time
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -63,16 +61,15 @@ import scipy.optimize
 
 from collapse_theory._core.checks import check_memory
 from collapse_theory._core.precision import float64
-from collapse_theory._core.results import as_dict
 from collapse_theory.problems.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
 from collapse_theory.solver import _loss_bounded, _loss_newton, _loss_objective
+from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution, status_message
+from collapse_theory.solver.status import Status
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
     "DEFAULT_TOLERANCE",
     "LossInfeasibleError",
-    "LossSolution",
-    "LossStatus",
     "cone_gap",
     "estimated_memory",
     "frank_wolfe_gap",
@@ -80,7 +77,6 @@ __all__ = [
     "solve_loss",
 ]
 
-DEFAULT_TOLERANCE = 1e-10
 DEFAULT_MAX_STEPS = 200
 
 #: Families whose U saturates exponentially (U(x) -> sup U like -exp(-x)): their unbounded
@@ -90,74 +86,6 @@ SATURATING_FAMILIES = ("log-sigmoid", "exp")
 
 class LossInfeasibleError(LossSpecError):
     """No reward vector satisfies the loss's hard requirements (a singular U with margins on [0, 1])."""
-
-
-class LossStatus(enum.Enum):
-    """What kind of answer a loss has at n, each with a human-readable message."""
-
-    OPTIMAL = "optimal"
-    SHIFT_INVARIANT = "shift-invariant"
-    UNBOUNDED = "unbounded"
-    NON_UNIQUE = "non-unique"
-    NOT_CONVERGED = "not-converged"
-    FAILED = "failed"
-
-    @property
-    def message(self) -> str:
-        """One line saying what the status means."""
-        return _MESSAGES[self]
-
-
-_MESSAGES = {
-    LossStatus.OPTIMAL: "certified maximiser",
-    LossStatus.SHIFT_INVARIANT: "maximiser unique up to a common shift; the mean-zero one is reported",
-    LossStatus.UNBOUNDED: "no maximiser: the loss improves without limit; the limiting direction is reported",
-    LossStatus.NON_UNIQUE: "a face of maximisers; one is reported",
-    LossStatus.NOT_CONVERGED: "the certificate did not reach the tolerance",
-    LossStatus.FAILED: "no answer was found",
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class LossSolution:
-    """The answer for one (loss, n): a status, rewards or a direction, and a certificate.
-
-    Attributes:
-        loss: the loss's canonical spec.
-        utility: the objective term's spec (today's ``solve`` field).
-        n: number of ranked completions.
-        status: a :class:`LossStatus`.
-        rewards: descending float64 rewards (None when unbounded).
-        direction: the limiting shape when unbounded (best first, range [0, 1]), else None.
-        objective: F(rewards) (None when unbounded).
-        gap: the certificate: an upper bound on F* - F(rewards) (None when unbounded).
-        scale: the certificate's scale; certified means gap <= tol * scale.
-        certified: the gap is a valid bound and meets the tolerance (or an LP solver's optimality).
-        converged: the status is an answer (not ``not-converged`` or ``failed``).
-        iterations: Newton steps (or LP iterations).
-        seconds: wall-clock time, compilation included on first use.
-        message: the status's message and why.
-    """
-
-    loss: str
-    utility: str
-    n: int
-    status: LossStatus
-    rewards: np.ndarray | None
-    direction: np.ndarray | None
-    objective: float | None
-    gap: float | None
-    scale: float | None
-    certified: bool
-    converged: bool
-    iterations: int
-    seconds: float
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Strict JSON: today's ``solve`` fields plus ``loss``, ``status``, ``direction``, ``scale``."""
-        return as_dict(self)
 
 
 # --- problem data -----------------------------------------------------------------
@@ -395,14 +323,14 @@ def solve_loss(
     *,
     tol: float = DEFAULT_TOLERANCE,
     max_steps: int = DEFAULT_MAX_STEPS,
-) -> LossSolution:
+) -> Solution:
     """Maximise a ranking loss for one prompt with n ranked completions; say what kind of answer exists.
 
     Args:
         loss: a :class:`~collapse_theory.problems.losses.Loss` or a spec such as ``"open-assistant"``.
         n: number of ranked completions (>= 2).
         tol: certified when the gap <= ``tol * scale`` (see the module docstring).
-        max_steps: Newton steps before giving up (``not-converged``).
+        max_steps: Newton steps before giving up (``not_converged``).
 
     Example:
         >>> s = solve_loss("open-assistant", 8)
@@ -450,12 +378,12 @@ def solve_loss(
     return _solve_bounded(loss, n, tol, max_steps, started)
 
 
-def _shifted_into_box(loss: Loss, free: LossSolution, started: float) -> LossSolution:
+def _shifted_into_box(loss: Loss, free: Solution, started: float) -> Solution:
     assert free.rewards is not None
     low, high = float(free.rewards[-1]), float(free.rewards[0])
     rewards = free.rewards + (1.0 - high - low) / 2.0
     slack = 1.0 - (high - low)
-    status = LossStatus.NON_UNIQUE if slack > 0.0 else LossStatus.OPTIMAL
+    status = Status.NON_UNIQUE if slack > 0.0 else Status.OPTIMAL
     why = (
         f"F depends on differences only and its free maximiser has range {high - low:.6g} <= 1: every common shift "
         f"within {slack:.6g} is optimal; the one centred in [0, 1] is reported (certificate: the cone bound, the box lies in K)"
@@ -466,38 +394,21 @@ def _shifted_into_box(loss: Loss, free: LossSolution, started: float) -> LossSol
         status=status,
         rewards=rewards,
         seconds=time.perf_counter() - started,
-        message=f"{status.message} ({why})",
+        message=status_message(status, why),
     )
 
 
-def _plain(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> LossSolution:
-    from collapse_theory.solver.utility_solver import solve
+def _plain(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> Solution:
+    """A plain utility: the paper's solver, its status kept (an affine U's face at odd n is ``NON_UNIQUE``)."""
+    from collapse_theory.solver.utility_solver import solve  # utility_solver imports this module for its limits
 
     assert loss.utility is not None
     solution = solve(loss.utility, n, tol=tol, max_steps=max_steps)
-    # a convex U's best step vector is exact (``--utility`` says exact_vertex): an answer, not a certificate
-    status = LossStatus.OPTIMAL if solution.converged else LossStatus.NOT_CONVERGED
-    if loss.utility.affine and solution.converged:
-        status = LossStatus.NON_UNIQUE if n % 2 == 1 else LossStatus.OPTIMAL
-    message = solution.message
-    if status is LossStatus.NON_UNIQUE:
+    status, message = solution.status, solution.message
+    if loss.utility.affine and status.certified and n % 2 == 1:
+        status = Status.NON_UNIQUE
         message = "a face of maximisers: the middle reward (odd n) may be anywhere in [0, 1]; the symmetric one is reported"
-    return LossSolution(
-        loss=loss.spec,
-        utility=loss.utility.spec,
-        n=n,
-        status=status,
-        rewards=np.asarray(solution.rewards),
-        direction=None,
-        objective=float(solution.objective),
-        gap=float(solution.gap),
-        scale=None,
-        certified=bool(solution.certified and solution.converged),
-        converged=status not in (LossStatus.NOT_CONVERGED, LossStatus.FAILED),
-        iterations=int(solution.iterations),
-        seconds=time.perf_counter() - started,
-        message=message,
-    )
+    return dataclasses.replace(solution, loss=loss.spec, status=status, seconds=time.perf_counter() - started, message=message)
 
 
 def _scale(objective: float, regulariser: float, gradient: np.ndarray, rewards: np.ndarray) -> float:
@@ -539,7 +450,7 @@ def _run(loss: Loss, n: int, tol: float, max_steps: int, free: bool) -> tuple[np
         return rewards, float(result.objective), float(result.regulariser), gradient, int(result.iterations)
 
 
-def _solve_free(loss: Loss, n: int, tol: float, max_steps: int, modulus: float, started: float) -> LossSolution:
+def _solve_free(loss: Loss, n: int, tol: float, max_steps: int, modulus: float, started: float) -> Solution:
     rewards, objective, regulariser, gradient, iterations = _run(loss, n, tol, max_steps, True)
     mean_curvature = _mean_curvature(loss, n)
     shift_invariant = mean_curvature == 0.0
@@ -557,47 +468,46 @@ def _solve_free(loss: Loss, n: int, tol: float, max_steps: int, modulus: float, 
     finite = bool(np.all(np.isfinite(rewards)) and math.isfinite(objective))
     certified = finite and gap <= tol * scale
     if not finite:
-        status = LossStatus.FAILED
+        status = Status.FAILED
     elif not certified:
-        status = LossStatus.NOT_CONVERGED
+        status = Status.NOT_CONVERGED
     else:
-        status = LossStatus.SHIFT_INVARIANT if shift_invariant else LossStatus.OPTIMAL
+        status = Status.SHIFT_INVARIANT if shift_invariant else Status.OPTIMAL
     why = f"strong-concavity bound on the order cone, mu = {strength:.6g}"
-    return _answer(loss, n, status, rewards, objective - regulariser, gap, scale, certified, iterations, started, why)
+    return _answer(loss, n, status, rewards, objective - regulariser, gap, scale, iterations, started, why)
 
 
-def _solve_bounded(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> LossSolution:
+def _solve_bounded(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> Solution:
     rewards, objective, regulariser, gradient, iterations = _run(loss, n, tol, max_steps, False)
     gap = frank_wolfe_gap(gradient, rewards)
     scale = _scale(objective, regulariser, gradient, rewards)
     finite = bool(np.all(np.isfinite(rewards)) and math.isfinite(objective))
     certified = finite and gap <= tol * scale
-    status = LossStatus.OPTIMAL if certified else (LossStatus.NOT_CONVERGED if finite else LossStatus.FAILED)
+    status = Status.OPTIMAL if certified else (Status.NOT_CONVERGED if finite else Status.FAILED)
     why = "Frank-Wolfe gap over the step vectors of the ordered box"
     slack = min(1.0 - float(rewards[0]), float(rewards[-1]))
     if certified and not loss.has_regulariser and slack > math.sqrt(tol):
-        status = LossStatus.NON_UNIQUE
+        status = Status.NON_UNIQUE
         why = (
             f"F depends on differences only and the maximiser does not fill [0, 1]: every common shift s with "
             f"{-float(rewards[-1]):.6g} <= s <= {1.0 - float(rewards[0]):.6g} is also optimal"
         )
-    return _answer(loss, n, status, rewards, objective - regulariser, gap, scale, certified, iterations, started, why)
+    return _answer(loss, n, status, rewards, objective - regulariser, gap, scale, iterations, started, why)
 
 
 def _answer(
     loss: Loss,
     n: int,
-    status: LossStatus,
+    status: Status,
     rewards: np.ndarray,
     objective: float,
     gap: float,
     scale: float,
-    certified: bool,
     iterations: int,
     started: float,
     why: str,
-) -> LossSolution:
-    return LossSolution(
+) -> Solution:
+    return Solution(
         loss=loss.spec,
         utility=loss.objective_spec,
         n=n,
@@ -607,11 +517,9 @@ def _answer(
         objective=objective,
         gap=gap,
         scale=scale,
-        certified=certified,
-        converged=status not in (LossStatus.NOT_CONVERGED, LossStatus.FAILED),
         iterations=iterations,
         seconds=time.perf_counter() - started,
-        message=f"{status.message} ({why})",
+        message=status_message(status, why),
     )
 
 
@@ -632,7 +540,7 @@ def unbounded_direction(loss: Loss | str, n: int) -> np.ndarray:
     return (rewards - rewards[-1]) / (rewards[0] - rewards[-1])
 
 
-def _unbounded(loss: Loss, n: int, started: float) -> LossSolution:
+def _unbounded(loss: Loss, n: int, started: float) -> Solution:
     direction = unbounded_direction(loss, n)
     if _saturating(loss):
         why = (
@@ -646,19 +554,17 @@ def _unbounded(loss: Loss, n: int, started: float) -> LossSolution:
         )
     if loss.center and n == 2:
         why += "; center bounds only the sum r_1 + r_2 at n = 2"
-    return LossSolution(
+    return Solution(
         loss=loss.spec,
         utility=loss.objective_spec,
         n=n,
-        status=LossStatus.UNBOUNDED,
+        status=Status.UNBOUNDED,
         rewards=None,
         direction=direction,
         objective=None,
         gap=None,
         scale=None,
-        certified=False,
-        converged=True,
         iterations=0,
         seconds=time.perf_counter() - started,
-        message=f"{LossStatus.UNBOUNDED.message} ({why})",
+        message=status_message(Status.UNBOUNDED, why),
     )

@@ -31,8 +31,7 @@ barrier path, the polish, the batched solves and the exact vertex answers.
 
 **Knobs.** Every solving function takes the same two: ``tol``, the relative
 certificate tolerance above (default 1e-10), and ``max_steps``, the Newton steps
-of the barrier path before it gives up (default 400; ``max_iterations`` is a
-deprecated alias). Requests whose dense solve would not fit in the available
+of the barrier path before it gives up (default 400). Requests whose dense solve would not fit in the available
 memory (:func:`estimated_memory`) are refused before anything is allocated.
 
 **Status.** Each :class:`Solution` carries one :class:`~collapse_theory.solver.status.Status`:
@@ -90,7 +89,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
@@ -108,11 +106,10 @@ from collapse_theory.problems.utilities import Utility, UtilityFunction, member,
 from collapse_theory.solver import _interior_point
 from collapse_theory.solver._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
 from collapse_theory.solver.certificates import certificate_gap, objective_value, reward_gradient
-from collapse_theory.solver.solution import Solution, concave_status, within_tolerance
+from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution, concave_status, within_tolerance
 
 __all__ = [
     "COARSE_LEVEL",
-    "DEFAULT_MAX_ITERATIONS",
     "DEFAULT_MAX_STEPS",
     "DEFAULT_TOLERANCE",
     "MIN_BATCH",
@@ -132,13 +129,8 @@ __all__ = [
     "solve_many",
 ]
 
-#: Relative certificate tolerance: certified when gap <= tol * (max_k G_k - min_k G_k), the spread of the
-#: gradient's prefix sums (invariant to U -> cU + b, c > 0).
-DEFAULT_TOLERANCE = 1e-10
 #: Newton steps of the barrier path before giving up (``Status.NOT_CONVERGED``).
 DEFAULT_MAX_STEPS = 400
-#: The former name of :data:`DEFAULT_MAX_STEPS` (deprecated).
-DEFAULT_MAX_ITERATIONS = DEFAULT_MAX_STEPS
 
 
 class SolverInputError(ValueError):
@@ -418,6 +410,7 @@ def _interpolated_start(half: Solution, quarter: Solution | None, n: int, size: 
     fine_levels = (np.arange(m) + 0.5) / n
 
     def at_fine_levels(solution: Solution) -> np.ndarray:
+        assert solution.rewards is not None  # a utility's solution always has rewards
         coarse = 1.0 - solution.rewards
         levels = (np.arange(solution.n) + 0.5) / solution.n
         return scipy.interpolate.PchipInterpolator(levels, coarse)(np.clip(fine_levels, levels[0], levels[-1]))
@@ -426,6 +419,7 @@ def _interpolated_start(half: Solution, quarter: Solution | None, n: int, size: 
     if quarter is not None:
         top = 2.0 * top - at_fine_levels(quarter)
         length = min(quarter.n // 2, half.n // 2, m)
+        assert half.rewards is not None and quarter.rewards is not None
         y_half, y_quarter = 1.0 - half.rewards[:length], 1.0 - quarter.rewards[:length]
         positive = y_quarter > 0
         edge = np.where(positive, y_half * (y_half / np.where(positive, y_quarter, 1.0)), top[:length])
@@ -528,11 +522,8 @@ def _validate_tolerance(tol: float) -> float:
     return tol
 
 
-def _validate_steps(max_steps: int, max_iterations: int | None) -> int:
-    """``max_steps``, or the deprecated ``max_iterations`` where that is given instead."""
-    if max_iterations is not None:
-        warnings.warn("max_iterations is deprecated; use max_steps", DeprecationWarning, stacklevel=3)
-        max_steps = max_iterations
+def _validate_steps(max_steps: int) -> int:
+    """``max_steps``: a positive integer."""
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise SolverInputError(f"max_steps must be a positive integer, got {max_steps!r}")
     return int(max_steps)
@@ -600,7 +591,6 @@ def solve(
     *,
     tol: float = DEFAULT_TOLERANCE,
     max_steps: int = DEFAULT_MAX_STEPS,
-    max_iterations: int | None = None,
 ) -> Solution:
     """Optimal rewards of the interpolating-regime problem, with a certificate.
 
@@ -609,7 +599,6 @@ def solve(
         n: number of ranked completions (>= 2).
         tol: relative certificate tolerance (see the module docstring, "Knobs").
         max_steps: Newton steps of the barrier path before giving up.
-        max_iterations: deprecated alias of ``max_steps``.
 
     Returns:
         A :class:`Solution`; ``rewards`` are float64 and descending.
@@ -629,7 +618,7 @@ def solve(
     # a group of one, without the batch's grouping: for step-vector answers (convex or
     # affine U) the call path is the whole cost
     tol = _validate_tolerance(tol)
-    max_steps = _validate_steps(max_steps, max_iterations)
+    max_steps = _validate_steps(max_steps)
     problem = (parse_utility(utility), check_n(n))
     _check_memory([problem], "solving")
     return _solve_group([problem], tol, max_steps)[0]
@@ -641,7 +630,6 @@ def solve_many(
     *,
     tol: float = DEFAULT_TOLERANCE,
     max_steps: int = DEFAULT_MAX_STEPS,
-    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve several utilities at one n (utilities of one family share one ``vmap`` call).
 
@@ -656,7 +644,7 @@ def solve_many(
     """
     if isinstance(utilities, (str, Utility)):
         utilities = [utilities]
-    max_steps = _validate_steps(max_steps, max_iterations)
+    max_steps = _validate_steps(max_steps)
     return solve_batch([(u, n) for u in utilities], tol=tol, max_steps=max_steps)
 
 
@@ -667,7 +655,6 @@ def solve_family(
     *,
     tol: float = DEFAULT_TOLERANCE,
     max_steps: int = DEFAULT_MAX_STEPS,
-    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve a grid of one built-in family's parameters (and several n) in one compiled call.
 
@@ -680,7 +667,7 @@ def solve_family(
     """
     members = [member(family, p) for p in ([parameters] if isinstance(parameters, (int, float, np.number)) else parameters)]
     n_values = list(ns) if isinstance(ns, Sequence) or (isinstance(ns, np.ndarray) and ns.ndim == 1) else [check_n(ns)]
-    max_steps = _validate_steps(max_steps, max_iterations)
+    max_steps = _validate_steps(max_steps)
     return solve_batch([(u, n) for u in members for n in n_values], tol=tol, max_steps=max_steps)
 
 
@@ -689,7 +676,6 @@ def solve_batch(
     *,
     tol: float = DEFAULT_TOLERANCE,
     max_steps: int = DEFAULT_MAX_STEPS,
-    max_iterations: int | None = None,
 ) -> list[Solution]:
     """Solve many (utility, n) problems; those sharing a family and padded size run in one ``vmap``.
 
@@ -697,7 +683,7 @@ def solve_batch(
     stacks; each problem keeps its own iteration count and certificate).
     """
     tol = _validate_tolerance(tol)
-    max_steps = _validate_steps(max_steps, max_iterations)
+    max_steps = _validate_steps(max_steps)
     parsed = [(parse_utility(u), check_n(n)) for u, n in problems]
     _check_memory(parsed, "solving")
     groups: dict[tuple[Any, ...], list[int]] = {}

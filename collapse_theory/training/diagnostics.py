@@ -42,7 +42,8 @@ from collapse_theory._core.io import atomic_write_json
 from collapse_theory._core.results import as_dict
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import Utility
-from collapse_theory.solver.loss_solver import LossStatus, solve_loss
+from collapse_theory.solver.loss_solver import solve_loss
+from collapse_theory.solver.status import Status
 from collapse_theory.solver.utility_solver import solve_many
 from collapse_theory.training.data import Dataset
 
@@ -183,7 +184,7 @@ def _predictions(losses: list[Loss], n: int) -> list[Prediction]:
                 status=answer.status.value,
                 rewards=values,
                 normalised=loss.free or unbounded,
-                unbounded=unbounded or answer.status is LossStatus.UNBOUNDED,
+                unbounded=unbounded or answer.status is Status.UNBOUNDED,
             )
         )
     return answers
