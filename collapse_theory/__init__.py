@@ -18,6 +18,7 @@ Example:
 
 from collapse_theory._core.compilation_cache import enable_compilation_cache
 from collapse_theory._core.version import __version__
+from collapse_theory.errors import CollapseTheoryError
 from collapse_theory.laws.distances import Distances, distance, law_distance
 from collapse_theory.laws.law import Atom, Law
 from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit
@@ -70,6 +71,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FAMILIES",
     "Atom",
+    "CollapseTheoryError",
     "Distances",
     "Exploration",
     "Family",

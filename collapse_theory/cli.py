@@ -4,11 +4,11 @@ Each subcommand lives in its own module under :mod:`collapse_theory.commands`
 and exposes ``register(subparsers)``; this module finds them, parses, and turns
 every input error into one line on stderr and exit code 2 (no traceback).
 
-Input errors are ``ValueError`` (and its subclasses: bad specs, sizes refused by the
-memory check, malformed files) and ``OSError`` (files that cannot be read or
-written). Anything else, ``KeyError`` and ``TypeError`` included, is a bug in this
-package and surfaces as a traceback with exit code 1, so it gets reported instead of
-being mistaken for the user's fault.
+Input errors are :class:`~collapse_theory.errors.CollapseTheoryError` (bad specs, bad
+arguments, sizes refused by the memory check, malformed files), any other ``ValueError``,
+and ``OSError`` (files that cannot be read or written). Anything else, ``KeyError`` and
+``TypeError`` included, is a bug in this package and surfaces as a traceback with exit
+code 1, so it gets reported instead of being mistaken for the user's fault.
 
 Warnings (Python's ``warnings``: NumPy's overflow RuntimeWarnings, JAX's note on a damaged
 compilation-cache entry, the library's own) are printed as one line each, once per message,
@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TextIO
 from collapse_theory import commands
 from collapse_theory._core.compilation_cache import cache_directory, enable_compilation_cache
 from collapse_theory._core.version import __version__
+from collapse_theory.errors import CollapseTheoryError, InputError
 
 __all__ = ["COMMAND_ORDER", "PROGRAM", "CommandLineError", "build_parser", "main"]
 
@@ -39,7 +40,7 @@ PROGRAM = "collapse-theory"
 COMMAND_ORDER = ("solve", "losses", "limit", "converge", "explore", "design", "make-data", "train", "audit", "reproduce")
 
 
-class CommandLineError(ValueError):
+class CommandLineError(InputError):
     """A user error detected by a command (reported as one line, exit code 2)."""
 
 
@@ -157,7 +158,8 @@ def _main(argv: Sequence[str] | None) -> int:
     enable_compilation_cache()
     try:
         return int(arguments.handler(arguments) or 0)
-    except (ValueError, OSError) as error:  # input errors only; any other exception is a bug
+    # input errors only (CollapseTheoryError is a ValueError, named for the reader); any other exception is a bug
+    except (CollapseTheoryError, ValueError, OSError) as error:
         print(f"{PROGRAM}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

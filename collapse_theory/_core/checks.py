@@ -12,7 +12,7 @@ Example:
     >>> check_seed(2**70)
     Traceback (most recent call last):
     ...
-    ValueError: seed must be an integer in [0, 4294967295], got 1180591620717411303424
+    collapse_theory.errors.InputError: seed must be an integer in [0, 4294967295], got 1180591620717411303424
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ import math
 import os
 from collections.abc import Callable
 
+# MemoryLimitError is defined with the other error kinds and imported from here too.
+from collapse_theory.errors import InputError, MemoryLimitError
+
 #: Seeds are 32-bit unsigned integers everywhere (NumPy's and JAX's PRNGs both take them).
 MAX_SEED = 2**32 - 1
 
 
-class MemoryLimitError(ValueError):
-    """A request whose estimated memory exceeds what this machine has available."""
-
-
 def check_seed(seed: object) -> int:
-    """A seed as an int in [0, 2**32 - 1]; ``ValueError`` with one line otherwise."""
+    """A seed as an int in [0, 2**32 - 1]; :class:`~collapse_theory.errors.InputError` (one line) otherwise."""
     if isinstance(seed, bool) or not isinstance(seed, int):
         try:
             if isinstance(seed, str):
@@ -38,10 +37,10 @@ def check_seed(seed: object) -> int:
             else:
                 raise TypeError
         except (TypeError, ValueError):
-            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}") from None
+            raise InputError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}") from None
     assert isinstance(seed, int)
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed}")
+        raise InputError(f"seed must be an integer in [0, {MAX_SEED}], got {seed}")
     return seed
 
 

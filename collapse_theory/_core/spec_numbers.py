@@ -36,6 +36,8 @@ import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
+from collapse_theory.errors import SpecError
+
 __all__ = ["SpecNumber", "SpecNumberError", "format_number", "read_number"]
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -51,7 +53,7 @@ MAX_NUMBER_CHARACTERS = 1000
 _INTEGER_DIGITS_BELOW = 1e16
 
 
-class SpecNumberError(ValueError):
+class SpecNumberError(SpecError):
     """A spec parameter that is not a plain finite decimal number representable in float64."""
 
 

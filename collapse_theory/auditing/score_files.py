@@ -69,6 +69,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 
 from collapse_theory._core.checks import available_memory, format_bytes
+from collapse_theory.errors import DataFileError
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -102,7 +103,7 @@ _PARSE_FACTOR = 6
 _SHOWN = 40  # characters of a bad value shown in a message
 
 
-class AuditInputError(ValueError):
+class AuditInputError(DataFileError):
     """A score file that cannot be audited: one line naming the file, the place and the problem."""
 
 

@@ -73,6 +73,7 @@ from functools import lru_cache
 import numpy as np
 
 from collapse_theory._core.spec_numbers import SpecNumberError, format_number, read_number
+from collapse_theory.errors import SpecError
 from collapse_theory.problems.families import FAMILIES
 from collapse_theory.problems.utilities import Utility, UtilitySpecError, parse_utility
 
@@ -87,7 +88,7 @@ __all__ = [
 ]
 
 
-class LossSpecError(ValueError):
+class LossSpecError(SpecError):
     """A loss spec that cannot be read: unknown term, two or no objective terms, a bad parameter."""
 
 

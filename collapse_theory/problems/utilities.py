@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 
 from collapse_theory._core.spec_numbers import SpecNumberError, format_number, read_number
+from collapse_theory.errors import SpecError
 from collapse_theory.problems.families import FAMILIES, Family, UtilityFunction, power_law, valid_forms
 
 Array = Any
@@ -60,7 +61,7 @@ DEFAULT_EXTENSION_EPS = 0.05
 VALID_FORMS = tuple(family.form() for family in FAMILIES.values())
 
 
-class UtilitySpecError(ValueError):
+class UtilitySpecError(SpecError):
     """An unknown utility spec or a parameter out of range.
 
     Attributes:

@@ -101,6 +101,7 @@ import scipy.special
 from collapse_theory._core import exported_programs as _exported_programs
 from collapse_theory._core.checks import check_memory
 from collapse_theory._core.precision import float64
+from collapse_theory.errors import InputError
 from collapse_theory.problems.families import FAMILIES, Family, box_cox_beta_parameter
 from collapse_theory.problems.utilities import Utility, UtilityFunction, member, parse_utility
 from collapse_theory.solver import _interior_point
@@ -133,7 +134,7 @@ __all__ = [
 DEFAULT_MAX_STEPS = 400
 
 
-class SolverInputError(ValueError):
+class SolverInputError(InputError):
     """Invalid solver input (n < 2, non-integer n, bad tolerance)."""
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.results import as_dict
+from collapse_theory.errors import CollapseTheoryError
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import DEFAULT_EXTENSION_EPS, Utility, parse_utility
 
@@ -32,7 +33,7 @@ __all__ = ["DEFAULT_TRAINING_HIDDEN", "TrainingConfig", "TrainingError", "parse_
 DEFAULT_TRAINING_HIDDEN = (64, 64)
 
 
-class TrainingError(ValueError):
+class TrainingError(CollapseTheoryError):
     """A training configuration, run directory or checkpoint that cannot be used (one line)."""
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from collapse_theory._core.checks import check_memory, check_seed
 from collapse_theory._core.io import atomic_write
+from collapse_theory.errors import DataFileError
 
 __all__ = [
     "DATASET_KEYS",
@@ -63,7 +64,7 @@ DATASET_KEYS = ("prompt_embeddings", "completion_embeddings", "rankings", "kinds
 SYNTHETIC_KINDS = ("open", "closed")
 
 
-class DatasetError(ValueError):
+class DatasetError(DataFileError):
     """A dataset file or array that does not follow the format (one-line message)."""
 
 

@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory.errors import CollapseTheoryError
+
 __all__ = [
     "EMBEDDER_PACKAGE",
     "SUM_TOKENS",
@@ -76,7 +78,7 @@ _MISSING = (
 )
 
 
-class EmbedderUnavailable(ValueError):
+class EmbedderUnavailable(CollapseTheoryError):
     """The optional extra ``text`` (WordLlama and its tokenizer) is not installed (one line)."""
 
 
