@@ -23,14 +23,16 @@ from collapse_theory.laws.distances import Distances, distance, law_distance
 from collapse_theory.laws.law import Atom, Law
 from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit
 from collapse_theory.problems.families import FAMILIES, Family
+from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
+from collapse_theory.problems.problem import parse_problem
 from collapse_theory.problems.utilities import Utility, UtilitySpecError, custom, parse_utility
+from collapse_theory.solver.dispatch import solve
+from collapse_theory.solver.solution import Solution
 from collapse_theory.solver.status import Status
 from collapse_theory.solver.utility_solver import (
-    Solution,
     SolverInputError,
     certificate_gap,
     objective_value,
-    solve,
     solve_batch,
     solve_family,
     solve_many,
@@ -48,17 +50,33 @@ _LAZY = {
     "design_for_limit": "collapse_theory.design.utility_design",
     "design_for_rewards": "collapse_theory.design.utility_design",
     "reproduce": "collapse_theory.reproduction.runner",
-    "parse_loss": "collapse_theory.problems.losses",
-    "solve_loss": "collapse_theory.solver.loss_solver",
-    "loss_limit": "collapse_theory.laws.loss_laws",
     "audit": "collapse_theory.auditing",
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
+#: The former loss-only twins, kept for one release (they answer as before; ``solve`` and ``limit``
+#: now take utilities and ranking losses alike).
+_DEPRECATED = {
+    "solve_loss": ("collapse_theory.solver.loss_solver", "solve"),
+    "loss_limit": ("collapse_theory.laws.loss_laws", "limit"),
+}
 
+
+def __getattr__(name: str) -> object:
+    import importlib  # PEP 562: only for the lazily loaded names, never on `import collapse_theory`
+
+    if name in _DEPRECATED:
+        import warnings
+
+        module, replacement = _DEPRECATED[name]
+        warnings.warn(
+            f"collapse_theory.{name} is deprecated and goes in the next release: use collapse_theory.{replacement}, "
+            "which takes utilities and ranking losses alike",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), name)
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'collapse_theory' has no attribute {name!r}")
 
@@ -76,6 +94,8 @@ __all__ = [
     "Exploration",
     "Family",
     "Law",
+    "Loss",
+    "LossSpecError",
     "NumericalLimit",
     "Solution",
     "SolverInputError",
@@ -96,15 +116,14 @@ __all__ = [
     "gauss_lobatto_rewards",
     "law_distance",
     "limit",
-    "loss_limit",
     "numerical_limit",
     "objective_value",
     "parse_loss",
+    "parse_problem",
     "parse_utility",
     "reproduce",
     "solve",
     "solve_batch",
     "solve_family",
-    "solve_loss",
     "solve_many",
 ]

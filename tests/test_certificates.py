@@ -150,7 +150,9 @@ def test_a_solution_cannot_contradict_its_status() -> None:
         Solution(rewards=np.array([1.0, 0.0]), objective=1.0, gap=None, status=Status.UNBOUNDED, **common)
     with pytest.raises(ValueError, match="needs rewards"):
         Solution(rewards=None, objective=None, gap=None, status=Status.NOT_CONVERGED, **common)
-    unbounded = Solution(rewards=None, objective=None, gap=None, status=Status.UNBOUNDED, direction=np.array([1.0, 0.0]), **common)
+    unbounded = Solution(
+        rewards=None, objective=None, gap=None, status=Status.UNBOUNDED, direction=np.array([1.0, 0.0]), **common
+    )
     assert unbounded.converged and not unbounded.certified
 
 

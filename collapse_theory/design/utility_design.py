@@ -73,6 +73,7 @@ from collapse_theory.laws.distances import law_distance
 from collapse_theory.laws.law import Law, as_law, beta_law, exp_law, uniform_law
 from collapse_theory.problems.families import FAMILIES
 from collapse_theory.problems.families import box_cox_beta_parameter as limit_beta_parameter
+from collapse_theory.problems.losses import Loss
 from collapse_theory.problems.utilities import box_cox
 from collapse_theory.solver.utility_solver import estimated_memory
 
@@ -198,7 +199,9 @@ def _is_two_point(target: Any) -> bool:
     return as_law(target).kind == "two-point"
 
 
-def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float = 1e-3) -> Design:
+def design_for_limit(
+    target: Any, family: str | None = None, *, loss: Loss | str | None = None, tolerance: float = 1e-3
+) -> Design:
     """The family member whose n -> infinity law is the target law.
 
     ``box-cox`` (power, log, neg-power, linear): closed form for Beta(a, a) (G = 1 - 2a for
@@ -214,7 +217,11 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
 
     Args:
         target: a frozen scipy law on [0, 1] or a NumericalLimit.
-        family: ``"box-cox"`` or ``"exp"``.
+        family: ``"box-cox"`` (the default) or ``"exp"``; with ``loss``, the loss's own
+            objective family by default.
+        loss: design under a ranking loss instead of the paper's problem
+            (:func:`~collapse_theory.design.loss_design.design_for_loss_limit`: a plain
+            utility's law, refused with the reason for any other loss).
         tolerance: the largest KS distance counted as a match (a verdict threshold, not a
             solver tolerance: the fits run to their own convergence).
 
@@ -222,6 +229,12 @@ def design_for_limit(target: Any, family: str = "box-cox", *, tolerance: float =
         >>> design_for_limit(scipy.stats.beta(0.75, 0.75)).utility
         'neg-power:0.5'
     """
+    if loss is not None:
+        # loss_design builds on this module (its Design, bounds and searches), so it is imported here
+        from collapse_theory.design.loss_design import design_for_loss_limit
+
+        return design_for_loss_limit(target, loss, family, tolerance=tolerance)
+    family = family or "box-cox"
     described = _describe_target(target)
     if family == "exp":
         return _design_exp_limit(target, described, tolerance)
@@ -382,8 +395,9 @@ def _projected_gauss_newton(
 
 def design_for_rewards(
     target: Sequence[float] | np.ndarray,
-    family: str = "box-cox",
+    family: str | None = None,
     *,
+    loss: Loss | str | None = None,
     tolerance: float = 1e-3,
     max_steps: int = 40,
 ) -> Design:
@@ -399,7 +413,11 @@ def design_for_rewards(
 
     Args:
         target: the target rewards (any order; sorted best first), in [0, 1].
-        family: a family with design bounds (``FAMILY_BOUNDS``, read from the registry).
+        family: a family with design bounds (``FAMILY_BOUNDS``, read from the registry);
+            default ``"box-cox"``, or with ``loss`` the family of its objective term.
+        loss: design under a ranking loss, its other terms fixed
+            (:func:`~collapse_theory.design.loss_design.design_for_loss_rewards`; then
+            ``max_steps`` does not apply: that search is a grid, then bounded Brent).
         tolerance: the largest RMS reward error counted as a match (a verdict threshold,
             not a solver tolerance).
         max_steps: Gauss-Newton steps at most.
@@ -411,6 +429,12 @@ def design_for_rewards(
         >>> design.utility, design.reachable
         ('power:0.3', True)
     """
+    if loss is not None:
+        # loss_design builds on this module (its Design, bounds and searches), so it is imported here
+        from collapse_theory.design.loss_design import design_for_loss_rewards
+
+        return design_for_loss_rewards(target, loss, family, tolerance=tolerance)
+    family = family or "box-cox"
     t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
     if t.size < 2:
         raise ValueError("target rewards need at least 2 values")

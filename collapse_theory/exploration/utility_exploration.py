@@ -24,7 +24,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -39,8 +39,12 @@ from collapse_theory.laws.distances import law_distance, law_wasserstein
 from collapse_theory.laws.law import Atom, Law, as_law, beta_law
 from collapse_theory.laws.limits import limit
 from collapse_theory.laws.numerical_laws import NumericalLimit, is_hypersingular, is_singular_at_zero, numerical_limit
+from collapse_theory.problems.problem import Problem, parse_problem
 from collapse_theory.problems.utilities import Utility, custom, parse_utility
 from collapse_theory.solver.utility_solver import Solution, check_n, solve
+
+if TYPE_CHECKING:  # the loss summary builds on this module: only its type is named here
+    from collapse_theory.exploration.loss_exploration import LossExploration
 
 __all__ = [
     "SHOWN_ATOM_MASS",
@@ -328,12 +332,17 @@ _FIT_GRID = np.unique(
 )
 
 
-def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> Exploration:
-    """Summarise a utility: shape, limit law (closed form or numerical), atoms, Beta fit, optimum at n.
+def explore(problem: Problem | str, n: int = 8, *, cells: int | None = None) -> Exploration | LossExploration:
+    """Summarise a utility or a ranking loss: shape, limit law (closed form or numerical), atoms, Beta fit, optimum at n.
+
+    A ranking loss (a :class:`~collapse_theory.problems.losses.Loss` or a spec that is not a
+    utility's, such as ``"trl-center:0.01"``) is summarised by
+    :func:`~collapse_theory.exploration.loss_exploration.explore_loss`: its answer, its law
+    where one exists and its optimum or limiting direction.
 
     Args:
-        utility: a spec, a :class:`~collapse_theory.problems.utilities.Utility`, or a custom one
-            from :func:`load_utility`.
+        problem: a spec, a :class:`~collapse_theory.problems.utilities.Utility`, a custom one
+            from :func:`load_utility`, or a :class:`~collapse_theory.problems.losses.Loss`.
         n: the number of completions of the finite-n optimum (small: it is shown in full).
         cells: mesh cells for :func:`~collapse_theory.laws.numerical_laws.numerical_limit`
             (default: its default).
@@ -343,7 +352,12 @@ def explore(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> 
         >>> summary.law, round(summary.beta_fit.a, 3)
         ('Beta(0.5, 0.5) (arcsine)', 0.5)
     """
-    utility = parse_utility(utility)
+    utility = parse_problem(problem)
+    if not isinstance(utility, Utility):
+        # loss_exploration builds on this module (its summary, fits and figure), so it is imported here
+        from collapse_theory.exploration.loss_exploration import explore_loss
+
+        return explore_loss(utility, n, cells=cells)
     n = check_n(n)
     concave, increasing = shape_on_grid(utility)
     singular = is_singular_at_zero(utility)

@@ -22,7 +22,11 @@ from collapse_theory._core.results import as_dict
 from collapse_theory.laws.distances import distance
 from collapse_theory.laws.law import Law, UnitIntervalLaw
 from collapse_theory.laws.limits import describe_limit, limit
+from collapse_theory.laws.loss_laws import loss_limit
+from collapse_theory.problems.losses import parse_loss
+from collapse_theory.problems.problem import Problem, parse_problem
 from collapse_theory.problems.utilities import Utility, parse_utility
+from collapse_theory.solver.loss_solver import solve_loss
 from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE, check_n, solve_many
 
 __all__ = [
@@ -195,7 +199,7 @@ def _study(spec: str, law: Law, points: list[ConvergencePoint]) -> ConvergenceSt
 
 
 def convergence(
-    utility: Utility | str,
+    problem: Problem | str,
     ns: Sequence[int],
     *,
     tol: float = DEFAULT_TOLERANCE,
@@ -209,8 +213,9 @@ def convergence(
     rates are fitted by :func:`fit_rate`. Measured rates are listed in ``docs/theory.md``.
 
     Args:
-        utility: a utility with a closed-form limit (``log``, ``power:G``, ``neg-power:G``,
-            ``linear``, ``square``).
+        problem: a utility with a closed-form limit (``log``, ``power:G``, ``neg-power:G``,
+            ``linear``, ``square``), or a ranking loss with a limit law (measured by
+            :func:`loss_convergence`).
         ns: the numbers of completions (each an integer >= 2; duplicates are dropped).
         tol: the solver's relative certificate tolerance.
         atom_tolerance: rewards this close to an atom of the law count as on it.
@@ -220,7 +225,10 @@ def convergence(
         >>> [round(p.kolmogorov_smirnov * p.n, 3) for p in study.points]   # KS = 1/n
         [1.0, 1.0, 1.0]
     """
-    return convergence_many([utility], ns, tol=tol, atom_tolerance=atom_tolerance)[0]
+    parsed = parse_problem(problem)
+    if not isinstance(parsed, Utility):
+        return loss_convergence(parsed, ns, tol=tol)
+    return convergence_many([parsed], ns, tol=tol, atom_tolerance=atom_tolerance)[0]
 
 
 def loss_convergence(loss: Any, ns: Sequence[int], *, tol: float = DEFAULT_TOLERANCE) -> ConvergenceStudy:
@@ -235,10 +243,6 @@ def loss_convergence(loss: Any, ns: Sequence[int], *, tol: float = DEFAULT_TOLER
         >>> study.kolmogorov_smirnov_rate.slope < -0.5, study.law
         (True, 'semicircle on [-2, 2]')
     """
-    from collapse_theory.laws.loss_laws import loss_limit
-    from collapse_theory.problems.losses import parse_loss
-    from collapse_theory.solver.loss_solver import solve_loss
-
     parsed = parse_loss(loss)
     law = loss_limit(parsed)
     low, high = law.support

@@ -17,7 +17,8 @@ import numpy as np
 import scipy.special
 
 from collapse_theory.laws.law import Law, as_law
-from collapse_theory.problems.utilities import Utility, parse_utility
+from collapse_theory.problems.problem import Problem, parse_problem
+from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.utility_solver import check_n
 
 __all__ = ["Distribution", "describe_limit", "gauss_lobatto_rewards", "limit", "limit_parameters"]
@@ -26,8 +27,15 @@ __all__ = ["Distribution", "describe_limit", "gauss_lobatto_rewards", "limit", "
 Distribution = Law
 
 
-def limit(utility: Utility | str) -> Law | None:
-    """The closed-form n -> infinity law of the optimal rewards, or None if unknown.
+def limit(problem: Problem | str) -> Law | None:
+    """The n -> infinity law of the optimal rewards of a utility or a ranking loss.
+
+    A ranking loss (any spec that is not a utility's, or a
+    :class:`~collapse_theory.problems.losses.Loss`) is answered by
+    :func:`~collapse_theory.laws.loss_laws.loss_limit`: its closed form (bounded
+    Plackett-Luce, IPO, the semicircle of ``log+free+l2``) or its numerical law with a
+    field, and :class:`~collapse_theory.laws.loss_laws.NoLimitError` saying why where no
+    law exists. A utility's closed form follows; None where none is known.
 
     Read from the utility's family record (:mod:`collapse_theory.problems.families`), never from
     its name: a custom utility has no closed form, whatever it is called.
@@ -53,8 +61,15 @@ def limit(utility: Utility | str) -> Law | None:
         0.3333333333333333
         >>> limit("log-sigmoid:4") is None
         True
+        >>> limit("plackett-luce:1").describe()
+        'atoms 0.4621 at 1 and 0.2689 at 0, uniform mass 0.2689 between'
     """
-    utility = parse_utility(utility)
+    utility = parse_problem(problem)
+    if not isinstance(utility, Utility):
+        # the loss laws (scipy.stats, the energy quadratures) load on the first loss: `import collapse_theory` stays quick
+        from collapse_theory.laws.loss_laws import loss_limit
+
+        return loss_limit(utility)
     record = utility.family_record
     return None if record is None else record.limit_law(utility.parameters)
 

@@ -305,10 +305,9 @@ def loss_limit(loss: Loss | str, **options: Any) -> Law:
     """
     loss = parse_loss(loss)
     if loss.is_plain_utility:
-        from collapse_theory.laws.limits import limit
-
         assert loss.utility is not None
-        law = limit(loss.utility)
+        record = loss.utility.family_record
+        law = None if record is None else record.limit_law(loss.utility.parameters)
         if law is None:
             raise LossSpecError(f"no closed-form limit is known for {loss.spec!r}; use numerical_limit")
         return law
