@@ -7,7 +7,7 @@ limit, while their range-normalised shape approaches the direction
 docs/losses.md). The trainer logs both at every logged step (``metrics.jsonl``):
 
 * ``reward_range``: the mean over the free training prompts of max r - min r (grows);
-* ``shape_distance``: max over ranks of |mean range-normalised shape - direction| (shrinks).
+* ``shape_distance``: max over ranks of ``|mean range-normalised shape - direction|`` (shrinks).
 
 :func:`plot_divergence` draws them against the step on a log scale, with the trends the theory
 gives for gradient descent (the range like log(step), the distance like 1/log(step)).
