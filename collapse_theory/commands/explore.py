@@ -18,7 +18,7 @@ from collapse_theory.exploration.utility_exploration import (
     SHOWN_ATOM_MASS,
     Exploration,
     exploration_figure,
-    explore,
+    explore_utility,
     load_utility,
     shown_atoms,
 )
@@ -163,7 +163,7 @@ def run_explore(arguments: argparse.Namespace) -> int:
     if getattr(arguments, "loss", None) is not None:
         return _run_loss(arguments)
     utility: Utility | str = arguments.utility if arguments.utility is not None else load_utility(arguments.utility_file)
-    summary = explore(utility, arguments.n)
+    summary = explore_utility(utility, arguments.n)
     if arguments.format == "json":
         print(json.dumps(json_value(summary.as_dict()), indent=1, allow_nan=False))
     else:

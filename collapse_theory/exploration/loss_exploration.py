@@ -32,7 +32,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from collapse_theory._core.results import as_dict
-from collapse_theory.exploration.utility_exploration import BetaFit, Exploration, exploration_figure, explore, shape_on_grid
+from collapse_theory.exploration.utility_exploration import (
+    BetaFit,
+    Exploration,
+    exploration_figure,
+    explore_utility,
+    shape_on_grid,
+)
 from collapse_theory.laws.law import Atom, Law
 from collapse_theory.laws.loss_laws import FieldLaw, loss_limit
 from collapse_theory.laws.numerical_laws import is_hypersingular, is_singular_at_zero
@@ -194,7 +200,7 @@ def explore_loss(loss: Loss | str, n: int = 8, *, cells: int | None = None) -> L
     n = check_n(n)
     if loss.is_plain_utility:
         assert loss.utility is not None
-        summary = explore(loss.utility, n, cells=cells)
+        summary = explore_utility(loss.utility, n, cells=cells)
         # solve's own step limit: the same answer as explore's, from the program it just compiled
         solution = solve_loss(loss, n, max_steps=DEFAULT_MAX_STEPS)
         return LossExploration(

@@ -52,6 +52,7 @@ __all__ = [
     "Exploration",
     "exploration_figure",
     "explore",
+    "explore_utility",
     "fit_beta",
     "load_utility",
     "shape_on_grid",
@@ -335,29 +336,51 @@ _FIT_GRID = np.unique(
 def explore(problem: Problem | str, n: int = 8, *, cells: int | None = None) -> Exploration | LossExploration:
     """Summarise a utility or a ranking loss: shape, limit law (closed form or numerical), atoms, Beta fit, optimum at n.
 
+    A utility (a spec, a :class:`~collapse_theory.problems.utilities.Utility`, or a custom
+    one from :func:`load_utility`) gives an :class:`Exploration` (:func:`explore_utility`).
     A ranking loss (a :class:`~collapse_theory.problems.losses.Loss` or a spec that is not a
-    utility's, such as ``"trl-center:0.01"``) is summarised by
-    :func:`~collapse_theory.exploration.loss_exploration.explore_loss`: its answer, its law
-    where one exists and its optimum or limiting direction.
+    utility's, such as ``"trl-center:0.01"``) gives a
+    :class:`~collapse_theory.exploration.loss_exploration.LossExploration`
+    (:func:`~collapse_theory.exploration.loss_exploration.explore_loss`): its answer, its
+    law where one exists, and its optimum or limiting direction.
 
     Args:
-        problem: a spec, a :class:`~collapse_theory.problems.utilities.Utility`, a custom one
-            from :func:`load_utility`, or a :class:`~collapse_theory.problems.losses.Loss`.
+        problem: the utility or loss.
         n: the number of completions of the finite-n optimum (small: it is shown in full).
-        cells: mesh cells for :func:`~collapse_theory.laws.numerical_laws.numerical_limit`
-            (default: its default).
+        cells: mesh cells of the numerical law where one is computed (default: its default).
 
     Example:
         >>> summary = explore("log", n=4)
         >>> summary.law, round(summary.beta_fit.a, 3)
         ('Beta(0.5, 0.5) (arcsine)', 0.5)
+        >>> explore("trl-center:0.01", n=4).solution.status.value
+        'optimal'
     """
-    utility = parse_problem(problem)
-    if not isinstance(utility, Utility):
-        # loss_exploration builds on this module (its summary, fits and figure), so it is imported here
-        from collapse_theory.exploration.loss_exploration import explore_loss
+    parsed = parse_problem(problem)
+    if isinstance(parsed, Utility):
+        return explore_utility(parsed, n, cells=cells)
+    # loss_exploration builds on this module (its summary, fits and figure), so it is imported here
+    from collapse_theory.exploration.loss_exploration import explore_loss
 
-        return explore_loss(utility, n, cells=cells)
+    return explore_loss(parsed, n, cells=cells)
+
+
+def explore_utility(utility: Utility | str, n: int = 8, *, cells: int | None = None) -> Exploration:
+    """Summarise a utility: shape, limit law (closed form or numerical), atoms, Beta fit, optimum at n.
+
+    Args:
+        utility: a spec, a :class:`~collapse_theory.problems.utilities.Utility`, or a custom one
+            from :func:`load_utility`.
+        n: the number of completions of the finite-n optimum (small: it is shown in full).
+        cells: mesh cells for :func:`~collapse_theory.laws.numerical_laws.numerical_limit`
+            (default: its default).
+
+    Example:
+        >>> summary = explore_utility("log", n=4)
+        >>> summary.law, round(summary.beta_fit.a, 3)
+        ('Beta(0.5, 0.5) (arcsine)', 0.5)
+    """
+    utility = parse_utility(utility)
     n = check_n(n)
     concave, increasing = shape_on_grid(utility)
     singular = is_singular_at_zero(utility)
