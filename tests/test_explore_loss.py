@@ -73,7 +73,7 @@ def test_explore_loss_ipo_has_equal_gaps_a_uniform_law_and_a_plot(capsys, tmp_pa
     code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:1", "--n", "8", "--format", "json", "--out", str(plot))
     assert code == 0
     data = strict_json(out)
-    assert data["status"] == "shift-invariant" and data["concave"] and data["increasing"] is False
+    assert data["status"] == "shift_invariant" and data["concave"] and data["increasing"] is False
     rewards = np.array(data["solution"]["rewards"])
     assert -np.diff(rewards) == pytest.approx(np.full(7, 2 * 0.5 / 8), abs=1e-12)
     assert rewards.mean() == pytest.approx(0.0, abs=1e-12)
@@ -119,7 +119,7 @@ def test_explore_loss_table_names_terms_status_and_certificate(capsys):
     code, out, _ = run_cli(capsys, "explore", "--loss", "ipo:1", "--n", "8")
     assert code == 0
     assert "terms          ipo:1 (objective)" in out
-    assert "status, n=8    shift-invariant" in out and "certificate    certified" in out
+    assert "status, n=8    shift_invariant" in out and "certificate    certified" in out
     assert "limit law      uniform on [-0.5, 0.5]" in out and "best Beta fit  - (the law lives on the real line" in out
 
 

@@ -266,7 +266,7 @@ def _ranking_records() -> tuple[list[figures.LossOptimum], list[figures.LossLimi
     optima = [
         figures.LossOptimum(loss="bradley-terry", frameworks="TRL default", status="unbounded", shape=EQUAL_GAPS_8),
         figures.LossOptimum(loss="listmle", frameworks="ListMLE", status="unbounded", shape=EQUAL_GAPS_8),
-        figures.LossOptimum(loss="ipo:0.5", frameworks="IPO", status="shift-invariant", shape=EQUAL_GAPS_8),
+        figures.LossOptimum(loss="ipo:0.5", frameworks="IPO", status="shift_invariant", shape=EQUAL_GAPS_8),
         figures.LossOptimum(
             loss="log+free+l2:0.5",
             frameworks="Stieltjes",

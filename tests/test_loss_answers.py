@@ -1,7 +1,7 @@
 """The one-sentence answer of solve / limit / explore --loss.
 
 Oracles: the statuses of docs/losses.md's table (Open-Assistant optimal with range 17.14 at
-n = 8; Bradley-Terry unbounded with equal gaps; IPO shift-invariant with gaps 2 TAU / n, so at
+n = 8; Bradley-Terry unbounded with equal gaps; IPO shift_invariant with gaps 2 TAU / n, so at
 n = 2 the margin TAU = 1/(2 BETA)); a solve stopped before its certificate (tol = 1e-300) says
 "no answer".
 """

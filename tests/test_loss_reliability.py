@@ -7,7 +7,7 @@ enumerating the n + 1 step vectors, the strong-concavity bound by scipy's isoton
 regression, and closed forms where they exist (min-linear, IPO's equal gaps).
 
 The contract (``collapse-theory solve --loss SPEC --n N --format json``): exit 0 or 1 with a
-status for every valid problem (1 exactly when some status is ``not-converged`` or
+status for every valid problem (1 exactly when some status is ``not_converged`` or
 ``failed``), or exit 2 with one line on stderr and nothing on stdout; every certified answer
 agrees with the independent evaluation.
 """

@@ -343,7 +343,7 @@ def _check_bounded_plackett_luce(n: int, beta: float, slack: float) -> None:
 
 @pytest.mark.parametrize("beta", [1.0, 3.0])
 def test_bounded_plackett_luce_is_certified_at_300_and_follows_its_law(beta: float) -> None:
-    # the barrier alone ended not-converged after 200 steps at n = 300 (gap / scale 1.3e-9)
+    # the barrier alone ended not_converged after 200 steps at n = 300 (gap / scale 1.3e-9)
     _check_bounded_plackett_luce(300, beta, 2.0 / 300)
 
 
@@ -418,7 +418,7 @@ def test_bounded_plackett_luce_at_five_matches_scipy() -> None:
 
 @pytest.mark.parametrize(("spec", "n"), [("ipo:0.25+bounded", 100), ("exp:1+l2:0.01", 100), ("log-sigmoid:1+margin:0.1", 64)])
 def test_other_bounded_losses_with_ties_are_certified(spec: str, n: int) -> None:
-    # the barrier alone: 200 steps and not-converged for the first two at n = 100
+    # the barrier alone: 200 steps and not_converged for the first two at n = 100
     solution = solve_loss(spec, n)
     assert solution.status is Status.OPTIMAL and solution.certified and solution.iterations <= 40
     assert solution.rewards is not None and solution.rewards[0] <= 1.0 and np.sum(solution.rewards >= 1.0 - 1e-12) >= n // 4

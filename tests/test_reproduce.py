@@ -199,7 +199,7 @@ def test_ipo_has_equal_gaps_and_the_uniform_law_at_distance_one_over_2n(quick_ru
     """Oracle: equal gaps 2 TAU / n (docs/losses.md, "Limit laws"); the midpoint grid is at KS 1/(2n) from the uniform law."""
     measured = _claim(quick_run, "ipo-equal-gaps")["measured"]
     for n, value in measured["by_n"].items():
-        assert value["status"] == "shift-invariant" and value["gap_deviation"] <= 1e-12 and abs(value["mean"]) <= 1e-12, n
+        assert value["status"] == "shift_invariant" and value["gap_deviation"] <= 1e-12 and abs(value["mean"]) <= 1e-12, n
     for n, ks in zip(measured["ns"], measured["kolmogorov_smirnov"], strict=True):
         assert ks == pytest.approx(1 / (2 * n), abs=1e-12)
 

@@ -6,7 +6,7 @@ the same inside a loss as trainers write it: the objective term's family is sear
 (``box-cox`` for log, power, neg-power and linear; ``log-sigmoid:B``, ``exp:B``,
 ``plackett-luce:B``), while ``free``/``bounded``, ``l2``, ``center``, the margins and the LiPO
 weights stay as given. Every candidate is a certified :func:`~collapse_theory.solver.loss_solver.solve_loss`
-answer (status ``optimal`` or ``shift-invariant``).
+answer (status ``optimal`` or ``shift_invariant``).
 
 **What is compared.** Bounded rewards are compared as they are (targets in [0, 1], as the
 plain design). Free rewards have no fixed place or scale: a common shift never matters and

@@ -4,12 +4,12 @@ A :class:`~collapse_theory.solver.loss_solver.Solution` carries a status and num
 :func:`loss_answer` says what they mean for a reward model trained to the end on a
 prompt with n ranked completions:
 
-* a maximiser (``optimal``; ``shift-invariant`` up to a common shift): **collapse**, every
+* a maximiser (``optimal``; ``shift_invariant`` up to a common shift): **collapse**, every
   prompt ends at the same rewards (free rewards: the same shape and range), whatever the prompt;
 * ``unbounded``: **no optimum**, the rewards grow without bound while their range-normalised
   shape tends to the limiting direction, so where training stops decides how far they got;
-* ``non-unique``: a face of maximisers, so the optimiser's path picks the end point;
-* ``not-converged`` / ``failed``: **no answer**, nothing is claimed.
+* ``non_unique``: a face of maximisers, so the optimiser's path picks the end point;
+* ``not_converged`` / ``failed``: **no answer**, nothing is claimed.
 
 At n = 2 (one pair per prompt, TRL's usual data) the range-normalised shape is (1, 0) for
 every loss, so the sentence speaks of the margin r_1 - r_2: it collapses to one value, or it

@@ -16,7 +16,7 @@ values, and its plot is :func:`~collapse_theory.exploration.utility_exploration.
 Example:
     >>> summary = explore_loss("ipo:1", n=4)  # target margin TAU = 1/(2 BETA) = 0.5
     >>> summary.status.value, summary.law
-    ('shift-invariant', 'uniform on [-0.5, 0.5]')
+    ('shift_invariant', 'uniform on [-0.5, 0.5]')
     >>> [round(float(r), 6) for r in summary.solution.rewards]
     [0.375, 0.125, -0.125, -0.375]
     >>> explore_loss("bradley-terry", n=4).limit_note

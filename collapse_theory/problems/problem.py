@@ -9,8 +9,8 @@ with one term, and is kept as a :class:`Utility` so that it reaches the paper's 
 exact-vertex and batch paths. A spec string is parsed once, here, where it enters.
 
 Example:
-    >>> parse_problem("log")
-    Utility(spec='log')
+    >>> type(parse_problem("log")).__name__, type(parse_problem("log+free")).__name__
+    ('Utility', 'Loss')
     >>> parse_problem("open-assistant").spec
     'log-sigmoid:1+free+l2:0.001'
     >>> parse_problem("nonsense")
@@ -35,8 +35,8 @@ Problem: TypeAlias = Utility | Loss
 def parse_problem(problem: Problem | str) -> Problem:
     """A :class:`Utility` or :class:`Loss` from an object or a spec (a utility's spec first).
 
-    A spec that names a utility (``log``, ``power:0.5``) is the paper's problem; any other is
-    read as a loss (``open-assistant``, ``log-sigmoid:1+free+l2:0.001``). A malformed utility
+    A spec that names a utility (``log``, ``power:0.5``) is the paper's problem; terms joined
+    by ``+`` and any other spec are read as a loss (``open-assistant``, ``log-sigmoid:1+free+l2:0.001``). A malformed utility
     (``power:2``) keeps its utility error; a spec that is neither says so.
 
     Raises:
@@ -47,6 +47,8 @@ def parse_problem(problem: Problem | str) -> Problem:
         return problem
     if not isinstance(problem, str):
         raise UtilitySpecError(f"a problem is a utility, a loss or a spec string, got {type(problem).__name__}")
+    if "+" in problem:  # terms joined by '+': a loss
+        return parse_loss(problem)
     try:
         return parse_utility(problem)
     except UtilitySpecError as utility_error:
@@ -55,7 +57,7 @@ def parse_problem(problem: Problem | str) -> Problem:
         try:
             return parse_loss(problem)
         except LossSpecError as loss_error:
-            if "unknown term" in str(loss_error) and "+" not in problem:
+            if "unknown term" in str(loss_error):
                 raise UtilitySpecError(
                     f"unknown utility or loss {problem!r}; utilities: {', '.join(VALID_FORMS)}; losses: terms joined by '+' "
                     "(a utility, ipo:BETA, plackett-luce:B, min-linear:T, free, l2:BETA, center:C, margin:M, ...) "

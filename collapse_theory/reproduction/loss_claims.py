@@ -86,12 +86,12 @@ def _ipo_claim(ipo: dict[str, Any]) -> Claim:
         f"status {', '.join(statuses)} (n = {ns}); KS to the uniform law within {significant(ks_error)} of 1/(2n)",
         measured={"tau": tau, "by_n": ipo["by_n"], "ns": ipo["ns"], "kolmogorov_smirnov": ipo["kolmogorov_smirnov"]},
         tolerance=f"at every n, each gap within {_power(EXACT_TOLERANCE)} of 2 TAU / n, the mean within "
-        f"{_power(EXACT_TOLERANCE)} of 0 and KS within {_power(EXACT_TOLERANCE)} of 1/(2n); status shift-invariant, certified",
+        f"{_power(EXACT_TOLERANCE)} of 0 and KS within {_power(EXACT_TOLERANCE)} of 1/(2n); status shift_invariant, certified",
         passed=bool(
             deviation <= EXACT_TOLERANCE
             and mean <= EXACT_TOLERANCE
             and ks_error <= EXACT_TOLERANCE
-            and statuses == ["shift-invariant"]
+            and statuses == ["shift_invariant"]
             and all(value["certified"] for value in by_n.values())
         ),
     )

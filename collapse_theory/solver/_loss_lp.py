@@ -19,7 +19,7 @@ solved in the units of the kink (r = u r', u = min(T, 1)) with weights divided b
 largest: HiGHS's absolute tolerances (1e-7) then act on T's scale, not on [0, 1], and no
 cost reaches its infinity (1e20; LiPO's weights grow like 2^n). Free rewards need no solver:
 F <= T sum w_ij, attained by adjacent gaps T + M + M_rank (every pair then has
-r_i - r_j - m_ij >= T), and every wider spread too (``non-unique``).
+r_i - r_j - m_ij >= T), and every wider spread too (``non_unique``).
 
 **The certificate** is computed from the returned rewards, in F's own units, never taken
 from the solver: the rewards are made feasible (clipped to [0, 1] and made descending),
@@ -37,7 +37,7 @@ positively homogeneous in F like every other certificate.
 
 Uniqueness of a bounded LP answer: two more linear programs over the optimal face
 maximise and minimise a fixed generic functional; a positive spread is a face of
-maximisers (``non-unique``); a check that does not finish leaves the status ``optimal``
+maximisers (``non_unique``); a check that does not finish leaves the status ``optimal``
 (a certified maximiser) and says that uniqueness was not decided.
 """
 

@@ -22,7 +22,7 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
   (kappa/2) n mean(r)^2, with no division by a tiny kappa; the smaller bound is reported.
   Both stop on gap <= tol * scale, scale = abs(objective term) + abs(R) + sum_i abs(g_i) max(1, range r),
   positively homogeneous of degree 1 in F: scaling F scales the test, never an absolute floor.
-* ``shift-invariant``: free rewards with a maximiser unique up to a common shift (IPO
+* ``shift_invariant``: free rewards with a maximiser unique up to a common shift (IPO
   without a regulariser); the mean-zero one is reported.
 * ``unbounded``: no maximiser (free Bradley-Terry, free Plackett-Luce, ``center`` at n = 2):
   ``rewards`` is None and ``direction`` the limiting shape, best first, range [0, 1]:
@@ -32,7 +32,7 @@ bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
   (the hard-margin direction gradient ascent approaches; docs/losses.md). For power-like
   terms (linear, power, log, neg-power, box-cox) F(t v) ~ t^G F_0(v) (or log t + F_0(v)),
   so the shape is the bounded maximiser of the margin-free loss.
-* ``non-unique``: a face of maximisers (affine U, ``min-linear:T``, bounded IPO whose
+* ``non_unique``: a face of maximisers (affine U, ``min-linear:T``, bounded IPO whose
   optimum does not fill [0, 1]): one maximiser and what is free.
 * ``not_converged`` / ``failed``: the certificate did not reach the tolerance / no answer.
 
@@ -41,7 +41,7 @@ A plain utility (the paper's problem) is delegated to :func:`collapse_theory.sol
 Example:
     >>> s = solve_loss("ipo:1", 4)  # TAU = 1/(2 BETA) = 0.5
     >>> s.status.value, [round(float(x), 6) for x in s.rewards]
-    ('shift-invariant', [0.375, 0.125, -0.125, -0.375])
+    ('shift_invariant', [0.375, 0.125, -0.125, -0.375])
     >>> t = solve_loss("bradley-terry", 4)
     >>> t.status.value, t.rewards, [round(float(x), 4) for x in t.direction]
     ('unbounded', None, [1.0, 0.6667, 0.3333, 0.0])
