@@ -201,7 +201,7 @@ def test_exp_start_is_its_limit_law_and_needs_few_newton_steps(beta: float) -> N
     """
     from collapse_theory.design.utility_design import exp_limit_law
     from collapse_theory.problems.utilities import parse_utility
-    from collapse_theory.solver.utility_solver import _closed_form_quantiles, _interior_start
+    from collapse_theory.solver._starting_points import _closed_form_quantiles, _interior_start
 
     utility = parse_utility(f"exp:{beta}")
     for n in (16, 49, 200, 1000):

@@ -87,24 +87,38 @@ result ``Status.NOT_CERTIFIED`` (convex U: ``Status.EXACT_VERTEX``).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
-from functools import lru_cache, partial
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import scipy.special
 
-from collapse_theory._core import exported_programs as _exported_programs
 from collapse_theory._core.checks import check_memory
 from collapse_theory._core.precision import float64
 from collapse_theory.errors import InputError
-from collapse_theory.problems.families import FAMILIES, Family, box_cox_beta_parameter
-from collapse_theory.problems.utilities import Utility, UtilityFunction, member, parse_utility
+from collapse_theory.problems.utilities import Utility, member, parse_utility
 from collapse_theory.solver import _interior_point
+from collapse_theory.solver._compiled_phase import (
+    _BUILTIN_FAMILIES,
+    MIN_BATCH,
+    SMALL_SIZE,
+    _call_phase,
+    _constant,
+    _is_builtin,
+    _PhaseResult,
+    _unpack,
+    batch_size,
+    bucket_size,
+)
+from collapse_theory.solver._starting_points import (
+    COARSE_LEVEL,
+    _closed_form_quantiles,
+    _interior_start,
+    _interpolated_start,
+    _plain_guess,
+    _seeded_by_coarser,
+)
 from collapse_theory.solver._step_vectors import _affine_solution, _best_of_vertices, _convex_solution
 from collapse_theory.solver.certificates import certificate_gap, objective_value, reward_gradient
 from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution, concave_status, within_tolerance
@@ -153,299 +167,9 @@ def check_n(n: object) -> int:
 # --- public solve ------------------------------------------------------------------
 
 
-def bucket_size(m: int) -> int:
-    """Padded size of a problem with m = n // 2 free rewards.
-
-    Small problems share power-of-two sizes (one compilation serves many n, and
-    different n batch together); large ones round up to a multiple of 256, where
-    padding would cost more than compiling.
-    """
-    if m <= 512:
-        return max(16, 1 << (m - 1).bit_length())
-    return -(-m // 256) * 256
-
-
-#: Batches of small problems (padded size up to this) are padded to at least MIN_BATCH problems.
-SMALL_SIZE = 128
-MIN_BATCH = 8
-
-
-def batch_size(count: int, size: int) -> int:
-    """Padded batch length: a power of two, at least MIN_BATCH for small problems.
-
-    Every distinct (batch length, padded size) is one compilation of several
-    seconds, while a padded copy of a small problem costs milliseconds.
-    """
-    padded = 1 << (count - 1).bit_length()
-    return max(padded, MIN_BATCH) if size <= SMALL_SIZE else padded
-
-
-#: The families of the solver's compiled switch, in the order of their run-time code (read
-#: from the registry: the records with ``solver_branch``).
-_BUILTIN_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.solver_branch)
-
-
 #: Padded sizes up to this share the built-in families' one program (a run-time ``lax.switch``);
 #: larger ones compile one program per family (see :func:`_run_phases`).
 SWITCH_SIZE = 512
-
-
-def _builtin_utility(x: jax.Array, params: jax.Array, family_code: jax.Array) -> jax.Array:
-    """U of the built-in family number ``family_code`` (a ``lax.switch``, not a select).
-
-    Measured on CPU at n = 10^4: the switch, taken inside the pair loops, makes an evaluation
-    of U and U' over the pairs 3.5 times and the Newton matrix 2 times slower than the
-    family's own function (XLA's CPU conditionals; a switch around each tile of rows, with
-    its sums inside the branches, was barely better: 0.72 against 0.87 CPU-s, where the
-    family's own function takes 0.25): hence SWITCH_SIZE.
-    """
-    branches = [FAMILIES[name].function for name in _BUILTIN_FAMILIES]
-    return jax.lax.switch(family_code, branches, x, params)
-
-
-def _is_builtin(utility: Utility) -> bool:
-    """A member of a switch family, by its record (a custom utility may carry any family name)."""
-    record = utility.family_record
-    return record is not None and record.solver_branch and utility.function is record.function
-
-
-#: XLA options for the solver: LLVM's expensive passes roughly double the compile
-#: time of this large loop and buy no run time on CPU (measured for log-sigmoid:4
-#: at n = 1000: compile 54 s -> 42 s and run 3.7 s -> 2.8 s on 2 busy cores).
-_COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
-
-
-def _phase_program(
-    start: _interior_point.Iterate,
-    fresh: jax.Array,
-    n: jax.Array,
-    params: jax.Array,
-    tol: jax.Array,
-    skip_barrier: jax.Array,
-    family_code: jax.Array,
-    singular: jax.Array,
-    *,
-    function: UtilityFunction | None,
-    max_steps: int,
-    surrogate: bool,
-    batched: bool,
-) -> tuple[jax.Array, _interior_point.Iterate]:
-    """One phase of every problem in the batch; the result packed (see :func:`_unpack`)."""
-    if function is None:  # a built-in family, chosen at run time: one compilation serves them all
-        function = partial(_builtin_utility, family_code=family_code)
-    run = partial(
-        _interior_point.solve_phase,
-        function=function,
-        max_steps=max_steps,
-        surrogate=surrogate,
-        singular=singular,
-    )
-    if batched:
-        result, iterate = jax.vmap(run, in_axes=(0, None, 0, 0, None, 0))(start, fresh, n, params, tol, skip_barrier)
-    else:
-        result, iterate = run(start, fresh, n, params, tol, skip_barrier)
-    # one array to bring back to the host: each device-to-host copy costs tens of microseconds
-    scalars = [result.gap, result.objective, result.iterations, result.polished, result.scale]
-    packed = jnp.concatenate([result.y, *(jnp.asarray(a, result.y.dtype)[..., None] for a in scalars)], axis=-1)
-    return packed, iterate
-
-
-_STATIC_OPTIONS = ("function", "max_steps", "surrogate", "batched")
-_compiled_phase = jax.jit(_phase_program, static_argnames=_STATIC_OPTIONS, compiler_options=_COMPILER_OPTIONS)
-
-
-def _flat_phase(*leaves: jax.Array, structure: Any, options: dict[str, Any]) -> tuple[jax.Array, ...]:
-    """:func:`_phase_program` on the flat arrays of its arguments, returning flat arrays (for ``jax.export``)."""
-    packed, iterate = _phase_program(*jax.tree_util.tree_unflatten(structure, leaves), **options)
-    return (packed, *iterate)
-
-
-def _program_name(function: UtilityFunction | None) -> str | None:
-    """How a stored program names ``function``: ``"builtin"`` for the built-in switch (None).
-
-    A module-level function of this package (``box-cox``'s) is named by its module and
-    name; any other function (a custom utility, a lambda) has no name that means the same
-    function in another process: None, and its program is not stored.
-    """
-    if function is None:
-        return "builtin"
-    module, qualname = getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
-    if (
-        module.startswith("collapse_theory.")
-        and "<" not in qualname
-        and getattr(sys.modules.get(module), qualname, None) is function
-    ):
-        return f"{module}.{qualname}"
-    return None
-
-
-def _call_phase(arguments: tuple[Any, ...], options: dict[str, Any]) -> tuple[jax.Array, _interior_point.Iterate]:
-    """:func:`_compiled_phase`, or where the program store is on (the command line) its exported program.
-
-    The exported program (``_exported_programs``) is this very program, traced and lowered
-    once and kept on disk, so that a repeated command skips Python's tracing; it computes
-    the same numbers.
-    """
-    function_name = _program_name(options["function"]) if _exported_programs.directory() is not None else None
-    if function_name is not None:
-        leaves, structure = jax.tree_util.tree_flatten(arguments)
-        static = {**options, "function": function_name, "structure": structure}
-        flat = partial(_flat_phase, structure=structure, options=options)
-        program = _exported_programs.program("solver-phase", flat, static, leaves, _COMPILER_OPTIONS)
-        if program is not None:
-            packed, *iterate = program(*leaves)
-            return packed, jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(arguments[0]), iterate)
-    return _compiled_phase(*arguments, **options)
-
-
-class _PhaseResult(NamedTuple):
-    """A phase's :class:`~collapse_theory.solver._interior_point.Result` on the host, one row per problem."""
-
-    y: np.ndarray
-    gap: np.ndarray
-    objective: np.ndarray
-    iterations: np.ndarray
-    polished: np.ndarray
-    scale: np.ndarray
-
-
-def _unpack(packed: np.ndarray) -> _PhaseResult:
-    """The fields of :func:`_compiled_phase`'s packed result, each with a leading batch axis."""
-    packed = packed.reshape(-1, packed.shape[-1])
-    y, gap, objective, iterations, polished, scale = (packed[:, :-5], *packed[:, -5:].T)
-    return _PhaseResult(y, gap, objective, iterations.astype(np.int64), polished > 0, scale)
-
-
-@lru_cache(maxsize=1024)
-def _constant(value: bool | int | float | tuple[float, ...], dtype: str) -> jax.Array:
-    """A run-time argument of the compiled program, kept on the device across calls.
-
-    Host arguments are copied to the device on every call, which for a small solve
-    costs more than the scalar operations themselves; repeated solves reuse these.
-    A NumPy value put on the device, not ``jnp.asarray``: that is an eager JAX operation,
-    compiled once per dtype and shape in every process (tens of milliseconds each).
-    """
-    return jax.device_put(np.asarray(value, dtype=dtype))
-
-
-#: Above this many free rewards (m = n // 2) the solutions at n // 2 and n // 4 seed the solve.
-COARSE_LEVEL = 64
-
-
-def _closed_form_quantiles(utility: Utility, n: int) -> np.ndarray | None:
-    """Top-half start from the closed-form limit law, if there is one (a polish-ready guess)."""
-    if not (_is_builtin(utility) and utility.concave) or utility.family_record is None:
-        return None
-    quantiles = _cached_quantiles(utility.family_record, utility.parameters, n)
-    return None if quantiles is None else quantiles.copy()
-
-
-@lru_cache(maxsize=256)
-def _cached_quantiles(family: Family, parameters: tuple[float, ...], n: int) -> np.ndarray | None:
-    # cached: freezing a scipy.stats law costs milliseconds, more than a small solve
-    levels = (np.arange(n // 2) + 0.5) / n
-    if family.box_cox_exponent is not None:
-        # the Box-Cox scale's laws are Beta(a, a) (a = 1: uniform; a = 0: two points): their
-        # quantiles straight from scipy.special (the same boost routine as scipy.stats.beta.ppf),
-        # so a short command need not import scipy.stats, most of a second
-        a = box_cox_beta_parameter(family.box_cox_exponent(parameters))
-        if a <= 0.0:
-            return None
-        quantiles = scipy.special.betaincinv(a, a, levels)
-    else:
-        law = family.limit_law(parameters)
-        if law is None or law.continuous_mass <= 0.0:  # the two-point law: no interior quantiles
-            return None
-        # exact quantiles: the atoms of exp:B's law start as exact ties at the top (U'(0) is
-        # finite, so they tie), its uniform part from scipy's ppf
-        quantiles = law.ppf(levels)
-    # stretched so that y_1 = 0 (r_1 = 1, optimal for every increasing U) with y = 1/2 fixed
-    quantiles = 0.5 * (quantiles - quantiles[0]) / (0.5 - quantiles[0])
-    usable = np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles) >= 0) and quantiles[0] >= 0 and quantiles[-1] < 0.5
-    return quantiles if usable else None
-
-
-def _quantile_start(size: int, quantiles: np.ndarray) -> np.ndarray:
-    """The closed-form quantiles as a top half padded to ``size`` (ties allowed: only polished)."""
-    y = np.full(size, 0.25)
-    y[: len(quantiles)] = quantiles
-    return y
-
-
-def _interior_start(n: int, size: int, quantiles: np.ndarray | None) -> np.ndarray:
-    """A strictly feasible symmetric start for the barrier path: evenly spaced rewards, or their
-    midpoint with the closed-form quantiles where given.
-
-    The midpoint is strictly increasing with y_1 > 0 even where the quantiles tie or
-    start at 0 (the log-barrier is infinite there).
-    """
-    y = np.full(size, 0.25)
-    evenly_spaced = (np.arange(n // 2) + 0.5) / n
-    y[: n // 2] = evenly_spaced if quantiles is None else 0.5 * (evenly_spaced + quantiles)
-    return y
-
-
-def _interpolated_start(half: Solution, quarter: Solution | None, n: int, size: int) -> np.ndarray:
-    """Top half at n from the solutions at n // 2 (``half``) and n // 4 (``quarter``, or None).
-
-    In the bulk, the rewards of ``half`` and ``quarter`` interpolated at the quantile
-    levels of n by a monotone cubic (PCHIP: gaps vary smoothly, where piecewise-linear
-    interpolation makes them piecewise constant, a relative error of about 1/k at the k-th
-    reward) and extrapolated linearly in the level's finite-n correction
-    (:math:`2 y_{n/2} - y_{n/4}`, a Richardson step). Near the top the optimum is not a
-    function of the level but of the index: the k-th reward from the top scales like a
-    power of n at fixed k (for ``log``, the Gauss-Lobatto nodes,
-    :math:`y_k \\approx j_k^2 / (4 n^2)` with Bessel zeros :math:`j_k`), so there each y_k
-    is extrapolated from its values at n // 4 and n // 2 (:math:`y_k^2 / y_k'`, one
-    Richardson step in the index), blended into the bulk by a half cosine over the first
-    half of the indices ``quarter`` has. Relative certificate gaps of the start at
-    n = 4000, against the n // 2 solution's PCHIP alone and a quadratic blend over a
-    quarter: 1e-2 against 6e-2 (``neg-power:1``), 1e-4 against 8e-3 (``log``), 2e-6
-    against 3e-3 (``power:0.5``), 5e-7 against 4e-7 (``log-sigmoid:4``). Ties of the
-    coarse solutions (rewards exactly 1) stay exact ties, so the polish starts on the
-    right face.
-    """
-    import scipy.interpolate  # here: the short commands that never solve at large n need not import it
-
-    m = n // 2
-    fine_levels = (np.arange(m) + 0.5) / n
-
-    def at_fine_levels(solution: Solution) -> np.ndarray:
-        assert solution.rewards is not None  # a utility's solution always has rewards
-        coarse = 1.0 - solution.rewards
-        levels = (np.arange(solution.n) + 0.5) / solution.n
-        return scipy.interpolate.PchipInterpolator(levels, coarse)(np.clip(fine_levels, levels[0], levels[-1]))
-
-    top = at_fine_levels(half)
-    if quarter is not None:
-        top = 2.0 * top - at_fine_levels(quarter)
-        length = min(quarter.n // 2, half.n // 2, m)
-        assert half.rewards is not None and quarter.rewards is not None
-        y_half, y_quarter = 1.0 - half.rewards[:length], 1.0 - quarter.rewards[:length]
-        positive = y_quarter > 0
-        edge = np.where(positive, y_half * (y_half / np.where(positive, y_quarter, 1.0)), top[:length])
-        span = max(length // 2, 1)
-        index = np.arange(length)
-        weight = np.where(index < span, 0.5 * (1.0 + np.cos(np.pi * index / span)), 0.0)
-        top[:length] = weight * edge + (1.0 - weight) * top[:length]
-    y = np.full(size, 0.25)
-    y[:m] = np.minimum(np.maximum.accumulate(np.clip(top, 0.0, 0.5)), 0.5 if n % 2 else 0.5 - 0.5 / n)
-    y[0] = 0.0  # r_1 = 1: optimal for every increasing U
-    return y
-
-
-def _seeded_by_coarser(quantiles: np.ndarray | None, n: int) -> bool:
-    """Whether a solve at n starts from the chain of coarser solutions (see :func:`_guesses`)."""
-    if n // 2 <= COARSE_LEVEL:
-        return False
-    # a law with atoms starts as exact ties (exp:B: 1 to 4 Newton steps); a continuous law's
-    # quantiles are good in the bulk only (the gaps next to the top are off by up to 100%)
-    return quantiles is None or not np.any(np.diff(quantiles) == 0.0)
-
-
-def _plain_guess(n: int, size: int, quantiles: np.ndarray | None) -> tuple[np.ndarray, bool]:
-    """The start of a problem not seeded by coarser solutions, and whether it is polish-ready."""
-    return (_interior_start(n, size, None), False) if quantiles is None else (_quantile_start(size, quantiles), True)
 
 
 def _guesses(members: list[tuple[Utility, int]], size: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
