@@ -207,7 +207,7 @@ def test_reproduce_refuses_an_out_below_a_file(
 def test_explore_refuses_a_plot_path_below_a_file_before_any_work(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(explore, "explore", never)
+    monkeypatch.setattr(explore, "explore_utility", never)
     (tmp_path / "file").write_text("")
     code, out, err = run(capsys, "explore", "--utility", "log", "--out", str(tmp_path / "file" / "x.png"))
     assert code == 2 and out == ""
@@ -218,7 +218,7 @@ def test_explore_refuses_a_plot_path_below_a_file_before_any_work(
 def test_explore_refuses_a_folder_as_the_plot_path(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(explore, "explore", never)
+    monkeypatch.setattr(explore, "explore_utility", never)
     (tmp_path / "plot.png").mkdir()
     code, _, err = run(capsys, "explore", "--utility", "log", "--out", str(tmp_path / "plot.png"))
     assert code == 2 and "is a folder, not a file" in one_error_line(err)
