@@ -6,6 +6,9 @@ import importlib
 import pkgutil
 import types
 
+import numpy as np
+import pytest
+
 import collapse_theory as ct
 
 _MODULES = sorted(
@@ -47,3 +50,31 @@ def test_every_public_name_is_listed_by_dir() -> None:
 
     assert set(collapse_theory.__all__) <= set(dir(collapse_theory))
     assert all(getattr(collapse_theory, name) is not None for name in collapse_theory.__all__)
+
+
+def test_help_lists_every_public_name() -> None:
+    """help(collapse_theory) shows every exported name, the lazily loaded ones included (and the version)."""
+    import pydoc
+    import re
+
+    import collapse_theory
+
+    text = pydoc.render_doc(collapse_theory, renderer=pydoc.plaintext)
+    names = [name for name in collapse_theory.__all__ if name != "__version__"]
+    assert [name for name in names if not re.search(rf"\b{re.escape(name)}\b", text)] == []
+    assert f"VERSION\n    {collapse_theory.__version__}" in text
+
+
+def test_the_loss_only_twins_are_deprecated_aliases() -> None:
+    """solve_loss and loss_limit still answer as before, with a DeprecationWarning naming what replaces them."""
+    import collapse_theory as ct
+
+    with pytest.warns(DeprecationWarning, match="collapse_theory.solve,"):
+        solve_loss = ct.solve_loss
+    with pytest.warns(DeprecationWarning, match="collapse_theory.limit,"):
+        loss_limit = ct.loss_limit
+    old, new = solve_loss("open-assistant", 4), ct.solve("open-assistant", 4)
+    assert old.status is new.status and old.loss == new.loss
+    np.testing.assert_array_equal(old.rewards, new.rewards)
+    assert loss_limit("plackett-luce:1").describe() == ct.limit("plackett-luce:1").describe()
+    assert "solve_loss" not in ct.__all__ and "loss_limit" not in ct.__all__
