@@ -2,7 +2,7 @@
 
 For a :class:`~collapse_theory.problems.losses.Loss` and n ranked completions, :func:`solve_loss`
 maximises F(r) (pairwise or Plackett-Luce, minus a regulariser) over r_1 >= ... >= r_n,
-bounded in [0, 1] or free, and answers with one :class:`LossStatus`:
+bounded in [0, 1] or free, and answers with one :class:`~collapse_theory.solver.status.Status`:
 
 * ``optimal``: a certified maximiser.
   *Bounded:* the Frank-Wolfe gap. The ordered box is the convex hull of the n + 1 step
