@@ -16,6 +16,9 @@ Example:
     'Beta(0.5, 0.5) (arcsine)'
 """
 
+import importlib
+import warnings
+
 from collapse_theory._core.compilation_cache import enable_compilation_cache
 from collapse_theory._core.version import __version__
 from collapse_theory.errors import CollapseTheoryError
@@ -63,11 +66,7 @@ _DEPRECATED = {
 
 
 def __getattr__(name: str) -> object:
-    import importlib  # PEP 562: only for the lazily loaded names, never on `import collapse_theory`
-
     if name in _DEPRECATED:
-        import warnings
-
         module, replacement = _DEPRECATED[name]
         warnings.warn(
             f"collapse_theory.{name} is deprecated and goes in the next release: use collapse_theory.{replacement}, "

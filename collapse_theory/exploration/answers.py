@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from collapse_theory.laws.loss_laws import no_limit_reason
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.solver.solution import Solution
 from collapse_theory.solver.status import Status
@@ -101,6 +102,4 @@ def limit_answer(law: Any, loss: Loss | str | None = None) -> str:
         return "no limit law: the rewards diverge at every n (free rewards without l2 or center have no maximiser)"
     if parsed is None:
         return "no limit law is known for this loss (none is implemented); its optimum at each n is solved by solve --loss"
-    from collapse_theory.laws.loss_laws import no_limit_reason  # the laws import the solver this module reads: kept lazy
-
     return f"no limit law: {no_limit_reason(parsed)}; its optimum at each n is solved by solve --loss"

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from collapse_theory._core.results import as_dict
+from collapse_theory.exploration.answers import loss_answer
 from collapse_theory.exploration.utility_exploration import (
     BetaFit,
     Exploration,
@@ -139,8 +141,6 @@ class LossExploration:
             >>> print(explore_loss("ipo:1", n=4).answer)
             collapse: every prompt with n = 4 ranked completions ends at this shape, range 0.75, whatever the prompt (up to a common shift); as n grows, the rewards follow uniform on [-0.5, 0.5]
         """
-        from collapse_theory.exploration.answers import loss_answer
-
         sentence = loss_answer(self.solution)
         if self.solution.converged and self.law is not None:
             sentence += f"; as n grows, the rewards follow {self.law}"
@@ -276,8 +276,6 @@ def loss_exploration_figure(summary: LossExploration, name: str | None = None) -
     """
     if summary.exploration is not None:
         return exploration_figure(summary.exploration)
-    import textwrap
-
     figure = Figure(figsize=(11, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
     solution = summary.solution

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -444,8 +445,6 @@ def exploration_figure(exploration: Exploration) -> Figure:
         >>> len(figure.axes)
         2
     """
-    import textwrap
-
     figure = Figure(figsize=(11, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
     rewards = exploration.solution.rewards

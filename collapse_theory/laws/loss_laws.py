@@ -57,9 +57,12 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from collapse_theory.laws._energy_quadrature import energy_matrix
+from collapse_theory.laws._simplex_energy import maximise_energy
 from collapse_theory.laws.law import Atom, ClosedFormLaw, Law
 from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
 from collapse_theory.problems.utilities import custom
+from collapse_theory.solver.loss_solver import solve_loss
 
 __all__ = [
     "FieldLaw",
@@ -237,9 +240,6 @@ def field_limit(loss: Loss | str, *, cells: int = 200, half_width: float | None 
         >>> round(law.variance, 2)      # the semicircle of radius 2 has variance 1
         1.0
     """
-    from collapse_theory.laws._energy_quadrature import energy_matrix
-    from collapse_theory.laws._simplex_energy import maximise_energy
-    from collapse_theory.solver.loss_solver import solve_loss
 
     loss = parse_loss(loss)
     if not loss.free or loss.objective != "utility" or loss.has_margins or loss.lipo:

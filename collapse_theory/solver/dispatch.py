@@ -26,7 +26,7 @@ from __future__ import annotations
 from collapse_theory.problems.losses import Loss
 from collapse_theory.problems.problem import Problem, parse_problem
 from collapse_theory.problems.utilities import Utility
-from collapse_theory.solver import loss_solver, utility_solver
+from collapse_theory.solver import utility_solver
 from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution
 
 __all__ = ["DEFAULT_TOLERANCE", "solve"]
@@ -44,9 +44,9 @@ def solve(problem: Problem | str, n: int, *, tol: float = DEFAULT_TOLERANCE, max
         tol: relative certificate tolerance: certified when the gap is at most ``tol`` times
             the certificate's scale (invariant to scaling the objective).
         max_steps: Newton steps before giving up (status ``not_converged``); None takes the
-            back end's default (:data:`~collapse_theory.solver.utility_solver.DEFAULT_MAX_STEPS`
-            steps of the barrier path for a utility,
-            :data:`~collapse_theory.solver.loss_solver.DEFAULT_MAX_STEPS` for a loss).
+            back end's default (:data:`~collapse_theory.solver.utility_solver.DEFAULT_MAX_STEPS`,
+            400 steps of the barrier path, for a utility;
+            :data:`~collapse_theory.solver.loss_solver.DEFAULT_MAX_STEPS`, 200, for a loss).
 
     Returns:
         A :class:`~collapse_theory.solver.solution.Solution`: rewards (descending, float64)
@@ -63,5 +63,8 @@ def solve(problem: Problem | str, n: int, *, tol: float = DEFAULT_TOLERANCE, max
         steps = utility_solver.DEFAULT_MAX_STEPS if max_steps is None else max_steps
         return utility_solver.solve(parsed, n, tol=tol, max_steps=steps)
     assert isinstance(parsed, Loss)
+    # the loss back end (scipy's linear programs and more) loads with the first loss: `import collapse_theory` stays quick
+    from collapse_theory.solver import loss_solver
+
     steps = loss_solver.DEFAULT_MAX_STEPS if max_steps is None else max_steps
     return loss_solver.solve_loss(parsed, n, tol=tol, max_steps=steps)

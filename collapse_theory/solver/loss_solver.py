@@ -62,7 +62,7 @@ import scipy.optimize
 from collapse_theory._core.checks import check_memory
 from collapse_theory._core.precision import float64
 from collapse_theory.problems.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
-from collapse_theory.solver import _loss_bounded, _loss_newton, _loss_objective
+from collapse_theory.solver import _loss_bounded, _loss_lp, _loss_newton, _loss_objective, utility_solver
 from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution, status_message
 from collapse_theory.solver.status import Status
 
@@ -301,10 +301,8 @@ def estimated_memory(loss: Loss | str, n: int) -> int:
     """
     loss = parse_loss(loss)
     if loss.is_plain_utility:
-        from collapse_theory.solver import utility_solver as solver
-
         assert loss.utility is not None
-        return solver.estimated_memory(n, vertex=loss.utility.affine or loss.utility.convex)
+        return utility_solver.estimated_memory(n, vertex=loss.utility.affine or loss.utility.convex)
     pairs = n * (n - 1) // 2
     if loss.objective == "min-linear" or (_affine(loss) and not loss.has_regulariser and not loss.free):
         return _FIXED_BYTES + _BYTES_PER_AFFINE_PAIR * pairs * (4 if loss.objective == "min-linear" else 1)
@@ -347,8 +345,6 @@ def solve_loss(
     if loss.is_plain_utility:
         return _plain(loss, n, tol, max_steps, started)
     if loss.objective == "min-linear" or (_affine(loss) and not loss.has_regulariser and not loss.free):
-        from collapse_theory.solver import _loss_lp
-
         return _loss_lp.solve_linear_program(loss, n, tol=tol, started=started)
     if loss.free:
         modulus = _difference_modulus(loss, n)
@@ -400,10 +396,8 @@ def _shifted_into_box(loss: Loss, free: Solution, started: float) -> Solution:
 
 def _plain(loss: Loss, n: int, tol: float, max_steps: int, started: float) -> Solution:
     """A plain utility: the paper's solver, its status kept (an affine U's face at odd n is ``NON_UNIQUE``)."""
-    from collapse_theory.solver.utility_solver import solve  # utility_solver imports this module for its limits
-
     assert loss.utility is not None
-    solution = solve(loss.utility, n, tol=tol, max_steps=max_steps)
+    solution = utility_solver.solve(loss.utility, n, tol=tol, max_steps=max_steps)
     status, message = solution.status, solution.message
     if loss.utility.affine and status.certified and n % 2 == 1:
         status = Status.NON_UNIQUE
