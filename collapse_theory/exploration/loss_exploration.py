@@ -255,6 +255,8 @@ def explore_loss(loss: Loss | str, n: int = 8, *, cells: int | None = None) -> L
     )
 
 
+# Long: one matplotlib figure drawn top to bottom (two panels, their legends and captions); split into
+# pieces it would only pass the axes around.
 def loss_exploration_figure(summary: LossExploration, name: str | None = None) -> Figure:
     """Two panels: the answer at n against the limit's quantiles, and the limit's density and cdf.
 

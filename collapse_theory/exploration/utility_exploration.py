@@ -427,6 +427,8 @@ def _describe_numerical(law: NumericalLimit) -> str:
     return "; ".join(parts)
 
 
+# Long: one matplotlib figure drawn top to bottom (two panels, their legends and captions); split into
+# pieces it would only pass the axes around.
 def exploration_figure(exploration: Exploration) -> Figure:
     """Two panels: the optimal rewards at n against the limit's quantiles, and the limit law.
 
