@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -487,8 +488,6 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     if one write fails the files this call created are removed again (and ``out_dir``
     too when this call created it).
     """
-    import json
-
     if not str(out_dir).strip():
         raise ValueError("the output directory is an empty path")
     buffer = io.BytesIO()

@@ -113,11 +113,11 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     # the figures pull in matplotlib (~2 s to import): load it only when asked for.
     if name == "plot_rewards":
-        from collapse_theory.training.plots import plot_rewards
+        from collapse_theory.training.plots import plot_rewards  # matplotlib: only when asked for
 
         return plot_rewards
     if name == "plot_divergence":
-        from collapse_theory.training.divergence import plot_divergence
+        from collapse_theory.training.divergence import plot_divergence  # matplotlib: only when asked for
 
         return plot_divergence
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

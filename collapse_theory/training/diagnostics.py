@@ -32,6 +32,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ import scipy.stats
 from collapse_theory import collapse_score as shared
 from collapse_theory._core.io import atomic_write_json
 from collapse_theory._core.results import as_dict
+from collapse_theory.auditing.resolution import REFERENCE_SHAPES
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.loss_solver import solve_loss
@@ -518,8 +520,6 @@ def _alternatives(curve: KindCurve, n: int) -> list[np.ndarray]:
 
     Compared as the curve is: rewards for a bounded utility, range-normalised shapes otherwise.
     """
-    from collapse_theory.auditing.resolution import REFERENCE_SHAPES  # the references load only for a verdict
-
     found = []
     for spec in REFERENCE_SHAPES:
         solution = solve_loss(spec, n)
@@ -642,8 +642,6 @@ class RunRecord:
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages a run depends on (those installed)."""
-    from importlib import metadata
-
     versions = {}
     for name in ("collapse_theory", "jax", "jaxlib", "numpy", "optax", "scipy"):
         try:

@@ -50,9 +50,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from pydoc_data.topics import topics
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.io import atomic_write_text
@@ -184,8 +186,6 @@ def _public(owner: Any) -> Iterator[tuple[str, Any]]:
 
 def _candidates(progress: bool = False) -> Iterator[TextSource]:
     """Every candidate text, in a fixed order: modules, then classes' methods, then Python's topics."""
-    from tqdm.auto import tqdm
-
     modules = tqdm(sorted(SOURCE_MODULES), desc="reading docstrings", unit="module", disable=not progress, file=sys.stderr)
     for module_name in modules:
         try:
@@ -208,8 +208,6 @@ def _candidates(progress: bool = False) -> Iterator[TextSource]:
             doc = _docstring(value) if inspect.isroutine(value) else None
             if doc is not None:
                 yield TextSource(f"{class_path}.{attribute}", f"docstring of {class_path}", " ".join(doc.split()))
-    from pydoc_data.topics import topics
-
     for topic in sorted(topics):
         yield TextSource(f"Python's '{topic}' (the language reference)", "pydoc_data.topics", " ".join(topics[topic].split()))
 
@@ -326,8 +324,6 @@ def make_text_dataset(
         for p in range(count)
     )
     completions = tuple(tuple(truncate(sources[p].text, int(w)) for w in words[p]) for p in range(count))
-
-    from tqdm.auto import tqdm
 
     prompt_embeddings = np.zeros((count, 2 * dim), dtype=np.float32)
     completion_embeddings = np.zeros((count, COMPLETIONS, 2 * dim), dtype=np.float32)

@@ -60,6 +60,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm import tqdm as text_tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 from collapse_theory._core.checks import check_memory
 from collapse_theory.problems.losses import Loss
@@ -201,14 +203,17 @@ class _Progress:
     """The progress bar: tqdm on stderr (a widget in notebooks), updated at every logged step."""
 
     def __init__(self, total: int, initial: int, enabled: bool, stream: TextIO | None) -> None:
-        if stream is None:
-            from tqdm.auto import tqdm  # a notebook widget in Jupyter, text elsewhere
-
-            stream = sys.stderr
-        else:
-            from tqdm import tqdm
+        # tqdm.auto: a notebook widget in Jupyter, text elsewhere; a stream given is written as text
+        tqdm = auto_tqdm if stream is None else text_tqdm
         self.bar = tqdm(
-            total=total, initial=initial, disable=not enabled, file=stream, desc="train", unit="step", leave=True, mininterval=0.0
+            total=total,
+            initial=initial,
+            disable=not enabled,
+            file=sys.stderr if stream is None else stream,
+            desc="train",
+            unit="step",
+            leave=True,
+            mininterval=0.0,
         )
 
     def update(self, step: int, loss: float, accuracy: float, score: float | None) -> None:
