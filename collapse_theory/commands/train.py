@@ -31,9 +31,9 @@ from collapse_theory.training import (
     train,
     verdict,
 )
-from collapse_theory.training.diagnostics import package_versions
 from collapse_theory.training.embedder import load_embedder
 from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
+from collapse_theory.training.run_record import package_versions
 from collapse_theory.training.text_data import make_text_dataset, save_text_dataset, text_companion_paths
 
 DEFAULT_RUN_DIRECTORY = "runs/train"

@@ -10,7 +10,7 @@ the completion (:meth:`collapse_theory.training.embedder.Embedder.pool`): the me
 a truncation's length, and on it the trainer's model stopped short of the interpolating regime
 (training pair accuracy 0.97-0.99, log-sigmoid:4's verdict "not collapsed" after 2000 steps).
 With the sum beside it the model interpolates the training rankings (pair accuracy 0.999 or
-more) and the trainer's verdicts (:func:`collapse_theory.training.diagnostics.verdict`, each
+more) and the trainer's verdicts (:func:`collapse_theory.training.verdicts.verdict`, each
 kind judged against the optima) hold for both runs: log-sigmoid:4 "collapsed", the
 prompt-aware scheme "prompt-aware fix works". The verdicts are reported with the distances and
 the pair accuracy; the claim is the comparison the paper's figures make between the two runs:
