@@ -94,6 +94,7 @@ def _suggestion(text: str) -> tuple[str, Any]:
     return group.strip(), law
 
 
+# Long: one add_argument per option of the command, in the order of --help.
 def register(subparsers: Any) -> None:
     """Add ``audit`` to the command line."""
     parser = subparsers.add_parser(

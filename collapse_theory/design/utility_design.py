@@ -254,47 +254,51 @@ def design_for_limit(
         )
     ab = _symmetric_beta(target)
     if ab is not None:
-        a, b = ab
-        if a != b:
-            best = _fit_box_cox_limit(target)
-            return dataclasses.replace(
-                best,
-                reachable=False,
-                message=f"Beta({a:g}, {b:g}) is asymmetric; the limit law of every concave utility is symmetric about 1/2 "
-                f"(closest member shown)",
-            )
-        if a > 1.0:
-            residual = law_distance(target, uniform_law())
-            return Design(
-                target=described,
-                family=family,
-                parameter=-1.0,
-                utility="neg-power:1",
-                reachable=False,
-                residual=residual,
-                n=None,
-                method="closed form",
-                message=f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
-                "(neg-power:G with G >= 1 gives the uniform law, the closest)",
-            )
-        exponent = 1.0 - 2.0 * a
-        message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
-        return Design(
-            target=described,
-            family=family,
-            parameter=exponent,
-            utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
-            reachable=True,
-            residual=0.0,
-            n=None,
-            method="closed form",
-            message=message,
-        )
+        return _design_beta_limit(target, described, *ab)
     best = _fit_box_cox_limit(target)
     if best.residual <= tolerance:
         return best
     return dataclasses.replace(
         best, reachable=False, message=f"closest member has KS {best.residual:.3g} > tolerance {tolerance:g}"
+    )
+
+
+def _design_beta_limit(target: Any, described: str, a: float, b: float) -> Design:
+    """The box-cox member whose limit is Beta(a, b): G = 1 - 2a in closed form (a = b <= 1), else the closest."""
+    if a != b:
+        best = _fit_box_cox_limit(target)
+        return dataclasses.replace(
+            best,
+            reachable=False,
+            message=f"Beta({a:g}, {b:g}) is asymmetric; the limit law of every concave utility is symmetric about 1/2 "
+            f"(closest member shown)",
+        )
+    if a > 1.0:
+        residual = law_distance(target, uniform_law())
+        return Design(
+            target=described,
+            family="box-cox",
+            parameter=-1.0,
+            utility="neg-power:1",
+            reachable=False,
+            residual=residual,
+            n=None,
+            method="closed form",
+            message=f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
+            "(neg-power:G with G >= 1 gives the uniform law, the closest)",
+        )
+    exponent = 1.0 - 2.0 * a
+    message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
+    return Design(
+        target=described,
+        family="box-cox",
+        parameter=exponent,
+        utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
+        reachable=True,
+        residual=0.0,
+        n=None,
+        method="closed form",
+        message=message,
     )
 
 
