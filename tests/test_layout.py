@@ -34,11 +34,9 @@ PENDING = {
     "exploration/utility_exploration.py",
     "laws/loss_laws.py",
     "solver/_loss_bounded.py",
-    "solver/_loss_lp.py",
     "solver/_loss_newton.py",
     "solver/_newton.py",
     "solver/loss_solver.py",
-    "solver/utility_solver.py",
 }
 
 

@@ -397,6 +397,18 @@ def _projected_gauss_newton(
     return theta, residual
 
 
+def _fit_verdict(family: str, theta: float, bounds: tuple[float, float], rms: float, tolerance: float) -> tuple[bool, str]:
+    """Whether a fitted member reaches the target rewards (within tolerance, inside the range), and the message."""
+    low, high = bounds
+    at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
+    if rms <= tolerance and not at_bound:
+        return True, f"matched: RMS reward error {rms:.3g}"
+    if at_bound:
+        side = "lower" if theta == low else "upper"
+        return False, f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
+    return False, f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
+
+
 def design_for_rewards(
     target: Sequence[float] | np.ndarray,
     family: str | None = None,
@@ -460,15 +472,7 @@ def design_for_rewards(
     method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
     rms = math.sqrt(cost / n)
     spec = exponent_spec(theta, significant=DESIGN_DIGITS) if family == "box-cox" else f"{family}:{theta:.{DESIGN_DIGITS}g}"
-    at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
-    reachable = rms <= tolerance and not at_bound
-    if reachable:
-        message = f"matched: RMS reward error {rms:.3g}"
-    elif at_bound:
-        side = "lower" if theta == low else "upper"
-        message = f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
-    else:
-        message = f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
+    reachable, message = _fit_verdict(family, theta, (low, high), rms, tolerance)
     return Design(
         target=f"{n} target rewards",
         family=family,
