@@ -9,8 +9,9 @@ pyplot: importing this module never changes a notebook's backend.
 
 Colours are fixed: one per utility family (the family records) and one per kind of
 prompt, shared by a kind's trained curve and its optimum. The reward-curve picture
-(reward against response index, best first) exists once, in :func:`draw_reward_curves`;
-:func:`reward_curves`, :func:`training_snapshots` and
+(reward against response index, best first) exists once, in
+:func:`collapse_theory.training.plots.draw_reward_curves` (the training's own picture, named
+here too); :func:`reward_curves`, :func:`training_snapshots` and
 :func:`collapse_theory.training.plots.plot_rewards` all call it.
 
 Example:
@@ -23,9 +24,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib.colors
 import numpy as np
@@ -37,9 +38,16 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from collapse_theory.laws.law import Atom
 from collapse_theory.problems.families import FAMILIES
 from collapse_theory.problems.utilities import parse_utility
-
-if TYPE_CHECKING:
-    from collapse_theory.training.diagnostics import SplitDiagnostics
+from collapse_theory.training.diagnostics import SplitDiagnostics
+from collapse_theory.training.divergence import plot_divergence
+from collapse_theory.training.plots import (
+    KIND_COLOURS,
+    KIND_MARKERS,
+    RESPONSE_INDEX_LABEL,
+    draw_reward_curves,
+    kind_colour,
+    spec_label,
+)
 
 __all__ = [
     "FAMILY_COLOURS",
@@ -73,13 +81,6 @@ __all__ = [
 
 #: One colour per utility family, used in every figure (read from the family records).
 FAMILY_COLOURS = {family.name: family.colour for family in FAMILIES.values()}
-#: One colour per kind of prompt, shared by the kind's trained curve and its optimum.
-KIND_COLOURS = {"open": "#1f77b4", "closed": "#d62728"}
-#: The x label of every reward-curve panel.
-RESPONSE_INDEX_LABEL = "response index, best first"
-#: Marker and horizontal offset per kind (by order), so collapsed curves stay visible side by side.
-_KIND_MARKERS = ("o", "s", "^", "D", "v")
-_KIND_OFFSET = 0.09
 
 
 # --- what the figures draw --------------------------------------------------------------
@@ -232,89 +233,7 @@ def family_colour(spec: str) -> str:
     return "#555555" if record is None else record.colour
 
 
-def kind_colour(kind: str, index: int = 0) -> Any:
-    """The colour of a kind of prompt (``open``, ``closed``; others by their index in tab10)."""
-    return KIND_COLOURS[kind] if kind in KIND_COLOURS else colormaps["tab10"](index % 10)
-
-
-# --- the reward-curve picture -------------------------------------------------------------
-
-
-def spec_label(spec: str, names: Mapping[str, str] | None) -> str:
-    """``U = log`` for a plain utility, ``loss = NAME`` for a ranking loss, NAME as the user gave it."""
-    from collapse_theory.problems.losses import parse_loss
-
-    name = (names or {}).get(spec, spec)
-    try:
-        plain = parse_loss(spec).is_plain_utility
-    except ValueError:  # a custom utility's name
-        plain = True
-    return f"U = {name}" if plain else f"loss = {name}"
-
-
-def draw_reward_curves(
-    axis: Axes, split: SplitDiagnostics, title: str, *, legend: bool = True, names: Mapping[str, str] | None = None
-) -> None:
-    """Reward against response index (best first) per kind, with the solver's optimum dashed on top.
-
-    Each kind: mean over its prompts of the sorted rewards (markers and line, in the kind's
-    colour, shifted by a small horizontal offset per kind so that collapsed kinds stay
-    visible side by side) and a one-standard-deviation band. The optimum of each utility is
-    drawn dashed above the curves, with its own legend entry: black when several kinds share
-    the utility (one utility for every prompt), else in its kind's colour (prompt-aware).
-    The one picture of Song, Cai, Lee, Su (arXiv 2305.17608), Figures 3-5.
-
-    Free losses are compared as range-normalised shapes (the y axis says so), and a loss
-    without a maximiser has no optimum: its dashed line is the *limiting direction*.
-    ``names`` maps a canonical spec to the name the user gave (``oasst``) for the legend.
-    """
-    curves = split.curves
-    n = curves[0].mean.size if curves else 0
-    index = np.arange(1, n + 1, dtype=float)
-    middle = (len(curves) - 1) / 2.0
-    for number, curve in enumerate(curves):
-        colour = kind_colour(curve.kind, number)
-        shifted = index + (number - middle) * _KIND_OFFSET
-        mean, spread = np.asarray(curve.mean), np.asarray(curve.spread)
-        axis.fill_between(shifted, mean - spread, mean + spread, color=colour, alpha=0.15, linewidth=0)
-        axis.plot(
-            shifted,
-            mean,
-            marker=_KIND_MARKERS[number % len(_KIND_MARKERS)],
-            linestyle="-",
-            color=colour,
-            linewidth=1.6,
-            markersize=5,
-            alpha=0.9,
-            label=f"{curve.kind}-ended, {spec_label(curve.utility, names)}",
-        )
-    sharers: dict[str, list[int]] = {}
-    for number, curve in enumerate(curves):
-        sharers.setdefault(curve.utility, []).append(number)
-    for utility, numbers in sharers.items():
-        first = curves[numbers[0]]
-        shared = len(numbers) > 1
-        colour = "black" if shared else kind_colour(first.kind, numbers[0])
-        whose = "every kind" if shared else f"{first.kind}-ended"
-        what = "limiting direction (no optimum)" if first.unbounded else "optimum"
-        axis.plot(
-            index,
-            np.asarray(first.optimum),
-            linestyle=(0, (5, 3)),
-            color=colour,
-            linewidth=1.5,
-            zorder=5,
-            label=f"{what} of {spec_label(utility, names)} ({whose})",
-        )
-    axis.set_title(title, fontsize=10)
-    axis.set_xlabel(RESPONSE_INDEX_LABEL)
-    axis.set_ylabel("range-normalised reward" if any(curve.normalised for curve in curves) else "reward")
-    axis.set_xticks(index)
-    axis.set_xlim(0.5, n + 0.5)
-    axis.set_ylim(-0.05, 1.05)
-    axis.grid(alpha=0.3)
-    if legend:
-        axis.legend(fontsize=7, loc="lower left")
+# --- the training figures ----------------------------------------------------------------
 
 
 def _score_text(split: SplitDiagnostics) -> str:
@@ -572,7 +491,7 @@ def _draw_loss_shapes(axis: Axes, optima: Sequence[LossOptimum]) -> None:
             index,
             item.shape,
             linestyle="--" if item.unbounded else "-",
-            marker=_KIND_MARKERS[number % len(_KIND_MARKERS)],
+            marker=KIND_MARKERS[number % len(KIND_MARKERS)],
             markersize=4,
             linewidth=1.5,
             color=colormaps["tab10"](number % 10),
@@ -648,8 +567,6 @@ def bradley_terry_divergence(history: DivergenceHistory) -> Figure:
 
     Drawn by :func:`collapse_theory.training.divergence.plot_divergence` from the run's metrics.
     """
-    from collapse_theory.training.divergence import plot_divergence
-
     entries = [
         {"step": step, "reward_range": reward_range, "shape_distance": distance}
         for step, reward_range, distance in zip(history.steps, history.reward_range, history.shape_distance, strict=True)

@@ -24,6 +24,7 @@ from helpers import run_cli as _run
 from hypothesis import given
 from hypothesis import strategies as st
 
+import collapse_theory.auditing.byte_checks as byte_checks
 import collapse_theory.auditing.score_files as score_files
 import collapse_theory.commands.audit as audit_command
 from collapse_theory.auditing import AuditInputError, audit, open_score_file, read_shapes
@@ -114,7 +115,7 @@ def test_nesting_depth_carries_strings_and_escapes_across_chunks(monkeypatch: py
     value = [{"k\\": ['"[[[', [['\\\\"]]']]]}, [[[[]]]]]
     text = json.dumps(value).encode()
     for chunk in (1, 2, 3, 5, 7):  # every cut: inside strings, between backslashes, between brackets
-        monkeypatch.setattr(score_files, "_CHUNK", chunk)
+        monkeypatch.setattr(byte_checks, "CHUNK_BYTES", chunk)
         assert nesting_depth(text) == _depth_of(value) == 5
 
 

@@ -156,7 +156,8 @@ def _rewards_at(dataset, optima: dict[str, np.ndarray], kinds: dict[str, str], n
 @pytest.mark.parametrize("pair", [("log", "neg-power:1"), ("linear", "neg-power:1")])
 def test_trainer_verdict_shows_the_fix_for_close_optima(pair: tuple[str, str]) -> None:
     from collapse_theory.training.data import make_synthetic_dataset
-    from collapse_theory.training.diagnostics import diagnose, verdict
+    from collapse_theory.training.diagnostics import diagnose
+    from collapse_theory.training.verdicts import verdict
 
     data = make_synthetic_dataset(prompts=200, n=8, held_out=0.1, seed=1)
     kinds = dict(zip(data.kind_names, pair, strict=True))
@@ -169,7 +170,8 @@ def test_trainer_verdict_shows_the_fix_for_close_optima(pair: tuple[str, str]) -
 
 def test_trainer_verdict_one_utility_collapses_and_wrong_optimum_does_not() -> None:
     from collapse_theory.training.data import make_synthetic_dataset
-    from collapse_theory.training.diagnostics import diagnose, verdict
+    from collapse_theory.training.diagnostics import diagnose
+    from collapse_theory.training.verdicts import verdict
 
     data = make_synthetic_dataset(prompts=200, n=8, held_out=0.1, seed=3)
     kinds = dict.fromkeys(data.kind_names, "log")

@@ -37,6 +37,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import jax
+
+from collapse_theory._core import exported_programs as _exported_programs
 from collapse_theory._core.io import atomic_path
 
 __all__ = ["KeyedEntries", "cache_directory", "enable_compilation_cache", "program_directory"]
@@ -79,8 +82,6 @@ def enable_compilation_cache() -> Path | None:
     The store of exported programs is switched on with it (in :func:`program_directory`).
     A directory that cannot be created leaves the cache off: the cache only saves time.
     """
-    from collapse_theory._core import exported_programs as _exported_programs
-
     directory = cache_directory()
     if directory is None:
         _exported_programs.enable(None)
@@ -90,8 +91,6 @@ def enable_compilation_cache() -> Path | None:
     except OSError:
         _exported_programs.enable(None)
         return None
-    import jax
-
     jax.config.update("jax_compilation_cache_dir", str(directory))
     if not _install(KeyedEntries(directory)):
         jax.config.update("jax_compilation_cache_dir", None)
@@ -166,7 +165,7 @@ class KeyedEntries:
 def _install(entries: KeyedEntries) -> bool:
     """Make ``entries`` JAX's persistent compilation cache (a private hook; False where it is missing)."""
     try:
-        from jax._src import compilation_cache
+        from jax._src import compilation_cache  # private: looked up here, where its absence is caught
     except ImportError:  # a JAX without the hook: no persistent cache rather than an unkeyed one
         return False
     if not all(hasattr(compilation_cache, name) for name in ("_cache", "_cache_initialized", "_cache_initialized_mutex")):

@@ -52,6 +52,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import jaxlib
+import numpy as np
+from jax import export
+
 from collapse_theory._core.io import atomic_path
 from collapse_theory._core.version import PACKAGE_ROOT, __version__
 
@@ -109,8 +115,6 @@ def program(
     """
     if _directory is None:
         return None
-    import jax
-
     config: Any = jax.config  # settings are attributes made at run time
     if config.jax_disable_jit:
         return None
@@ -145,7 +149,7 @@ def _trace_context() -> Any:
     A private JAX function, so only a shortcut: without it every call computes the full key.
     """
     try:
-        from jax._src.config import trace_context
+        from jax._src.config import trace_context  # private: looked up here, where its absence is caught
 
         return trace_context()
     except Exception:  # an older or newer JAX without it
@@ -156,9 +160,6 @@ def _trace_context() -> Any:
 
 
 def _key(name: str, static: Mapping[str, Any], avals: Sequence[Any], compiler_options: Mapping[str, Any]) -> str:
-    import jax
-    import jaxlib
-
     config: Any = jax.config
     device = jax.devices()[0]
     parts = {
@@ -180,8 +181,6 @@ def _key(name: str, static: Mapping[str, Any], avals: Sequence[Any], compiler_op
 
 def _settings() -> dict[str, str]:
     """Every JAX setting (its value in force here) but those of caching and logging."""
-    import jax
-
     values = jax.config.values
     return {
         name: repr(getattr(jax.config, name, values[name])) for name in sorted(values) if not name.startswith(_UNKEYED_PREFIXES)
@@ -204,16 +203,11 @@ def _source() -> str:
 
 
 def _platform() -> str:
-    import jax
-
     return jax.devices()[0].platform
 
 
 def _export(function: Callable[..., Any], avals: Sequence[Any]) -> Any:
     """``function`` exported for this platform, or None where it cannot be stored."""
-    import jax
-    from jax import export
-
     try:
         exported = export.export(jax.jit(function), platforms=(_platform(),))(*avals)
     except Exception:  # a program that cannot be exported is called the plain way
@@ -265,8 +259,6 @@ def _read(path: Path, key: str, avals: Sequence[Any]) -> Any:
             return None
         if header.get("exportable", True) is False:
             return _UNEXPORTABLE
-        import numpy as np
-
         template = _template(avals, [(tuple(shape), np.dtype(dtype)) for shape, dtype in header["out_avals"]])
         if (
             template.calling_convention_version != header["calling_convention_version"]
@@ -286,9 +278,6 @@ def _read(path: Path, key: str, avals: Sequence[Any]) -> Any:
 
 def _template(avals: Sequence[Any], outputs: Sequence[tuple[tuple[int, ...], Any]]) -> Any:
     """An exported trivial program of the given signature: the fields every such program shares."""
-    import jax
-    import jax.numpy as jnp
-    from jax import export
 
     def zeros(*arguments: Any) -> tuple[Any, ...]:
         return tuple(jnp.zeros(shape, dtype) for shape, dtype in outputs)

@@ -32,6 +32,10 @@ from collapse_theory.auditing.comparison import bounds, critical_value_of, targe
 from collapse_theory.auditing.features import prompt_features
 from collapse_theory.auditing.resolution import Resolution, default_resolution
 from collapse_theory.auditing.shapes import PromptShapes
+from collapse_theory.design.utility_design import FAMILY_BOUNDS, design_for_limit, design_for_rewards
+from collapse_theory.problems.losses import parse_loss
+from collapse_theory.solver.loss_solver import solve_loss
+from collapse_theory.solver.utility_solver import solve
 
 __all__ = [
     "DEFAULT_DESCRIBE_FAMILY",
@@ -99,8 +103,6 @@ class LossComparison:
 
 def _predicted_shape(spec: str, n: int) -> tuple[np.ndarray, bool]:
     """The loss's range-normalised optimum at n (best first) and whether it is an optimum."""
-    from collapse_theory.solver.loss_solver import solve_loss  # the solver loads only when a prediction is asked for
-
     solution = solve_loss(spec, n)
     optimum = solution.rewards is not None
     shape = solution.rewards if optimum else solution.direction
@@ -115,8 +117,6 @@ def compare_with_loss(
     shapes: PromptShapes, spec: str, alpha: float, resamples: int, seed: int, resolution: Resolution
 ) -> LossComparison:
     """Each group against the loss's prediction at each of its n (see the module)."""
-    from collapse_theory.problems.losses import parse_loss
-
     loss = parse_loss(spec)
     cells = [cell for cell, moments in shapes.cells.items() if moments.count >= 2 and cell[1] >= 3]
     predicted: dict[int, np.ndarray] = {}
@@ -227,8 +227,6 @@ def _judge(low: float, high: float | None, limit: float | None) -> bool | None:
 
 
 def _optimum_features(spec: str, n: int) -> np.ndarray:
-    from collapse_theory.solver.utility_solver import solve
-
     rewards = np.sort(np.asarray(solve(spec, n).rewards, dtype=np.float64))[::-1]
     return prompt_features(rewards[None, :])[0, :-1]
 
@@ -245,8 +243,6 @@ def describe_groups(
     shared member is asked about only when every group with ``min_prompts`` prompts at its
     n fits a member of its own: otherwise the family cannot say (``one_utility`` None).
     """
-    from collapse_theory.design.utility_design import FAMILY_BOUNDS, design_for_rewards
-
     if family not in FAMILY_BOUNDS:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
     cells_of = shapes.cells_of()
@@ -299,8 +295,6 @@ def _shared_member(
     shapes: PromptShapes, family: str, alpha: float, resamples: int, seed: int, limit: float | None, min_prompts: int
 ) -> tuple[str | None, tuple[float, float, float | None] | None, bool | None]:
     """One member fitted to every group at the most common n, and every cell's distance to its optimum."""
-    from collapse_theory.design.utility_design import design_for_rewards
-
     cells = [cell for cell, moments in shapes.cells.items() if cell[1] >= 3 and moments.count >= max(2, min_prompts)]
     if len({cell[0] for cell in cells}) < 2:
         return None, None, None
@@ -358,8 +352,6 @@ class Suggestions:
 
 def suggest_utilities(targets: Mapping[str, Any], names: Sequence[str]) -> Suggestions:
     """For each ``{group: target law}`` (a frozen scipy law on [0, 1]), the utility whose limit law it is."""
-    from collapse_theory.design.utility_design import design_for_limit
-
     unknown = [name for name in targets if name not in names]
     if unknown:
         raise ValueError(f"suggest: no group named {unknown[0]!r}; groups: {', '.join(names)}")

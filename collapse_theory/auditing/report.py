@@ -16,13 +16,15 @@ with the optimum of the loss the model was trained with, at each of its n
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -200,6 +202,8 @@ def _source(data: Any, input_format: str, groups: Any, ranks: Any) -> Any:
     return in_memory_scores(data, groups, ranks)
 
 
+# Long: half of it is the signature and the docstring of its fourteen arguments; the body runs the steps
+# (read, summarise, compare, decide) once each, in order.
 def audit(
     data: Any,
     *,
@@ -274,43 +278,14 @@ def audit(
         shapes.best_of_n,
         alpha,
     )
-    by_name = {summary.name: summary for summary in summaries}
-    excluded: dict[str, str] = {}
-    deciding_cells: list[tuple[int, int]] = []
-    signal_groups = no_signal = 0
-    cells_of = shapes.cells_of()
-    for index, name in enumerate(shapes.group_names):
-        summary = by_name.get(name)
-        if summary is None:
-            continue
-        cells = [cell for cell in cells_of.get(index, []) if shapes.cells[cell].count >= min_prompts]
-        if not cells:
-            excluded[name] = f"fewer than {min_prompts} prompts at every n"
-            continue
-        if summary.signal is False or summary.signal is None:
-            no_signal += 1
-            excluded[name] = "no signal: its scores do not follow the ranking (pairwise accuracy consistent with 1/2)"
-            continue
-        signal_groups += 1
-        deciding_cells.extend(cells)
+    deciding = _deciding_cells(shapes, summaries, min_prompts)
+    excluded, deciding_cells = deciding.excluded, deciding.cells
+    signal_groups, no_signal = deciding.signal_groups, deciding.no_signal
     contrasts = stratum_contrasts(shapes.cells, deciding_cells)
     names = shapes.group_names
-
-    def where(first: tuple[int, int], second: tuple[int, int], feature: int) -> str:
-        n = first[1]
-        if feature == min(n - 2, MAX_INTERIOR):
-            return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, log-range"
-        position = f"response {feature + 2}" if n - 2 <= MAX_INTERIOR else f"interior point {feature + 1} of {MAX_INTERIOR}"
-        return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, {position}"
-
     compared = sorted({cell[1] for cell in contrasts.cells})
-    derived = default_resolution(compared) if compared else Resolution(None, None)
-    chosen = Resolution(
-        shape=derived.shape if resolution is None else resolution,
-        scale=derived.scale if scale_resolution is None else scale_resolution,
-        shape_between=derived.shape_between if resolution is None else None,
-        scale_between=derived.scale_between if scale_resolution is None else None,
-    )
+    chosen = _chosen_resolution(compared, resolution, scale_resolution)
+    where = functools.partial(_describe_contrast, names)
     test = max_t_test(contrasts, shapes.cells, alpha, resamples, seed, describe=where, margins=(chosen.shape, chosen.scale))
     compared_groups = {cell[0] for cell in contrasts.cells}
     for group in sorted({cell[0] for cell in deciding_cells} - compared_groups):
@@ -354,6 +329,59 @@ def audit(
         suggest=None if suggest is None else suggest_utilities(suggest, [s.name for s in summaries]),
         _shapes=shapes,
     )
+
+
+class _Deciding(NamedTuple):
+    """The (group, n) cells that decide the verdict, the groups left out and why, and the signal counts."""
+
+    cells: list[tuple[int, int]]
+    excluded: dict[str, str]
+    signal_groups: int
+    no_signal: int
+
+
+def _deciding_cells(shapes: PromptShapes, summaries: Sequence[GroupSummary], min_prompts: int) -> _Deciding:
+    """Each group's cells with ``min_prompts`` prompts, kept when its scores follow the ranking (a signal)."""
+    by_name = {summary.name: summary for summary in summaries}
+    excluded: dict[str, str] = {}
+    deciding_cells: list[tuple[int, int]] = []
+    signal_groups = no_signal = 0
+    cells_of = shapes.cells_of()
+    for index, name in enumerate(shapes.group_names):
+        summary = by_name.get(name)
+        if summary is None:
+            continue
+        cells = [cell for cell in cells_of.get(index, []) if shapes.cells[cell].count >= min_prompts]
+        if not cells:
+            excluded[name] = f"fewer than {min_prompts} prompts at every n"
+            continue
+        if summary.signal is False or summary.signal is None:
+            no_signal += 1
+            excluded[name] = "no signal: its scores do not follow the ranking (pairwise accuracy consistent with 1/2)"
+            continue
+        signal_groups += 1
+        deciding_cells.extend(cells)
+    return _Deciding(deciding_cells, excluded, signal_groups, no_signal)
+
+
+def _chosen_resolution(compared: Sequence[int], resolution: float | None, scale_resolution: float | None) -> Resolution:
+    """The resolution of each axis: the one given, else derived at the compared n (:mod:`.resolution`)."""
+    derived = default_resolution(compared) if compared else Resolution(None, None)
+    return Resolution(
+        shape=derived.shape if resolution is None else resolution,
+        scale=derived.scale if scale_resolution is None else scale_resolution,
+        shape_between=derived.shape_between if resolution is None else None,
+        scale_between=derived.scale_between if scale_resolution is None else None,
+    )
+
+
+def _describe_contrast(names: Sequence[str], first: tuple[int, int], second: tuple[int, int], feature: int) -> str:
+    """Where a contrast lies: the two groups, the n and the feature (a response, an interior point, the log-range)."""
+    n = first[1]
+    if feature == min(n - 2, MAX_INTERIOR):
+        return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, log-range"
+    position = f"response {feature + 2}" if n - 2 <= MAX_INTERIOR else f"interior point {feature + 1} of {MAX_INTERIOR}"
+    return f"{names[first[0]]} vs {names[second[0]]} at n = {n}, {position}"
 
 
 def _largest_distance(means: Mapping[str, np.ndarray]) -> float | None:
@@ -487,8 +515,6 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     if one write fails the files this call created are removed again (and ``out_dir``
     too when this call created it).
     """
-    import json
-
     if not str(out_dir).strip():
         raise ValueError("the output directory is an empty path")
     buffer = io.BytesIO()

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_theory.auditing.features import prompt_features
+from collapse_theory.solver.loss_solver import solve_loss
 
 __all__ = [
     "REFERENCE_SCALES",
@@ -56,8 +57,6 @@ _DISTINCT = 1e-6
 @functools.lru_cache(maxsize=128)
 def reference_features(spec: str, n: int) -> tuple[np.ndarray | None, float | None]:
     """``(interior shape values, log-range)`` of a reference's optimum at n (None where it has none)."""
-    from collapse_theory.solver.loss_solver import solve_loss  # the solver loads only when a resolution is derived
-
     solution = solve_loss(spec, min(n, REFERENCE_N_CAP))
     rewards = solution.rewards if solution.rewards is not None else solution.direction
     if rewards is None:

@@ -33,7 +33,7 @@ read without end, recurse without end, or hand on a value the shapes cannot use:
 * JSON is nested at most :data:`MAX_NESTING` levels deep, counted on the raw bytes
   before the parser (which recurses) sees them; a score file needs three;
 * a RewardBench document, parsed whole, must fit in the available memory
-  (:data:`_PARSE_FACTOR` times its size);
+  (:data:`~collapse_theory.auditing.byte_checks.PARSE_FACTOR` times its size);
 * text is UTF-8 (a byte-order mark is allowed); UTF-16 and binary files are refused
   by name, and an invalid byte is reported with its line and column;
 * a score is a JSON number (not a string, not ``true``) whose float is finite: the
@@ -61,15 +61,23 @@ import csv
 import json
 import math
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import numpy as np
-
-from collapse_theory._core.checks import available_memory, format_bytes
-from collapse_theory.errors import DataFileError
+from collapse_theory.auditing.byte_checks import (
+    CHUNK_BYTES,
+    MAX_NESTING,
+    AuditInputError,
+    check_nesting,
+    check_text,
+    decode,
+    load_json,
+    more_content,
+    nesting_depth,
+    open_bytes,
+    skip_line,
+)
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -92,19 +100,9 @@ DEFAULT_GROUP = "all"
 INPUT_FORMATS = ("auto", "rewardbench", "jsonl", "csv", "run")
 #: The longest line (JSONL, CSV) the reader takes, in bytes, its line end not counted.
 MAX_LINE_BYTES = 1 << 24
-#: The deepest nesting of JSON arrays and objects the reader takes.
-MAX_NESTING = 64
 _SNIFF_BYTES = 1 << 16
 _BLANK = codecs.BOM_UTF8 + b" \t\r\n"
-_CHUNK = 1 << 20
-#: Memory a parsed JSON document takes, as a multiple of its size in bytes (the text,
-#: its decoded string, and Python's floats, lists and strings built from it).
-_PARSE_FACTOR = 6
 _SHOWN = 40  # characters of a bad value shown in a message
-
-
-class AuditInputError(DataFileError):
-    """A score file that cannot be audited: one line naming the file, the place and the problem."""
 
 
 class ScoreRecord(NamedTuple):
@@ -149,101 +147,6 @@ def _fits_float(value: int | float) -> bool:
     except OverflowError:
         return False
     return True
-
-
-def _open_bytes(path: Path) -> IO[bytes]:
-    """``path`` opened for reading in binary, refused unless it is a regular file.
-
-    The file is opened without blocking and checked on its descriptor, so a FIFO with no
-    writer neither blocks the open nor slips in between a check and the open.
-    """
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a character device"
-                if stat.S_ISCHR(mode)
-                else "a block device"
-                if stat.S_ISBLK(mode)
-                else "a socket"
-                if stat.S_ISSOCK(mode)
-                else "not a regular file"
-            )
-            raise AuditInputError(f"{path}: {kind}; the audit reads regular score files and run directories")
-        os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
-
-
-def nesting_depth(data: bytes) -> int:
-    """The deepest nesting of ``[`` and ``{`` outside strings in JSON text, without parsing it.
-
-    One pass over the bytes in chunks with numpy, carrying three numbers from chunk to
-    chunk (inside a string or not, the backslashes just before, the depth). A quote is a
-    string's end unless an odd number of backslashes precedes it. For valid JSON the
-    result is the parser's recursion depth; for invalid JSON it bounds the depth the
-    parser reaches before it stops at the first error (up to there the two read the
-    same tokens). UTF-8 never hides these ASCII bytes inside a multi-byte character.
-
-    Example:
-        >>> nesting_depth(b'{"a": [[1], "[[["], "b": {}}')
-        3
-    """
-    in_string, backslashes, depth, deepest = 0, 0, 0, 0
-    for start in range(0, len(data), _CHUNK):
-        chunk = np.frombuffer(data, dtype=np.uint8, count=min(_CHUNK, len(data) - start), offset=start)
-        positions = np.arange(chunk.size, dtype=np.int64)
-        is_backslash = chunk == 0x5C
-        # last position at or before each that is not a backslash (the run before the chunk counts)
-        last_other = np.maximum.accumulate(np.where(is_backslash, -1 - backslashes, positions))
-        before = np.concatenate(([-1 - backslashes], last_other[:-1]))
-        escaped = (positions - 1 - before) % 2 == 1
-        quotes = (chunk == 0x22) & ~escaped
-        quotes_before = np.cumsum(quotes, dtype=np.int64) - quotes
-        outside = (in_string + quotes_before) % 2 == 0
-        opening = (chunk == 0x5B) | (chunk == 0x7B)
-        closing = (chunk == 0x5D) | (chunk == 0x7D)
-        steps = (opening.astype(np.int64) - closing) * outside
-        levels = depth + np.cumsum(steps)
-        if levels.size:
-            deepest = max(deepest, int(levels.max()))
-            depth = int(levels[-1])
-        in_string = (in_string + int(np.count_nonzero(quotes))) % 2
-        backslashes = int(chunk.size - 1 - last_other[-1]) if chunk.size else backslashes
-    return deepest
-
-
-def _check_nesting(data: bytes) -> int | None:
-    """The depth when it exceeds :data:`MAX_NESTING`, else None (cheap when few brackets)."""
-    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
-        return None
-    depth = nesting_depth(data)
-    return depth if depth > MAX_NESTING else None
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 text (``UnicodeDecodeError`` otherwise), a leading byte-order mark dropped."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    return data.decode("utf-8")
-
-
-def _check_text(path: Path, head: bytes) -> None:
-    """Refuse UTF-16/32 and binary files by name, from their first bytes."""
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise AuditInputError(f"{path}: UTF-32 text (byte-order mark); score files are UTF-8: convert the file first")
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise AuditInputError(f"{path}: UTF-16 text (byte-order mark); score files are UTF-8: convert the file first")
-    if b"\x00" in head:
-        sample = head[:256]
-        if len(sample) >= 4 and (sample[1::2].count(0) == len(sample[1::2]) or sample[0::2].count(0) == len(sample[0::2])):
-            raise AuditInputError(f"{path}: UTF-16 text (every other byte 0); score files are UTF-8: convert the file first")
-        raise AuditInputError(f"{path}: binary data (NUL bytes), not a score file")
 
 
 class ScoreFile:
@@ -324,8 +227,8 @@ class ScoreFile:
         limit = MAX_LINE_BYTES
         number = 0
         carried = b""
-        with _open_bytes(self.path) as stream:
-            while chunk := stream.read(_CHUNK):
+        with open_bytes(self.path) as stream:
+            while chunk := stream.read(CHUNK_BYTES):
                 lines = (carried + chunk).split(b"\n") if carried else chunk.split(b"\n")
                 carried = lines.pop()
                 for line in lines:
@@ -342,15 +245,15 @@ class ScoreFile:
 
     def _text(self, number: int, raw: bytes) -> str:
         try:
-            return _decode(raw) if number == 1 else raw.decode("utf-8")
+            return decode(raw) if number == 1 else raw.decode("utf-8")
         except UnicodeDecodeError as error:
             offset = error.start + (len(codecs.BOM_UTF8) if number == 1 and raw.startswith(codecs.BOM_UTF8) else 0)
             raise self.error(number, f"not UTF-8 text (byte 0x{raw[offset]:02x} at column {offset + 1})") from None
 
     def _count_lines(self) -> int:
         lines, last = 0, b"\n"
-        with _open_bytes(self.path) as stream:
-            while chunk := stream.read(_CHUNK):
+        with open_bytes(self.path) as stream:
+            while chunk := stream.read(CHUNK_BYTES):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
         return lines + (last != b"\n")
@@ -551,56 +454,6 @@ class _RewardBench(ScoreFile):
             yield self._record(index + 1, row["subset"], row["scores"], row["num_correct"])
 
 
-def _parse_document(path: Path, data: bytes) -> Any:
-    """One JSON document from its bytes: nesting, encoding and syntax checked, each error naming the file."""
-    depth = _check_nesting(data)
-    if depth is not None:
-        raise AuditInputError(f"{path}: JSON nested {depth} levels deep; the reader takes at most {MAX_NESTING}")
-    try:
-        text = _decode(data)
-    except UnicodeDecodeError as error:
-        offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        line = data.count(b"\n", 0, offset) + 1
-        column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-        raise AuditInputError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[offset]:02x} at column {column})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise AuditInputError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
-    except ValueError as error:  # an integer of more than 4300 digits
-        raise AuditInputError(f"{path}: not valid JSON ({str(error).split(':')[0]})") from None
-
-
-def _load_json(path: Path) -> Any:
-    """The whole file as one JSON document, refused when parsing it would not fit in memory."""
-    with _open_bytes(path) as stream:
-        size = os.fstat(stream.fileno()).st_size
-        budget = available_memory()
-        if _PARSE_FACTOR * size > budget:
-            raise AuditInputError(
-                f"{path}: a JSON document of {format_bytes(size)} needs about {format_bytes(_PARSE_FACTOR * size)} "
-                f"to parse, more than the {format_bytes(budget)} available"
-            )
-        data = stream.read()
-    return _parse_document(path, data)
-
-
-def _skip_line(stream: IO[bytes]) -> None:
-    """Read past the end of the current line without holding it."""
-    while True:
-        chunk = stream.readline(_CHUNK)
-        if not chunk or chunk.endswith(b"\n"):
-            return
-
-
-def _more_content(stream: IO[bytes]) -> bool:
-    """Whether anything but whitespace follows in the stream."""
-    while chunk := stream.read(_CHUNK):
-        if chunk.strip():
-            return True
-    return False
-
-
 def _sniff_object(path: Path) -> tuple[str, Any]:
     """A file that starts with ``{``: JSONL, or one RewardBench object (on one line or many).
 
@@ -608,21 +461,21 @@ def _sniff_object(path: Path) -> tuple[str, Any]:
     not mistaken for the start of one document. Returns the format and, when the file
     is one line that was parsed as the whole document, that document.
     """
-    with _open_bytes(path) as stream:
+    with open_bytes(path) as stream:
         first = stream.readline(MAX_LINE_BYTES + 2)
         while first and not first.removeprefix(codecs.BOM_UTF8).strip():  # leading blank lines
             first = stream.readline(MAX_LINE_BYTES + 2)
         first = first.removeprefix(codecs.BOM_UTF8)
         too_long = len(first.rstrip(b"\r\n")) > MAX_LINE_BYTES
         if too_long:
-            _skip_line(stream)
-        more = _more_content(stream)
+            skip_line(stream)
+        more = more_content(stream)
     if too_long:  # longer than any JSONL line: one document, unless lines follow
         return ("jsonl", None) if more else ("rewardbench", None)
-    if _check_nesting(first) is not None:
+    if check_nesting(first) is not None:
         return "jsonl", None  # the line reader names the line and its depth
     try:
-        row = json.loads(_decode(first))
+        row = json.loads(decode(first))
     except ValueError:  # not valid alone (an indented object spans many lines), or not UTF-8
         return ("rewardbench", None) if first.strip().startswith(b"{") and more else ("jsonl", None)
     scores = row.get("scores") if isinstance(row, dict) else None
@@ -677,9 +530,9 @@ def open_score_file(path: str | os.PathLike[str], input_format: str = "auto") ->
         raise AuditInputError(f"{target}: a directory, but --input-format {input_format} reads a file")
     elif not target.exists():
         raise AuditInputError(f"{target}: no such file")
-    with _open_bytes(target) as stream:
+    with open_bytes(target) as stream:
         head = stream.read(_SNIFF_BYTES)
-        _check_text(target, head)
+        check_text(target, head)
         while head and not head.lstrip(_BLANK):  # leading blanks: sniff what follows them
             head = stream.read(_SNIFF_BYTES).lstrip(_BLANK)
     if input_format == "run":
@@ -689,7 +542,7 @@ def open_score_file(path: str | os.PathLike[str], input_format: str = "auto") ->
         return _JsonLines(target, "jsonl", "line")
     if chosen == "csv":
         return _Csv(target, "csv", "line")
-    return _RewardBench(target, "rewardbench", _load_json(target) if document is None else document)
+    return _RewardBench(target, "rewardbench", load_json(target) if document is None else document)
 
 
 def is_finite_number(value: Any) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.spec_numbers import SpecNumberError, read_number
+from collapse_theory.problems.losses import parse_loss
 from collapse_theory.problems.utilities import parse_utility
 from collapse_theory.solver.utility_solver import check_n
 
@@ -72,8 +73,6 @@ def loss_spec(text: str) -> str:
         >>> loss_spec("bradley-terry")
         'log-sigmoid:1+free'
     """
-    from collapse_theory.problems.losses import parse_loss
-
     try:
         return parse_loss(text).spec
     except ValueError as error:

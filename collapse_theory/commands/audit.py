@@ -33,6 +33,7 @@ from collapse_theory.auditing.comparison import MAX_RESAMPLES
 from collapse_theory.auditing.predictions import DEFAULT_DESCRIBE_FAMILY
 from collapse_theory.commands._arguments import check_output_directory, integer, loss_spec, number
 from collapse_theory.commands._output import numbers, write_csv
+from collapse_theory.commands.design import target_spec
 from collapse_theory.design.utility_design import FAMILY_BOUNDS
 
 
@@ -84,8 +85,6 @@ TARGET_LAWS = "beta:A[,B], uniform, two-point"
 
 def _suggestion(text: str) -> tuple[str, Any]:
     """argparse type for ``GROUP=TARGET``: the group and a target law."""
-    from collapse_theory.commands.design import target_spec
-
     group, separator, target = text.partition("=")
     if not separator or not group.strip():
         raise argparse.ArgumentTypeError(f"--suggest takes GROUP=TARGET (targets: {TARGET_LAWS}), got {text!r}")
@@ -95,6 +94,7 @@ def _suggestion(text: str) -> tuple[str, Any]:
     return group.strip(), law
 
 
+# Long: one add_argument per option of the command, in the order of --help.
 def register(subparsers: Any) -> None:
     """Add ``audit`` to the command line."""
     parser = subparsers.add_parser(

@@ -12,6 +12,7 @@ from collapse_theory.commands._arguments import completions, loss_spec, utility_
 from collapse_theory.commands._output import write_csv
 from collapse_theory.laws.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.laws.limits import limit
+from collapse_theory.laws.loss_laws import loss_limit
 from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE
 
 DEFAULT_NS = (16, 32, 64, 128)
@@ -110,11 +111,8 @@ def run_converge(arguments: argparse.Namespace) -> int:
             raise ValueError(
                 f"{spec} has no closed-form limit; use `collapse-theory explore --utility {spec}` for its numerical limit"
             )
-    if losses:
-        from collapse_theory.laws.loss_laws import loss_limit
-
-        for spec in losses:
-            loss_limit(spec)  # refuses losses without a limit law (one line, exit 2) before any solve
+    for spec in losses:
+        loss_limit(spec)  # refuses losses without a limit law (one line, exit 2) before any solve
     ns = arguments.n or list(DEFAULT_NS)
     studies = convergence_many(utilities, ns, tol=arguments.tol) if utilities else []
     studies += [loss_convergence(spec, ns, tol=arguments.tol) for spec in losses]

@@ -12,6 +12,7 @@ import scipy.stats
 
 from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import loss_spec
+from collapse_theory.design.loss_design import design_for_loss_limit, design_for_loss_rewards
 from collapse_theory.design.utility_design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
 
 TARGET_FORMS = "beta:A (symmetric), beta:A,B, uniform, two-point, rewards:R1,R2,...,Rn"
@@ -84,8 +85,6 @@ def run_design(arguments: argparse.Namespace) -> int:
     design: Design
     loss = getattr(arguments, "loss", None)
     if loss is not None:
-        from collapse_theory.design.loss_design import design_for_loss_limit, design_for_loss_rewards
-
         if kind == "law":
             design = design_for_loss_limit(value, loss, arguments.family, tolerance=arguments.tolerance)
         else:

@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
 
 def run_reproduce(arguments: argparse.Namespace) -> int:
     """Run the reproduction; exit 0 when every claim passes, 1 otherwise."""
+    # here, not at the top: the reproduction (trainer, figures) loads when it runs, not for `reproduce --help`
     from collapse_theory.reproduction.runner import Settings, clear_cache, reproduce
 
     # an output that cannot be written is refused now, not after minutes of work

@@ -13,6 +13,7 @@ from typing import Any
 from collapse_theory._core.checks import MAX_SEED, check_seed
 from collapse_theory._core.io import atomic_savefig
 from collapse_theory.commands._arguments import completions, integer, named_loss_spec, number, utility_spec
+from collapse_theory.exploration.utility_exploration import load_utility
 from collapse_theory.problems.utilities import VALID_FORMS, Utility
 from collapse_theory.training import (
     DEFAULT_TRAINING_HIDDEN,
@@ -30,9 +31,10 @@ from collapse_theory.training import (
     train,
     verdict,
 )
-from collapse_theory.training.diagnostics import package_versions
 from collapse_theory.training.embedder import load_embedder
 from collapse_theory.training.run_directory import DIAGNOSTICS_FILE, FIGURE_FILE, HELDOUT_REWARDS_FILE, RunDirectory, hold
+from collapse_theory.training.run_record import package_versions
+from collapse_theory.training.text_data import make_text_dataset, save_text_dataset, text_companion_paths
 
 DEFAULT_RUN_DIRECTORY = "runs/train"
 #: The dimension of the real-text embeddings (WordLlama's 256).
@@ -219,8 +221,6 @@ def run_make_data(arguments: argparse.Namespace) -> int:
 
 def _run_make_text_data(arguments: argparse.Namespace) -> int:
     """The real-text dataset: every input checked, the extra and the output files too, before any work."""
-    from collapse_theory.training.text_data import make_text_dataset, save_text_dataset, text_companion_paths
-
     if arguments.noise is not None:
         raise ValueError("--noise applies to the synthetic dataset only, not to --text")
     if arguments.n is not None and arguments.n != 8:
@@ -253,8 +253,6 @@ def run_train(arguments: argparse.Namespace) -> int:
     utility: str | Utility | None = arguments.utility
     utility_file = None
     if arguments.utility_file is not None:
-        from collapse_theory.exploration.utility_exploration import load_utility
-
         utility = load_utility(arguments.utility_file)
         utility_file = _utility_file_record(arguments.utility_file)
     dataset = load_dataset(arguments.data) if arguments.data else make_synthetic_dataset(seed=arguments.seed)

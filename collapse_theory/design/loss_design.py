@@ -195,6 +195,29 @@ def design_for_loss_limit(target: object, loss: Loss | str, family: str | None =
     return dataclasses.replace(design, loss=design.utility)
 
 
+def _target_rewards(target: Sequence[float] | np.ndarray, loss: Loss) -> np.ndarray:
+    """The target rewards best first, checked: at least two, finite, in [0, 1] for a bounded loss."""
+    t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
+    if t.size < 2:
+        raise LossSpecError("target rewards need at least 2 values")
+    if not np.all(np.isfinite(t)):
+        raise LossSpecError("target rewards must be finite")
+    if not loss.free and (t.min() < 0.0 or t.max() > 1.0):
+        raise LossSpecError(f"target rewards must be in [0, 1]: the loss {loss.spec!r} has bounded rewards")
+    return t
+
+
+def _matched_message(family: str, compared: str, cost: float, others: Sequence[tuple[float, float]]) -> str:
+    """The message of a match, naming the other members that match too (the target does not identify the parameter)."""
+    message = f"matched: RMS error of the {compared} {cost:.3g}"
+    if others:
+        listed = ", ".join(f"{value:.6g} (RMS {error:.2g})" for value, error in others)
+        message += f"; also matched by {family} parameter {listed}: the {compared} do not identify the parameter"
+    return message
+
+
+# Long: a third is the docstring and its worked example; the search's steps share one cache of solved
+# candidates (the closures inside), which splitting it would have to pass around.
 def design_for_loss_rewards(
     target: Sequence[float] | np.ndarray,
     loss: Loss | str,
@@ -234,13 +257,7 @@ def design_for_loss_rewards(
     nearer the loss's own B = 1 is reported.
     """
     loss = parse_loss(loss)
-    t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
-    if t.size < 2:
-        raise LossSpecError("target rewards need at least 2 values")
-    if not np.all(np.isfinite(t)):
-        raise LossSpecError("target rewards must be finite")
-    if not loss.free and (t.min() < 0.0 or t.max() > 1.0):
-        raise LossSpecError(f"target rewards must be in [0, 1]: the loss {loss.spec!r} has bounded rewards")
+    t = _target_rewards(target, loss)
     family, start = loss_family(loss, family)
     if loss.is_plain_utility:
         design = design_for_rewards(t, family, tolerance=tolerance)
@@ -304,10 +321,7 @@ def design_for_loss_rewards(
     if rewards is None:
         message = f"no member of {family} has a certified optimum for this loss at n = {n}"
     elif reachable:
-        message = f"matched: RMS error of the {compared} {cost:.3g}"
-        if others:
-            listed = ", ".join(f"{value:.6g} (RMS {error:.2g})" for value, error in others)
-            message += f"; also matched by {family} parameter {listed}: the {compared} do not identify the parameter"
+        message = _matched_message(family, compared, cost, others)
     elif at_bound:
         side = "lower" if at_low else "upper"
         message = f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {cost:.3g}"

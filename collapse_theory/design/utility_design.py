@@ -254,47 +254,51 @@ def design_for_limit(
         )
     ab = _symmetric_beta(target)
     if ab is not None:
-        a, b = ab
-        if a != b:
-            best = _fit_box_cox_limit(target)
-            return dataclasses.replace(
-                best,
-                reachable=False,
-                message=f"Beta({a:g}, {b:g}) is asymmetric; the limit law of every concave utility is symmetric about 1/2 "
-                f"(closest member shown)",
-            )
-        if a > 1.0:
-            residual = law_distance(target, uniform_law())
-            return Design(
-                target=described,
-                family=family,
-                parameter=-1.0,
-                utility="neg-power:1",
-                reachable=False,
-                residual=residual,
-                n=None,
-                method="closed form",
-                message=f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
-                "(neg-power:G with G >= 1 gives the uniform law, the closest)",
-            )
-        exponent = 1.0 - 2.0 * a
-        message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
-        return Design(
-            target=described,
-            family=family,
-            parameter=exponent,
-            utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
-            reachable=True,
-            residual=0.0,
-            n=None,
-            method="closed form",
-            message=message,
-        )
+        return _design_beta_limit(target, described, *ab)
     best = _fit_box_cox_limit(target)
     if best.residual <= tolerance:
         return best
     return dataclasses.replace(
         best, reachable=False, message=f"closest member has KS {best.residual:.3g} > tolerance {tolerance:g}"
+    )
+
+
+def _design_beta_limit(target: Any, described: str, a: float, b: float) -> Design:
+    """The box-cox member whose limit is Beta(a, b): G = 1 - 2a in closed form (a = b <= 1), else the closest."""
+    if a != b:
+        best = _fit_box_cox_limit(target)
+        return dataclasses.replace(
+            best,
+            reachable=False,
+            message=f"Beta({a:g}, {b:g}) is asymmetric; the limit law of every concave utility is symmetric about 1/2 "
+            f"(closest member shown)",
+        )
+    if a > 1.0:
+        residual = law_distance(target, uniform_law())
+        return Design(
+            target=described,
+            family="box-cox",
+            parameter=-1.0,
+            utility="neg-power:1",
+            reachable=False,
+            residual=residual,
+            n=None,
+            method="closed form",
+            message=f"Beta({a:g}, {a:g}) with a > 1 is more concentrated than uniform; no member reaches it "
+            "(neg-power:G with G >= 1 gives the uniform law, the closest)",
+        )
+    exponent = 1.0 - 2.0 * a
+    message = "every neg-power:G with G >= 1 has this (uniform) limit" if a == 1.0 else "Beta(a, a): G = 1 - 2a"
+    return Design(
+        target=described,
+        family="box-cox",
+        parameter=exponent,
+        utility=exponent_spec(exponent, significant=DESIGN_DIGITS),
+        reachable=True,
+        residual=0.0,
+        n=None,
+        method="closed form",
+        message=message,
     )
 
 
@@ -393,6 +397,18 @@ def _projected_gauss_newton(
     return theta, residual
 
 
+def _fit_verdict(family: str, theta: float, bounds: tuple[float, float], rms: float, tolerance: float) -> tuple[bool, str]:
+    """Whether a fitted member reaches the target rewards (within tolerance, inside the range), and the message."""
+    low, high = bounds
+    at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
+    if rms <= tolerance and not at_bound:
+        return True, f"matched: RMS reward error {rms:.3g}"
+    if at_bound:
+        side = "lower" if theta == low else "upper"
+        return False, f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
+    return False, f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
+
+
 def design_for_rewards(
     target: Sequence[float] | np.ndarray,
     family: str | None = None,
@@ -456,15 +472,7 @@ def design_for_rewards(
     method = "fit: projected Gauss-Newton, dr/dtheta by implicit differentiation"
     rms = math.sqrt(cost / n)
     spec = exponent_spec(theta, significant=DESIGN_DIGITS) if family == "box-cox" else f"{family}:{theta:.{DESIGN_DIGITS}g}"
-    at_bound = theta in (low, high) and not (family == "box-cox" and theta == 1.0)
-    reachable = rms <= tolerance and not at_bound
-    if reachable:
-        message = f"matched: RMS reward error {rms:.3g}"
-    elif at_bound:
-        side = "lower" if theta == low else "upper"
-        message = f"best fit at the {side} end of the family's range ({family} parameter {theta:g}); RMS error {rms:.3g}"
-    else:
-        message = f"closest member has RMS reward error {rms:.3g} > tolerance {tolerance:g}"
+    reachable, message = _fit_verdict(family, theta, (low, high), rms, tolerance)
     return Design(
         target=f"{n} target rewards",
         family=family,

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.special
 
 __all__ = [
     "Atom",
@@ -272,7 +273,7 @@ class _UnitLaw:
     def frozen(self) -> Any:
         """The frozen :mod:`scipy.stats` law (imported and made here, once)."""
         if self._frozen is None:
-            import scipy.stats
+            import scipy.stats  # here, not at the top: it costs `import collapse_theory` 0.4 s
 
             self._frozen = getattr(scipy.stats, self._name)(*self._args)
         return self._frozen
@@ -289,8 +290,6 @@ class _UnitLaw:
         inside = (0.0 < points) & (points < 1.0)
         if np.any(inside):
             if self._name == "beta":
-                import scipy.special
-
                 output[inside] = scipy.special.betainc(*self._args, points[inside])
             else:
                 output[inside] = points[inside]

@@ -2,29 +2,27 @@
 
 :func:`drawings` returns one zero-argument function per figure; each looks its drawing
 function up on :mod:`collapse_theory.figures` when called (so a test can replace one).
+:func:`snapshot_run` makes one training run's snapshots and history into the snapshot
+figure's record (the synthetic runs here, the real-text runs in :mod:`.text_steps`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from collapse_theory import figures
 from collapse_theory.laws.law import Atom
 from collapse_theory.reproduction.settings import PROMPT_AWARE, SINGLE_UTILITIES, SNAPSHOT_RUNS
+from collapse_theory.training.diagnostics import KindCurve, SplitDiagnostics
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from collapse_theory.training.diagnostics import SplitDiagnostics
-
-__all__ = ["drawings"]
+__all__ = ["drawings", "snapshot_run"]
 
 
 def _split(value: dict[str, Any]) -> SplitDiagnostics:
-    from collapse_theory.training.diagnostics import KindCurve, SplitDiagnostics
-
     curves = tuple(
         KindCurve(
             kind=curve["kind"],
@@ -48,10 +46,8 @@ def _split(value: dict[str, Any]) -> SplitDiagnostics:
     )
 
 
-def _law_drawing(value: dict[str, Any]) -> Any:
-    from collapse_theory.figures import LawDrawing
-
-    return LawDrawing(
+def _law_drawing(value: dict[str, Any]) -> figures.LawDrawing:
+    return figures.LawDrawing(
         grid=np.asarray(value["grid"], dtype=float),
         density=np.asarray(value["density"], dtype=float),
         atoms=tuple(Atom(float(location), float(mass)) for location, mass in value["atoms"]),
@@ -64,6 +60,23 @@ def _optional_array(values: list[float | None]) -> np.ndarray | None:
     return np.asarray(values, dtype=float)
 
 
+def snapshot_run(name: str, run: dict[str, Any]) -> figures.SnapshotRun:
+    """A training run's cached record (``snapshots``, ``collapse_history``) as the snapshot figure's record."""
+    history = run["collapse_history"]
+    return figures.SnapshotRun(
+        name=name,
+        snapshots=tuple(
+            figures.Snapshot(step=int(step), split=_split(split))
+            for step, split in sorted(run["snapshots"].items(), key=lambda item: int(item[0]))
+        ),
+        history=figures.CollapseHistory(
+            steps=np.asarray(history["steps"], dtype=float),
+            train=np.asarray(history["train"], dtype=float),
+            held_out=_optional_array(history["held_out"]),
+        ),
+    )
+
+
 class _LossRecords(NamedTuple):
     optima: list[Any]
     limits: list[Any]
@@ -72,8 +85,6 @@ class _LossRecords(NamedTuple):
 
 def _loss_records(results: dict[str, Any]) -> _LossRecords:
     """The ranking-loss figures' records: every framework loss's shape, the limit laws, Bradley-Terry's run."""
-    from collapse_theory import figures
-
     items = results["ranking_losses"]
     optima = [
         figures.LossOptimum(
@@ -106,8 +117,6 @@ def _loss_records(results: dict[str, Any]) -> _LossRecords:
 
 def drawings(results: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
     """Every figure's drawing, from the steps' cached JSON made into the figures' typed records."""
-    from collapse_theory import figures
-
     training = results["training"]
     titles = {
         "prompt-aware": "prompt-aware: " + ", ".join(f"{kind} = {spec}" for kind, spec in PROMPT_AWARE),
@@ -117,21 +126,7 @@ def drawings(results: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
         figures.RewardPanel(title=titles[name], split=_split(training[name]["final"]["train"]))
         for name in ("linear", "log", "neg-power:1", "prompt-aware")
     ]
-    snapshot_runs = [
-        figures.SnapshotRun(
-            name=name,
-            snapshots=tuple(
-                figures.Snapshot(step=int(step), split=_split(split))
-                for step, split in sorted(training[name]["snapshots"].items(), key=lambda item: int(item[0]))
-            ),
-            history=figures.CollapseHistory(
-                steps=np.asarray(training[name]["collapse_history"]["steps"], dtype=float),
-                train=np.asarray(training[name]["collapse_history"]["train"], dtype=float),
-                held_out=_optional_array(training[name]["collapse_history"]["held_out"]),
-            ),
-        )
-        for name in SNAPSHOT_RUNS
-    ]
+    snapshot_runs = [snapshot_run(name, training[name]) for name in SNAPSHOT_RUNS]
     limit_panels = [
         figures.LimitPanel(
             utility=item["spec"],

@@ -17,12 +17,22 @@ framework losses and what :func:`~collapse_theory.solver.loss_solver.solve_loss`
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, TextIO
 
 import numpy as np
+import scipy.special
 
+from collapse_theory.laws.convergence_studies import loss_convergence
+from collapse_theory.laws.law import ClosedFormLaw
+from collapse_theory.laws.loss_laws import FieldLaw, loss_limit
+from collapse_theory.laws.numerical_laws import numerical_limit
+from collapse_theory.problems.losses import LossSpecError, parse_loss
 from collapse_theory.reproduction.paper_steps import law_on_grid
 from collapse_theory.reproduction.settings import Settings
+from collapse_theory.solver.loss_solver import solve_loss
+from collapse_theory.training import TrainingConfig, acceptance, diagnose, make_synthetic_dataset, train
+from collapse_theory.training.divergence import divergence_curves
 
 __all__ = [
     "BRADLEY_TERRY",
@@ -77,17 +87,12 @@ def hermite_rewards(n: int, beta: float = HERMITE_BETA) -> np.ndarray:
         >>> [round(float(x), 4) for x in hermite_rewards(2)]   # H_2 = 4x^2 - 2: zeros -+1/sqrt(2)
         [1.0, -1.0]
     """
-    import scipy.special
-
     zeros = np.sort(scipy.special.roots_hermite(n)[0])[::-1]
     return zeros / np.sqrt(beta * (n - 1))
 
 
 def hermite_step(settings: Settings) -> dict[str, Any]:
     """Certified solves of ``log+free+l2:BETA`` against the Hermite zeros, and the convergence to the semicircle."""
-    from collapse_theory.laws.convergence_studies import loss_convergence
-    from collapse_theory.solver.loss_solver import solve_loss
-
     errors, bounds, certified = {}, {}, {}
     for n in settings.hermite_ns:
         solution = solve_loss(HERMITE_LOSS, n)
@@ -120,9 +125,6 @@ def _convergence_values(study: Any) -> dict[str, Any]:
 
 def ipo_step(settings: Settings) -> dict[str, Any]:
     """IPO's maximiser at each n: status, largest deviation of a gap from 2 TAU / n, mean; KS to uniform."""
-    from collapse_theory.laws.convergence_studies import loss_convergence
-    from collapse_theory.solver.loss_solver import solve_loss
-
     by_n = {}
     for n in settings.loss_convergence_ns:
         solution = solve_loss(IPO_LOSS, n)
@@ -140,9 +142,6 @@ def ipo_step(settings: Settings) -> dict[str, Any]:
 
 def _law_values(spec: str, law: Any) -> dict[str, Any]:
     """A limit law as drawn: density on a fine mesh of its support (or its own mesh) and atoms."""
-    from collapse_theory.laws.law import ClosedFormLaw
-    from collapse_theory.laws.loss_laws import FieldLaw
-
     low, high = law.support
     if (low, high) == (0.0, 1.0):
         drawn = law_on_grid(law, np.linspace(0.0025, 0.9975, 400))
@@ -159,10 +158,6 @@ def _law_values(spec: str, law: Any) -> dict[str, Any]:
 
 def _limit_of(spec: str) -> Any:
     """The loss's n -> infinity law, or None (unbounded losses have none)."""
-    from collapse_theory.laws.loss_laws import loss_limit
-    from collapse_theory.laws.numerical_laws import numerical_limit
-    from collapse_theory.problems.losses import LossSpecError, parse_loss
-
     loss = parse_loss(spec)
     try:
         return loss_limit(loss)
@@ -175,8 +170,6 @@ def _limit_of(spec: str) -> Any:
 
 def ranking_losses_step(settings: Settings) -> list[dict[str, Any]]:
     """Every framework loss at n = 8 (status, rewards or direction, range-normalised shape) and its limit law."""
-    from collapse_theory.solver.loss_solver import solve_loss
-
     items = []
     for spec, frameworks in FRAMEWORK_LOSSES:
         solution = solve_loss(spec, FRAMEWORK_N)
@@ -209,11 +202,6 @@ def _say(stream: TextIO | None, line: str) -> None:
 
 def loss_training_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
     """Free Bradley-Terry trained (range and shape distance by step) and Open-Assistant's loss trained to its optimum."""
-    from dataclasses import asdict
-
-    from collapse_theory.training import TrainingConfig, acceptance, diagnose, make_synthetic_dataset, train
-    from collapse_theory.training.divergence import divergence_curves
-
     dataset = make_synthetic_dataset(prompts=settings.loss_prompts, seed=settings.seed)
     _say(stream, f"      training {BRADLEY_TERRY} ({settings.loss_prompts} prompts, {settings.divergence_steps} steps)")
     config = TrainingConfig(

@@ -14,8 +14,15 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 import numpy as np
+import scipy.stats
 
+from collapse_theory.design.utility_design import beta_parameter_sweep, limit_beta_parameter
+from collapse_theory.laws.convergence_studies import convergence_many
+from collapse_theory.laws.distances import distance, law_distance
 from collapse_theory.laws.law import Law
+from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit
+from collapse_theory.laws.numerical_laws import numerical_limit
+from collapse_theory.problems.utilities import custom
 from collapse_theory.reproduction.settings import (
     CONVERGENCE_UTILITIES,
     LIMIT_UTILITIES,
@@ -26,6 +33,8 @@ from collapse_theory.reproduction.settings import (
     TIE_TOLERANCE,
     Settings,
 )
+from collapse_theory.solver.utility_solver import solve, solve_many
+from collapse_theory.training import TrainingConfig, acceptance, diagnose, make_synthetic_dataset, train
 
 __all__ = [
     "convergence_step",
@@ -42,9 +51,6 @@ __all__ = [
 
 
 def gauss_lobatto_step(settings: Settings) -> dict[str, Any]:
-    from collapse_theory.laws.limits import gauss_lobatto_rewards
-    from collapse_theory.solver.utility_solver import solve
-
     errors, certified = {}, {}
     for n in settings.gauss_lobatto_ns:
         solution = solve("log", n)
@@ -66,11 +72,6 @@ def law_on_grid(law: Law, grid: np.ndarray) -> dict[str, Any]:
 
 
 def limit_laws_step(settings: Settings) -> dict[str, Any]:
-    from collapse_theory.laws.distances import distance
-    from collapse_theory.laws.limits import describe_limit, limit
-    from collapse_theory.laws.numerical_laws import numerical_limit
-    from collapse_theory.solver.utility_solver import solve_many
-
     grid = np.linspace(0.0025, 0.9975, 400)
     items = []
     for solution in solve_many(LIMIT_UTILITIES, settings.limit_n):
@@ -93,8 +94,6 @@ def limit_laws_step(settings: Settings) -> dict[str, Any]:
 
 
 def convergence_step(settings: Settings) -> list[dict[str, Any]]:
-    from collapse_theory.laws.convergence_studies import convergence_many
-
     studies = []
     for study in convergence_many(CONVERGENCE_UTILITIES, settings.convergence_ns):
         points = study.points
@@ -115,10 +114,6 @@ def convergence_step(settings: Settings) -> list[dict[str, Any]]:
 
 
 def family_map_step(settings: Settings) -> dict[str, Any]:
-    import scipy.stats
-
-    from collapse_theory.design.utility_design import beta_parameter_sweep, limit_beta_parameter
-
     sweep = beta_parameter_sweep(list(settings.family_exponents), settings.family_n)
     grid = np.linspace(0.005, 0.995, 199)
     closed = [limit_beta_parameter(g) for g in settings.family_exponents]
@@ -135,8 +130,6 @@ def family_map_step(settings: Settings) -> dict[str, Any]:
 
 
 def numerical_limits_step(settings: Settings) -> list[dict[str, Any]]:
-    from collapse_theory.laws.numerical_laws import numerical_limit
-
     items = []
     for spec in NUMERICAL_UTILITIES:
         law = numerical_limit(spec)
@@ -145,10 +138,6 @@ def numerical_limits_step(settings: Settings) -> list[dict[str, Any]]:
 
 
 def numerical_cross_check_step(settings: Settings) -> dict[str, float]:
-    from collapse_theory.laws.distances import law_distance
-    from collapse_theory.laws.limits import limit
-    from collapse_theory.laws.numerical_laws import numerical_limit
-
     return {spec: law_distance(numerical_limit(spec), limit(spec)) for spec in ("log", "power:0.5", "neg-power:0.5", "linear")}
 
 
@@ -159,18 +148,11 @@ def smoothed_neg_power(smoothing: float = SMOOTHING) -> Any:
         >>> smoothed_neg_power().spec
         'smoothed-neg-power'
     """
-    from collapse_theory.problems.utilities import custom
-
     return custom(lambda x: -1.0 / (x + smoothing), "smoothed-neg-power", concave=True)
 
 
 def smoothed_limit_step(settings: Settings) -> dict[str, Any]:
     """The smoothed utility's limit law (atoms at the ends) against neg-power:1's uniform law."""
-    from collapse_theory.laws.distances import law_distance
-    from collapse_theory.laws.limits import limit
-    from collapse_theory.laws.numerical_laws import numerical_limit
-    from collapse_theory.solver.utility_solver import solve
-
     utility = smoothed_neg_power()
     law = numerical_limit(utility)
     uniform = limit("neg-power:1")
@@ -192,8 +174,6 @@ def smoothed_limit_step(settings: Settings) -> dict[str, Any]:
 
 def training_record(dataset: Any, result: Any, final: Any, snapshot_steps: Sequence[int]) -> dict[str, Any]:
     """What the report keeps of one training run: the final diagnostics, snapshots, the collapse history."""
-    from collapse_theory.training import diagnose  # the trainer loads only for the training steps, as below
-
     chosen = sorted({s for s in snapshot_steps if s in result.snapshots} | {max(result.snapshots)})
     snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.utilities).as_dict()["train"] for s in chosen}
     history = [entry for entry in result.metrics if entry.get("collapse_score") is not None]
@@ -209,8 +189,6 @@ def training_record(dataset: Any, result: Any, final: Any, snapshot_steps: Seque
 
 
 def training_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
-    from collapse_theory.training import TrainingConfig, acceptance, diagnose, make_synthetic_dataset, train
-
     dataset = make_synthetic_dataset(prompts=settings.prompts, seed=settings.seed)
     runs: dict[str, Any] = {}
     configurations: list[tuple[str, TrainingConfig]] = [

@@ -10,8 +10,11 @@ from __future__ import annotations
 import platform
 import subprocess
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import jax
 
 from collapse_theory._core.version import PACKAGE_ROOT, __version__
 from collapse_theory.reproduction.claims import Claim
@@ -112,15 +115,11 @@ def _project_version() -> dict[str, str | None]:
 
 
 def environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import jax
-
     versions = {"python": platform.python_version()}
     for package in ("collapse_theory", "jax", "jaxlib", "jaxopt", "optax", "numpy", "scipy", "matplotlib"):
         try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     device = jax.devices()[0]
     return {

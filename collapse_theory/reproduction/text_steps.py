@@ -10,7 +10,7 @@ the completion (:meth:`collapse_theory.training.embedder.Embedder.pool`): the me
 a truncation's length, and on it the trainer's model stopped short of the interpolating regime
 (training pair accuracy 0.97-0.99, log-sigmoid:4's verdict "not collapsed" after 2000 steps).
 With the sum beside it the model interpolates the training rankings (pair accuracy 0.999 or
-more) and the trainer's verdicts (:func:`collapse_theory.training.diagnostics.verdict`, each
+more) and the trainer's verdicts (:func:`collapse_theory.training.verdicts.verdict`, each
 kind judged against the optima) hold for both runs: log-sigmoid:4 "collapsed", the
 prompt-aware scheme "prompt-aware fix works". The verdicts are reported with the distances and
 the pair accuracy; the claim is the comparison the paper's figures make between the two runs:
@@ -28,9 +28,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
+from matplotlib.figure import Figure
+
+from collapse_theory import figures
 from collapse_theory.reproduction.claims import Claim, significant
+from collapse_theory.reproduction.figure_records import snapshot_run
 from collapse_theory.reproduction.paper_steps import training_record
 from collapse_theory.reproduction.settings import PROMPT_AWARE, Settings
+from collapse_theory.training import TrainingConfig, acceptance, diagnose, embedder, train, verdict
+from collapse_theory.training.text_data import make_text_dataset
 
 __all__ = [
     "TEXT_FIGURE",
@@ -82,19 +88,15 @@ def text_sizes(settings: Settings) -> TextSizes:
 
 def real_text_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
     """Build the real-text dataset and train both runs; ``{"skipped": why}`` without the extra."""
-    from collapse_theory.training.embedder import EMBEDDER_PACKAGE, TEXT_EXTRA, embedder_available
-
-    if not embedder_available():
+    # the module's function, looked up at call time (a test hides the extra by replacing it)
+    if not embedder.embedder_available():
         why = (
-            f"the real-text claim needs the optional extra '{TEXT_EXTRA}' ({EMBEDDER_PACKAGE}, not installed): "
-            f"pip install -e '.[{TEXT_EXTRA}]'"
+            f"the real-text claim needs the optional extra '{embedder.TEXT_EXTRA}' ({embedder.EMBEDDER_PACKAGE}, "
+            f"not installed): pip install -e '.[{embedder.TEXT_EXTRA}]'"
         )
         if stream is not None:
             print(f"      skipped: {why}", file=stream, flush=True)
         return {"skipped": why}
-    from collapse_theory.training import TrainingConfig, acceptance, diagnose, train, verdict
-    from collapse_theory.training.text_data import make_text_dataset
-
     sizes = text_sizes(settings)
     data = make_text_dataset(prompts=sizes.prompts, seed=settings.seed, held_out=0.1, dim=sizes.dim)
     dataset = data.dataset
@@ -131,9 +133,7 @@ def real_text_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
 
 def text_step_name() -> str:
     """The step's cache name: another when the extra is missing, so installing it later runs the step anew."""
-    from collapse_theory.training.embedder import embedder_available
-
-    return "real_text" if embedder_available() else "real_text_without_extra"
+    return "real_text" if embedder.embedder_available() else "real_text_without_extra"
 
 
 def _text(results: dict[str, Any]) -> dict[str, Any]:
@@ -214,28 +214,8 @@ def text_figures(results: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     return {TEXT_FIGURE: functools.partial(_draw, text)}
 
 
-def _draw(text: dict[str, Any]) -> Any:
-    import numpy as np
-
-    from collapse_theory import figures
-    from collapse_theory.reproduction.figure_records import _optional_array, _split
-
-    runs = [
-        figures.SnapshotRun(
-            name=name,
-            snapshots=tuple(
-                figures.Snapshot(step=int(step), split=_split(split))
-                for step, split in sorted(text["runs"][name]["snapshots"].items(), key=lambda item: int(item[0]))
-            ),
-            history=figures.CollapseHistory(
-                steps=np.asarray(text["runs"][name]["collapse_history"]["steps"], dtype=float),
-                train=np.asarray(text["runs"][name]["collapse_history"]["train"], dtype=float),
-                held_out=_optional_array(text["runs"][name]["collapse_history"]["held_out"]),
-            ),
-        )
-        for name in TEXT_RUNS
-    ]
-    figure = figures.training_snapshots(runs)
+def _draw(text: dict[str, Any]) -> Figure:
+    figure = figures.training_snapshots([snapshot_run(name, text["runs"][name]) for name in TEXT_RUNS])
     figure.suptitle(
         f"Real text ({text['prompts']} prompts, WordLlama embeddings): one utility for every prompt vs the prompt-aware scheme"
     )

@@ -26,21 +26,15 @@ from collapse_theory.training.data import (
     save_dataset,
 )
 from collapse_theory.training.diagnostics import (
-    Acceptance,
     Diagnostics,
     KindCurve,
-    RunRecord,
     SplitDiagnostics,
-    Verdict,
-    acceptance,
     collapse_score,
     diagnose,
     pair_accuracy,
     predict,
     range_normalised,
-    save_diagnostics,
     sorted_rewards,
-    verdict,
 )
 from collapse_theory.training.model import (
     Layer,
@@ -51,6 +45,7 @@ from collapse_theory.training.model import (
     rewards_from_logits,
 )
 from collapse_theory.training.run_directory import RunDirectoryBusyError
+from collapse_theory.training.run_record import RunRecord, save_diagnostics
 from collapse_theory.training.trainer import (
     TrainingDivergedError,
     TrainingResult,
@@ -59,6 +54,7 @@ from collapse_theory.training.trainer import (
     train,
     training_memory,
 )
+from collapse_theory.training.verdicts import Acceptance, Verdict, acceptance, verdict
 
 __all__ = [
     "DATASET_KEYS",
@@ -113,11 +109,11 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     # the figures pull in matplotlib (~2 s to import): load it only when asked for.
     if name == "plot_rewards":
-        from collapse_theory.training.plots import plot_rewards
+        from collapse_theory.training.plots import plot_rewards  # matplotlib: only when asked for
 
         return plot_rewards
     if name == "plot_divergence":
-        from collapse_theory.training.divergence import plot_divergence
+        from collapse_theory.training.divergence import plot_divergence  # matplotlib: only when asked for
 
         return plot_divergence
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -158,9 +158,9 @@ def load_embedder() -> Embedder:
         True
     """
     folder = _package_folder()
-    try:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
+    try:  # the optional extra 'text': imported only when the embedder is loaded
+        from safetensors.numpy import load_file  # optional extra 'text'
+        from tokenizers import Tokenizer  # optional extra 'text'
     except ImportError:
         raise EmbedderUnavailable(_MISSING) from None
     table = load_file(str(folder.joinpath(*_WEIGHTS)))[_TABLE_KEY].astype(np.float32)

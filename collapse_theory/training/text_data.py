@@ -46,18 +46,20 @@ import os
 import platform
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from pydoc_data.topics import topics
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.io import atomic_write_text
 from collapse_theory.training.data import Dataset, DatasetError, completion_lengths, save_dataset
-from collapse_theory.training.embedder import SUM_TOKENS, load_embedder
+from collapse_theory.training.embedder import SUM_TOKENS, Embedder, load_embedder
 
 __all__ = [
     "CLOSED_TEMPLATES",
@@ -184,8 +186,6 @@ def _public(owner: Any) -> Iterator[tuple[str, Any]]:
 
 def _candidates(progress: bool = False) -> Iterator[TextSource]:
     """Every candidate text, in a fixed order: modules, then classes' methods, then Python's topics."""
-    from tqdm.auto import tqdm
-
     modules = tqdm(sorted(SOURCE_MODULES), desc="reading docstrings", unit="module", disable=not progress, file=sys.stderr)
     for module_name in modules:
         try:
@@ -208,8 +208,6 @@ def _candidates(progress: bool = False) -> Iterator[TextSource]:
             doc = _docstring(value) if inspect.isroutine(value) else None
             if doc is not None:
                 yield TextSource(f"{class_path}.{attribute}", f"docstring of {class_path}", " ".join(doc.split()))
-    from pydoc_data.topics import topics
-
     for topic in sorted(topics):
         yield TextSource(f"Python's '{topic}' (the language reference)", "pydoc_data.topics", " ".join(topics[topic].split()))
 
@@ -327,17 +325,7 @@ def make_text_dataset(
     )
     completions = tuple(tuple(truncate(sources[p].text, int(w)) for w in words[p]) for p in range(count))
 
-    from tqdm.auto import tqdm
-
-    prompt_embeddings = np.zeros((count, 2 * dim), dtype=np.float32)
-    completion_embeddings = np.zeros((count, COMPLETIONS, 2 * dim), dtype=np.float32)
-    batch = 128
-    for start in tqdm(range(0, count, batch), desc="embedding", unit="batch", disable=not progress, file=sys.stderr):
-        stop = min(start + batch, count)
-        prompt_embeddings[start:stop] = embedder.pool(prompt_texts[start:stop], dim)
-        flat = [text for row in completions[start:stop] for text in row]
-        completion_embeddings[start:stop] = embedder.pool(flat, dim).reshape(stop - start, COMPLETIONS, 2 * dim)
-
+    prompt_embeddings, completion_embeddings = _embed(embedder, prompt_texts, completions, dim, progress)
     dataset = Dataset(
         prompt_embeddings=prompt_embeddings,
         completion_embeddings=completion_embeddings,
@@ -346,15 +334,41 @@ def make_text_dataset(
         kind_names=TEXT_KINDS,
         held_out=held,
     )
+    info = _metadata(embedder, sources, seed=seed, held=held, available=len(corpus), dim=dim)
+    return TextDataset(
+        dataset=dataset, sources=sources, prompts=prompt_texts, completions=completions, words=words, metadata=info
+    )
+
+
+def _embed(
+    embedder: Embedder, prompt_texts: Sequence[str], completions: Sequence[Sequence[str]], dim: int, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prompts' and the completions' pooled vectors (2 * dim float32 each), in batches of 128 prompts."""
+    count = len(prompt_texts)
+    prompt_embeddings = np.zeros((count, 2 * dim), dtype=np.float32)
+    completion_embeddings = np.zeros((count, COMPLETIONS, 2 * dim), dtype=np.float32)
+    batch = 128
+    for start in tqdm(range(0, count, batch), desc="embedding", unit="batch", disable=not progress, file=sys.stderr):
+        stop = min(start + batch, count)
+        prompt_embeddings[start:stop] = embedder.pool(prompt_texts[start:stop], dim)
+        flat = [text for row in completions[start:stop] for text in row]
+        completion_embeddings[start:stop] = embedder.pool(flat, dim).reshape(stop - start, COMPLETIONS, 2 * dim)
+    return prompt_embeddings, completion_embeddings
+
+
+def _metadata(
+    embedder: Embedder, sources: Sequence[TextSource], *, seed: int, held: np.ndarray, available: int, dim: int
+) -> dict[str, Any]:
+    """The dataset's description, saved beside it: sizes, kinds, lengths, templates, the embedding, the origins."""
     origins: dict[str, int] = {}
     for source in sources:
         origins[source.origin] = origins.get(source.origin, 0) + 1
-    info = {
+    return {
         "format": "collapse_theory real-text dataset 2",
         "seed": seed,
-        "prompts": count,
+        "prompts": len(sources),
         "held_out": int(held.sum()),
-        "texts_available": len(corpus),
+        "texts_available": available,
         "n": COMPLETIONS,
         "dim": dim,
         "kinds": list(TEXT_KINDS),
@@ -368,9 +382,6 @@ def make_text_dataset(
         "origins": dict(sorted(origins.items())),
         "versions": _versions(),
     }
-    return TextDataset(
-        dataset=dataset, sources=sources, prompts=prompt_texts, completions=completions, words=words, metadata=info
-    )
 
 
 def text_companion_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -27,7 +27,8 @@ the gradient all-reduce), the batch padded with zero-weight prompts to a multipl
 the device count. Results (rewards, accuracies) are handed back in float64.
 
 The run directory's files, guards and lock live in
-:mod:`collapse_theory.training.run_directory`; this module is the loop. ``resume=True``
+:mod:`collapse_theory.training.run_directory`, the run's outcome in
+:mod:`collapse_theory.training.result`; this module is the loop. ``resume=True``
 continues from the checkpoint and, because chunk boundaries depend only on the absolute
 step, reproduces the uninterrupted run bit for bit on the same machine. A loss or a
 parameter that turns non-finite stops the run with :class:`TrainingDivergedError`
@@ -60,6 +61,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm import tqdm as text_tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 from collapse_theory._core.checks import check_memory
 from collapse_theory.problems.losses import Loss
@@ -74,7 +77,8 @@ from collapse_theory.training.diagnostics import (
     range_normalised,
     sorted_rewards,
 )
-from collapse_theory.training.model import RewardModel, init_reward_model
+from collapse_theory.training.model import init_reward_model
+from collapse_theory.training.result import TrainingResult, head_rewards, loss_change, terminal_phase
 from collapse_theory.training.run_directory import CHECKPOINT_FORMAT, RunDirectory, hold
 from collapse_theory.training.steps import Batch, adam_optimizer, evaluate_batch, make_batch, prompt_loss, train_chunk
 
@@ -97,96 +101,6 @@ class TrainingDivergedError(TrainingError):
     """The loss or the parameters became non-finite; the run stopped before writing any of it."""
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
-class TrainingResult:
-    """The outcome of :func:`train`.
-
-    Attributes:
-        config: the configuration.
-        kind_names: the dataset's kinds.
-        utilities: each kind's utility or loss spec.
-        losses_by_kind: each kind's :class:`~collapse_theory.problems.losses.Loss` (a custom
-            utility's too, which has no spec to parse back).
-        params: the final reward model (NumPy arrays).
-        step: the last step trained (``config.steps`` unless stopped early).
-        logits: float64 [P, n], every prompt's final logits in the dataset's order.
-        held_out: bool [P], the dataset's held-out mask.
-        snapshots: ``{step: rewards [P, n] float64}`` at every snapshot step.
-        metrics: the metrics log, one dict per logged step.
-        losses: float64 [step], the training loss before each optimizer step.
-        train_pair_accuracy: fraction of ranked training pairs ordered right (on logits).
-        held_out_pair_accuracy: the same on held-out prompts (None when there are none).
-        loss_change: relative change of the loss over the last tenth of the steps.
-        terminal_phase: training pair accuracy 1 and the loss flat (``loss_change`` at
-            most 1e-3), the loss not underflowed (:attr:`loss_underflowed`).
-        seconds: wall-clock time of this call.
-        steps_per_second: optimizer steps per second, compilation excluded when possible.
-        devices: number of devices the prompts were split over.
-        platform: the devices' platform (``"cpu"``, ``"gpu"``, ``"tpu"``).
-        device_kind: the first device's kind (e.g. ``"cpu"``, ``"NVIDIA H200"``).
-        free: bool [P], prompts whose loss trains free rewards (reward = logit, no sigmoid).
-    """
-
-    config: TrainingConfig
-    kind_names: tuple[str, ...]
-    utilities: dict[str, str]
-    params: RewardModel
-    step: int
-    logits: np.ndarray
-    held_out: np.ndarray
-    snapshots: dict[int, np.ndarray]
-    metrics: tuple[dict[str, Any], ...]
-    losses: np.ndarray
-    train_pair_accuracy: float
-    held_out_pair_accuracy: float | None
-    loss_change: float
-    terminal_phase: bool
-    seconds: float
-    steps_per_second: float
-    devices: int
-    platform: str
-    device_kind: str = ""
-    losses_by_kind: dict[str, Loss] = field(default_factory=dict)
-    free: np.ndarray | None = None
-
-    @property
-    def loss_underflowed(self) -> bool:
-        """The last training loss is exactly 0: float32 saturated (a sigmoid or log-sigmoid past its last digit).
-
-        Its gradient is then 0 too, so a flat loss says the arithmetic stopped, not that training
-        reached the terminal phase (no loss here reaches 0 at a finite optimum with n >= 3).
-        """
-        return bool(self.losses.size and self.losses[-1] == 0.0)
-
-    @property
-    def rewards(self) -> np.ndarray:
-        """float64 [P, n], every prompt's rewards: sigmoid(logits), or the logits where the loss is free."""
-        return _head(self.logits, self.free)
-
-    @property
-    def train_rewards(self) -> np.ndarray:
-        """The training prompts' rewards."""
-        return self.rewards[~self.held_out]
-
-    @property
-    def held_out_rewards(self) -> np.ndarray:
-        """The held-out prompts' rewards."""
-        return self.rewards[self.held_out]
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    return np.exp(-np.logaddexp(0.0, -logits))
-
-
-def _head(logits: np.ndarray, free: np.ndarray | None) -> np.ndarray:
-    """Rewards from logits: sigmoid, except the raw logits on prompts whose loss is free."""
-    rewards = _sigmoid(logits)
-    if free is None or not np.any(free):
-        return rewards
-    return np.where(np.asarray(free, dtype=bool)[:, None], np.asarray(logits, dtype=np.float64), rewards)
-
-
 def dataset_fingerprint(dataset: Dataset) -> str:
     """SHA-256 of a dataset's arrays (shapes, dtypes and bytes): a resumed run must use the same data."""
     digest = hashlib.sha256()
@@ -201,14 +115,17 @@ class _Progress:
     """The progress bar: tqdm on stderr (a widget in notebooks), updated at every logged step."""
 
     def __init__(self, total: int, initial: int, enabled: bool, stream: TextIO | None) -> None:
-        if stream is None:
-            from tqdm.auto import tqdm  # a notebook widget in Jupyter, text elsewhere
-
-            stream = sys.stderr
-        else:
-            from tqdm import tqdm
+        # tqdm.auto: a notebook widget in Jupyter, text elsewhere; a stream given is written as text
+        tqdm = auto_tqdm if stream is None else text_tqdm
         self.bar = tqdm(
-            total=total, initial=initial, disable=not enabled, file=stream, desc="train", unit="step", leave=True, mininterval=0.0
+            total=total,
+            initial=initial,
+            disable=not enabled,
+            file=sys.stderr if stream is None else stream,
+            desc="train",
+            unit="step",
+            leave=True,
+            mininterval=0.0,
         )
 
     def update(self, step: int, loss: float, accuracy: float, score: float | None) -> None:
@@ -234,30 +151,6 @@ def _boundaries(config: TrainingConfig, after: int, until: int) -> Iterator[int]
         ]
         step = min(end for end in (*following, config.steps, until) if end > step)
         yield step
-
-
-def terminal_phase(train_accuracy: float, loss_change: float, losses: np.ndarray) -> bool:
-    """Every training pair ordered right and the loss flat (relative change <= 1e-3), the loss not underflowed.
-
-    A loss exactly 0 in float32 is a saturated sigmoid or log-sigmoid (a huge learning rate):
-    its gradient is 0 too, so its flatness says the arithmetic stopped, not that training
-    reached the terminal phase.
-
-    Example:
-        >>> terminal_phase(1.0, 0.0, np.array([0.3, 0.2])), terminal_phase(1.0, 0.0, np.array([0.3, 0.0]))
-        (True, False)
-    """
-    underflowed = bool(losses.size and losses[-1] == 0.0)
-    return bool(train_accuracy == 1.0 and loss_change <= 1e-3 and not underflowed)
-
-
-def _loss_change(losses: np.ndarray) -> float:
-    """Relative change of the loss over the last tenth of the steps (a flat loss has ~0)."""
-    if losses.size < 2:
-        return math.inf
-    start = losses[max(0, losses.size - max(1, losses.size // 10) - 1)]
-    end = losses[-1]
-    return float(abs(end - start) / max(1.0, abs(end)))
 
 
 def _parameter_count(dim: int, hidden: Sequence[int]) -> int:
@@ -457,7 +350,7 @@ def _log_entry(
     and ``shape_distance`` (the largest over free kinds of max_k |mean normalised shape_k -
     prediction_k|, the prediction the solver's normalised optimum or, unbounded, its direction).
     """
-    rewards = diagnostic_rewards(_head(logits, setup.free), setup.free)
+    rewards = diagnostic_rewards(head_rewards(logits, setup.free), setup.free)
     train, held = setup.train_indices, setup.held_indices
     kind_count = len(dataset.kind_names)
     entry: dict[str, Any] = {
@@ -520,7 +413,7 @@ def _record(
             if run is not None:
                 run.write_metrics(state.metrics)
         if snapped:
-            state.snapshots[step] = _head(logits, setup.free)
+            state.snapshots[step] = head_rewards(logits, setup.free)
             if run is not None:
                 run.save_snapshot(step, state.snapshots[step])
     if run is not None and (step % config.checkpoint_every == 0 or last or step == until):
@@ -654,8 +547,8 @@ def _result(
     train_accuracy = pair_accuracy(logits[train], dataset.rankings[train])
     held_accuracy = pair_accuracy(logits[held], dataset.rankings[held]) if held.size else None
     if run is not None and state.step == config.steps:
-        run.write_heldout_rewards(_heldout_records(dataset, _head(logits, setup.free)))
-    loss_change = _loss_change(state.losses.astype(np.float64))
+        run.write_heldout_rewards(_heldout_records(dataset, head_rewards(logits, setup.free)))
+    change = loss_change(state.losses.astype(np.float64))
     steady = state.timed[1:] if len(state.timed) > 1 else state.timed
     steps_per_second = sum(s for s, _ in steady) / max(sum(t for _, t in steady), 1e-12) if steady else 0.0
     return TrainingResult(
@@ -671,8 +564,8 @@ def _result(
         losses=state.losses.astype(np.float64),
         train_pair_accuracy=train_accuracy,
         held_out_pair_accuracy=held_accuracy,
-        loss_change=loss_change,
-        terminal_phase=terminal_phase(train_accuracy, loss_change, state.losses),
+        loss_change=change,
+        terminal_phase=terminal_phase(train_accuracy, change, state.losses),
         seconds=time.perf_counter() - start,
         steps_per_second=float(steps_per_second),
         devices=len(setup.devices),
