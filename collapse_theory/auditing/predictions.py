@@ -33,7 +33,8 @@ from collapse_theory.auditing.features import prompt_features
 from collapse_theory.auditing.resolution import Resolution, default_resolution
 from collapse_theory.auditing.shapes import PromptShapes
 from collapse_theory.design.utility_design import FAMILY_BOUNDS, design_for_limit, design_for_rewards
-from collapse_theory.problems.losses import parse_loss
+from collapse_theory.problems.losses import Loss, parse_loss
+from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.loss_solver import solve_loss
 from collapse_theory.solver.utility_solver import solve
 
@@ -101,20 +102,20 @@ class LossComparison:
         return lines
 
 
-def _predicted_shape(spec: str, n: int) -> tuple[np.ndarray, bool]:
+def _predicted_shape(loss: Loss, n: int) -> tuple[np.ndarray, bool]:
     """The loss's range-normalised optimum at n (best first) and whether it is an optimum."""
-    solution = solve_loss(spec, n)
+    solution = solve_loss(loss, n)
     optimum = solution.rewards is not None
     shape = solution.rewards if optimum else solution.direction
     if shape is None:
-        raise ValueError(f"{spec}: no prediction at n = {n} ({solution.status.value}: {solution.message})")
+        raise ValueError(f"{loss.spec}: no prediction at n = {n} ({solution.status.value}: {solution.message})")
     values = np.sort(np.asarray(shape, dtype=np.float64))[::-1]
     spread = values[0] - values[-1]
     return ((values - values[-1]) / spread if spread > 0 else np.zeros_like(values)), optimum
 
 
 def compare_with_loss(
-    shapes: PromptShapes, spec: str, alpha: float, resamples: int, seed: int, resolution: Resolution
+    shapes: PromptShapes, spec: Loss | Utility | str, alpha: float, resamples: int, seed: int, resolution: Resolution
 ) -> LossComparison:
     """Each group against the loss's prediction at each of its n (see the module)."""
     loss = parse_loss(spec)
@@ -122,7 +123,7 @@ def compare_with_loss(
     predicted: dict[int, np.ndarray] = {}
     optimum = True
     for n in sorted({cell[1] for cell in cells} | {int(n) for n in np.unique(shapes.completions)}):
-        predicted[n], is_optimum = _predicted_shape(loss.spec, n)
+        predicted[n], is_optimum = _predicted_shape(loss, n)
         optimum = optimum and is_optimum
     targets = {cell: prompt_features(predicted[cell[1]][None, :])[0, :-1] for cell in cells}
     contrasts = target_contrasts(shapes.cells, targets)

@@ -52,6 +52,9 @@ from collapse_theory.collapse_score import collapse_score, group_distances
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from collapse_theory.problems.losses import Loss
+    from collapse_theory.problems.utilities import Utility
+
 __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_MIN_PROMPTS",
@@ -217,7 +220,7 @@ def audit(
     resolution: float | None = None,
     scale_resolution: float | None = None,
     min_prompts: int = DEFAULT_MIN_PROMPTS,
-    loss: str | None = None,
+    loss: Loss | Utility | str | None = None,
     describe: str | None = None,
     suggest: Mapping[str, str] | None = None,
 ) -> AuditReport:

@@ -1,7 +1,11 @@
 """Argument types and checks every subcommand shares.
 
 argparse types (``completions``, ``utility_spec``, ``seed``) turn a bad value into
-one line and exit code 2 while the command line is parsed, before any work. Numbers
+one line and exit code 2 while the command line is parsed, before any work. A spec
+is parsed once, here: ``utility_spec`` and ``loss_spec`` return the
+:class:`~collapse_theory.problems.utilities.Utility` or
+:class:`~collapse_theory.problems.losses.Loss` the command hands on, and its
+``.spec`` is what the command shows. Numbers
 are read in plain ASCII decimal notation only, exactly as typed
 (:mod:`collapse_theory._core.spec_numbers`). The
 output checks (``check_output_file``, ``check_output_directory``) look at the file
@@ -20,8 +24,8 @@ from pathlib import Path
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.spec_numbers import SpecNumberError, read_number
-from collapse_theory.problems.losses import parse_loss
-from collapse_theory.problems.utilities import parse_utility
+from collapse_theory.problems.losses import Loss, parse_loss
+from collapse_theory.problems.utilities import Utility, parse_utility
 from collapse_theory.solver.utility_solver import check_n
 
 #: An integer in ASCII digits (``int`` alone would take other scripts' digits and ``1_000``).
@@ -53,28 +57,28 @@ def completions(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def utility_spec(text: str) -> str:
-    """argparse type for a utility spec: validated, returned in its canonical form.
+def utility_spec(text: str) -> Utility:
+    """argparse type for a utility spec: parsed here, once; the command passes the :class:`Utility` on.
 
     Example:
-        >>> utility_spec("power:0.5")
+        >>> utility_spec("power:0.50").spec
         'power:0.5'
     """
     try:
-        return parse_utility(text).spec
+        return parse_utility(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def loss_spec(text: str) -> str:
-    """argparse type for a ranking-loss spec (``log-sigmoid:1+free+l2:0.001``, a preset): validated, canonical.
+def loss_spec(text: str) -> Loss:
+    """argparse type for a ranking-loss spec (``log-sigmoid:1+free+l2:0.001``, a preset): parsed here, once.
 
     Example:
-        >>> loss_spec("bradley-terry")
+        >>> loss_spec("bradley-terry").spec
         'log-sigmoid:1+free'
     """
     try:
-        return parse_loss(text).spec
+        return parse_loss(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -13,6 +13,8 @@ from collapse_theory.commands._output import write_csv
 from collapse_theory.laws.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.laws.limits import limit
 from collapse_theory.laws.loss_laws import loss_limit
+from collapse_theory.problems.losses import Loss
+from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE
 
 DEFAULT_NS = (16, 32, 64, 128)
@@ -102,20 +104,21 @@ def run_converge(arguments: argparse.Namespace) -> int:
     """Run the convergence study and print the table or the JSON list."""
     if not (0.0 < arguments.tol < 1.0):  # also NaN
         raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
-    utilities = arguments.utility or []
-    losses = getattr(arguments, "loss", None) or []
+    utilities: list[Utility] = arguments.utility or []
+    losses: list[Loss] = getattr(arguments, "loss", None) or []
     if not utilities and not losses:
         raise ValueError("give at least one --utility or --loss")
-    for spec in utilities:
-        if limit(spec) is None:
+    for utility in utilities:
+        if limit(utility) is None:
             raise ValueError(
-                f"{spec} has no closed-form limit; use `collapse-theory explore --utility {spec}` for its numerical limit"
+                f"{utility.spec} has no closed-form limit; use `collapse-theory explore --utility {utility.spec}` "
+                "for its numerical limit"
             )
-    for spec in losses:
-        loss_limit(spec)  # refuses losses without a limit law (one line, exit 2) before any solve
+    for loss in losses:
+        loss_limit(loss)  # refuses losses without a limit law (one line, exit 2) before any solve
     ns = arguments.n or list(DEFAULT_NS)
     studies = convergence_many(utilities, ns, tol=arguments.tol) if utilities else []
-    studies += [loss_convergence(spec, ns, tol=arguments.tol) for spec in losses]
+    studies += [loss_convergence(loss, ns, tol=arguments.tol) for loss in losses]
     if arguments.format == "json":
         print(json.dumps(json_value([_study_record(s) for s in studies]), indent=1, allow_nan=False))
     elif arguments.format == "csv":

@@ -14,6 +14,7 @@ from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import loss_spec
 from collapse_theory.design.loss_design import design_for_loss_limit, design_for_loss_rewards
 from collapse_theory.design.utility_design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
+from collapse_theory.problems.losses import Loss
 
 TARGET_FORMS = "beta:A (symmetric), beta:A,B, uniform, two-point, rewards:R1,R2,...,Rn"
 
@@ -83,7 +84,7 @@ def run_design(arguments: argparse.Namespace) -> int:
         raise ValueError(f"--tolerance must be a positive number, got {arguments.tolerance!r}")
     kind, value = arguments.target
     design: Design
-    loss = getattr(arguments, "loss", None)
+    loss: Loss | None = getattr(arguments, "loss", None)
     if loss is not None:
         if kind == "law":
             design = design_for_loss_limit(value, loss, arguments.family, tolerance=arguments.tolerance)

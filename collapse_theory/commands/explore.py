@@ -162,7 +162,7 @@ def run_explore(arguments: argparse.Namespace) -> int:
         check_output_file(arguments.out)  # before the work, which an unwritable plot would throw away
     if getattr(arguments, "loss", None) is not None:
         return _run_loss(arguments)
-    utility: Utility | str = arguments.utility if arguments.utility is not None else load_utility(arguments.utility_file)
+    utility: Utility = arguments.utility if arguments.utility is not None else load_utility(arguments.utility_file)
     summary = explore_utility(utility, arguments.n)
     if arguments.format == "json":
         print(json.dumps(json_value(summary.as_dict()), indent=1, allow_nan=False))

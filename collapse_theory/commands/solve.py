@@ -12,7 +12,7 @@ from collapse_theory.commands._arguments import completions, loss_spec, utility_
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.laws.distances import kolmogorov_smirnov
 from collapse_theory.laws.limits import describe_limit, limit, limit_parameters
-from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS, Utility
+from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS, Utility, parse_utility
 from collapse_theory.solver.status import Status
 from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE, Solution, solve_many
 
@@ -66,10 +66,10 @@ def register(subparsers: Any) -> None:
     limit_parser.set_defaults(handler=run_limit)
 
 
-def _limit_distance(solution: Solution, utility: Utility | str | None = None) -> float | None:
+def _limit_distance(solution: Solution, utility: Utility) -> float | None:
     if solution.status is Status.FAILED:  # rewards may be NaN
         return None
-    law = limit(solution.utility if utility is None else utility)  # None for a custom utility
+    law = limit(utility)  # None for a custom utility
     # the KS distance alone: the Wasserstein one (unused here) needs the law's quantiles, i.e. scipy.stats
     return None if law is None else kolmogorov_smirnov(solution.rewards, law)
 
@@ -87,7 +87,8 @@ def run_solve(arguments: argparse.Namespace) -> int:
         raise ValueError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
-    utilities: list[Utility | str] = [*(arguments.utility or ([] if files else DEFAULT_SPECS))]
+    defaults = [] if files else [parse_utility(spec) for spec in DEFAULT_SPECS]  # the one place these specs enter
+    utilities: list[Utility] = [*(arguments.utility or defaults)]
     if files:  # the loader's module brings scipy.stats and matplotlib: only when asked for
         from collapse_theory.exploration.utility_exploration import load_utility
 
@@ -121,7 +122,7 @@ def _run_losses(arguments: argparse.Namespace) -> int:
     from collapse_theory.solver.loss_solver import solve_loss
 
     ns = arguments.n or [8]
-    solutions = [solve_loss(spec, n, tol=arguments.tol) for spec in arguments.loss for n in ns]
+    solutions = [solve_loss(loss, n, tol=arguments.tol) for loss in arguments.loss for n in ns]
     if arguments.format == "json":
         print(json.dumps([{**s.as_dict(), "answer": loss_answer(s)} for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
@@ -179,7 +180,7 @@ def _rewards_column(rewards: Any) -> str:
     return " ".join(values)
 
 
-def _print_table(solutions: list[Solution], utilities: list[Utility | str]) -> None:
+def _print_table(solutions: list[Solution], utilities: list[Utility]) -> None:
     header = f"{'utility':<16}{'n':>7}{'objective':>22}{'gap':>11}{'KS to limit':>13}  {'status':<14}rewards (best first)"
     print(header)
     print("-" * len(header))
@@ -199,22 +200,30 @@ def run_limit(arguments: argparse.Namespace) -> int:
     if not arguments.utility and not arguments.loss:
         raise ValueError("give at least one --utility or --loss")
     records = []
-    for spec in arguments.utility or []:
-        law = limit(spec)
-        records.append({"utility": spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)})
-    for spec in arguments.loss or []:
+    for utility in arguments.utility or []:
+        law = limit(utility)
+        records.append(
+            {"utility": utility.spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)}
+        )
+    for loss in arguments.loss or []:
         from collapse_theory.exploration.answers import limit_answer
         from collapse_theory.laws.loss_laws import loss_limit
 
         try:
-            law = loss_limit(spec)
+            law = loss_limit(loss)
         except ValueError as error:
             records.append(
-                {"loss": spec, "law": None, "description": str(error), "limit": None, "answer": limit_answer(None, spec)}
+                {"loss": loss.spec, "law": None, "description": str(error), "limit": None, "answer": limit_answer(None, loss)}
             )
             continue
         records.append(
-            {"loss": spec, "law": law.kind, "description": law.describe(), "limit": _law_json(law), "answer": limit_answer(law)}
+            {
+                "loss": loss.spec,
+                "law": law.kind,
+                "description": law.describe(),
+                "limit": _law_json(law),
+                "answer": limit_answer(law),
+            }
         )
     if arguments.format == "json":
         print(json.dumps(records[0] if len(records) == 1 else records, allow_nan=False))

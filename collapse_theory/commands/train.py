@@ -250,7 +250,7 @@ def _run_make_text_data(arguments: argparse.Namespace) -> int:
 
 def run_train(arguments: argparse.Namespace) -> int:
     """Train, then write diagnostics.json and rewards.png and print the summary and the verdict."""
-    utility: str | Utility | None = arguments.utility
+    utility: Utility | None = arguments.utility
     utility_file = None
     if arguments.utility_file is not None:
         utility = load_utility(arguments.utility_file)

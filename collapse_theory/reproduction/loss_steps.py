@@ -27,7 +27,7 @@ from collapse_theory.laws.convergence_studies import loss_convergence
 from collapse_theory.laws.law import ClosedFormLaw
 from collapse_theory.laws.loss_laws import FieldLaw, loss_limit
 from collapse_theory.laws.numerical_laws import numerical_limit
-from collapse_theory.problems.losses import LossSpecError, parse_loss
+from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
 from collapse_theory.reproduction.paper_steps import law_on_grid
 from collapse_theory.reproduction.settings import Settings
 from collapse_theory.solver.loss_solver import solve_loss
@@ -156,9 +156,8 @@ def _law_values(spec: str, law: Any) -> dict[str, Any]:
     return {"name": name, "support": [low, high], **drawn}
 
 
-def _limit_of(spec: str) -> Any:
+def _limit_of(loss: Loss) -> Any:
     """The loss's n -> infinity law, or None (unbounded losses have none)."""
-    loss = parse_loss(spec)
     try:
         return loss_limit(loss)
     except LossSpecError:
@@ -172,12 +171,13 @@ def ranking_losses_step(settings: Settings) -> list[dict[str, Any]]:
     """Every framework loss at n = 8 (status, rewards or direction, range-normalised shape) and its limit law."""
     items = []
     for spec, frameworks in FRAMEWORK_LOSSES:
-        solution = solve_loss(spec, FRAMEWORK_N)
+        loss = parse_loss(spec)  # the table's specs enter here
+        solution = solve_loss(loss, FRAMEWORK_N)
         values = solution.rewards if solution.rewards is not None else solution.direction
         assert values is not None, solution.message
         values = np.asarray(values, dtype=float)
         spread = float(values.max() - values.min())
-        law = None if solution.rewards is None else _limit_of(spec)
+        law = None if solution.rewards is None else _limit_of(loss)
         items.append(
             {
                 "spec": spec,

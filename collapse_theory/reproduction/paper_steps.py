@@ -175,7 +175,7 @@ def smoothed_limit_step(settings: Settings) -> dict[str, Any]:
 def training_record(dataset: Any, result: Any, final: Any, snapshot_steps: Sequence[int]) -> dict[str, Any]:
     """What the report keeps of one training run: the final diagnostics, snapshots, the collapse history."""
     chosen = sorted({s for s in snapshot_steps if s in result.snapshots} | {max(result.snapshots)})
-    snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.utilities).as_dict()["train"] for s in chosen}
+    snapshots = {str(s): diagnose(dataset, result.snapshots[s], result.losses_by_kind).as_dict()["train"] for s in chosen}
     history = [entry for entry in result.metrics if entry.get("collapse_score") is not None]
     return {
         "final": final.as_dict(),
@@ -199,7 +199,7 @@ def training_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
         if stream is not None:
             print(f"      training {name} ({settings.prompts} prompts, {settings.steps} steps)", file=stream, flush=True)
         result = train(dataset, config, progress=False)
-        final = diagnose(dataset, result.rewards, result.utilities)
+        final = diagnose(dataset, result.rewards, result.losses_by_kind)
         runs[name] = {
             **training_record(dataset, result, final, settings.snapshot_steps),
             "acceptance_train": asdict(acceptance(final, "train")),

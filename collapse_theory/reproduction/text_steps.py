@@ -109,7 +109,7 @@ def real_text_step(settings: Settings, stream: TextIO | None) -> dict[str, Any]:
         if stream is not None:
             print(f"      training {name} on real text ({dataset.prompts} prompts, {sizes.steps} steps)", file=stream, flush=True)
         result = train(dataset, config, progress=False)
-        final = diagnose(dataset, result.rewards, result.utilities)
+        final = diagnose(dataset, result.rewards, result.losses_by_kind)
         outcome = verdict(final)
         runs[name] = {
             **training_record(dataset, result, final, sizes.snapshot_steps),
