@@ -67,10 +67,11 @@ def box_cox_exponent(utility: Utility | str) -> float | None:
         >>> box_cox_exponent("neg-power:2"), box_cox_exponent("log"), box_cox_exponent("exp:1")
         (-2.0, 0.0, None)
     """
-    record = parse_utility(utility).family_record
+    parsed = parse_utility(utility)
+    record = parsed.family_record
     if record is None or record.box_cox_exponent is None:
         return None
-    return float(record.box_cox_exponent(parse_utility(utility).parameters))
+    return float(record.box_cox_exponent(parsed.parameters))
 
 
 # ---------------------------------------------------------------------------------------------

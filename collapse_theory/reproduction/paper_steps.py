@@ -22,7 +22,7 @@ from collapse_theory.laws.distances import distance, law_distance
 from collapse_theory.laws.law import Law
 from collapse_theory.laws.limits import describe_limit, gauss_lobatto_rewards, limit
 from collapse_theory.laws.numerical_laws import numerical_limit
-from collapse_theory.problems.utilities import custom
+from collapse_theory.problems.utilities import custom, parse_utility
 from collapse_theory.reproduction.settings import (
     CONVERGENCE_UTILITIES,
     LIMIT_UTILITIES,
@@ -74,9 +74,10 @@ def law_on_grid(law: Law, grid: np.ndarray) -> dict[str, Any]:
 def limit_laws_step(settings: Settings) -> dict[str, Any]:
     grid = np.linspace(0.0025, 0.9975, 400)
     items = []
-    for solution in solve_many(LIMIT_UTILITIES, settings.limit_n):
-        closed = limit(solution.utility)
-        law: Law = numerical_limit(solution.utility) if closed is None else closed
+    utilities = [parse_utility(spec) for spec in LIMIT_UTILITIES]  # the step's specs enter here
+    for utility, solution in zip(utilities, solve_many(utilities, settings.limit_n), strict=True):
+        closed = limit(utility)
+        law: Law = numerical_limit(utility) if closed is None else closed
         name = "numerical limit" if closed is None else describe_limit(closed)
         items.append(
             {
