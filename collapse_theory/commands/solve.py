@@ -87,8 +87,9 @@ def run_solve(arguments: argparse.Namespace) -> int:
         raise ValueError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
-    defaults = [] if files else [parse_utility(spec) for spec in DEFAULT_SPECS]  # the one place these specs enter
-    utilities: list[Utility] = [*(arguments.utility or defaults)]
+    utilities: list[Utility] = list(arguments.utility or [])
+    if not utilities and not files:  # the default specs enter here, parsed once like --utility's
+        utilities = [parse_utility(spec) for spec in DEFAULT_SPECS]
     if files:  # the loader's module brings scipy.stats and matplotlib: only when asked for
         from collapse_theory.exploration.utility_exploration import load_utility
 
