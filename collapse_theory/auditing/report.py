@@ -48,12 +48,11 @@ from collapse_theory.auditing.shapes import DEFAULT_GRID, PromptShapes, read_sha
 from collapse_theory.auditing.statistics import BAND_QUANTILES, GroupSummary, summarise_groups
 from collapse_theory.auditing.verdict import axis_resolution, decide, describe_axis
 from collapse_theory.collapse_score import collapse_score, group_distances
+from collapse_theory.problems.losses import Loss
+from collapse_theory.problems.utilities import Utility
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from collapse_theory.problems.losses import Loss
-    from collapse_theory.problems.utilities import Utility
 
 __all__ = [
     "DEFAULT_ALPHA",
