@@ -13,6 +13,7 @@ from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.laws.distances import kolmogorov_smirnov
 from collapse_theory.laws.limits import describe_limit, limit, limit_parameters
 from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS, Utility, parse_utility
+from collapse_theory.solver.dispatch import solve
 from collapse_theory.solver.status import Status
 from collapse_theory.solver.utility_solver import DEFAULT_TOLERANCE, Solution, solve_many
 
@@ -119,11 +120,12 @@ def run_solve(arguments: argparse.Namespace) -> int:
 
 
 def _run_losses(arguments: argparse.Namespace) -> int:
+    # the answers bring the loss laws (scipy.stats): loaded for losses only, so `solve --utility` stays quick
     from collapse_theory.exploration.answers import loss_answer
-    from collapse_theory.solver.loss_solver import solve_loss
 
     ns = arguments.n or [8]
-    solutions = [solve_loss(loss, n, tol=arguments.tol) for loss in arguments.loss for n in ns]
+    # a Loss (parsed by the argument type) is answered in the loss's form, a plain utility's loss included
+    solutions = [solve(loss, n, tol=arguments.tol) for loss in arguments.loss for n in ns]
     if arguments.format == "json":
         print(json.dumps([{**s.as_dict(), "answer": loss_answer(s)} for s in solutions], indent=1, allow_nan=False))
     elif arguments.format == "csv":
@@ -207,16 +209,17 @@ def run_limit(arguments: argparse.Namespace) -> int:
             {"utility": utility.spec, **limit_parameters(law), "description": describe_limit(law), "limit": _law_json(law)}
         )
     for loss in arguments.loss or []:
+        # the answers bring the loss laws (scipy.stats): loaded for losses only, so `limit --utility` stays quick
         from collapse_theory.exploration.answers import limit_answer
-        from collapse_theory.laws.loss_laws import loss_limit
 
         try:
-            law = loss_limit(loss)
+            law = limit(loss)
         except ValueError as error:
             records.append(
                 {"loss": loss.spec, "law": None, "description": str(error), "limit": None, "answer": limit_answer(None, loss)}
             )
             continue
+        assert law is not None  # a loss's limit raises, saying why, where there is none
         records.append(
             {
                 "loss": loss.spec,
