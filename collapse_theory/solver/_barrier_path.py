@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from collapse_theory.solver import _engine as engine
 from collapse_theory.solver import _symmetric as problem
 from collapse_theory.solver._newton import Iterate, Phase, scaled_solve
 
@@ -32,16 +33,19 @@ CENTRING = 0.5
 
 
 def line_search(value: jax.Array, trial_value: Any, alpha0: jax.Array, slope: jax.Array) -> jax.Array:
-    """Armijo backtracking from ``alpha0``; returns 0 when no step is acceptable."""
-    slack = 1e-14 * jnp.abs(value)
+    """Armijo backtracking from ``alpha0`` down to ``_engine.MIN_STEP``; returns 0 when no step is acceptable.
 
-    def insufficient(alpha: jax.Array) -> jax.Array:
-        trial = trial_value(alpha)
-        accepted = jnp.isfinite(trial) & (trial >= value + 0.25 * alpha * slope - slack)
-        return ~accepted & (alpha > 1e-12)
+    The path's own fraction (``_engine.BARRIER_PATH_ARMIJO``), levels compared, and no count
+    of trials: the path's iterates are those it has always taken.
+    """
+    slack = engine.rounding_slack(value)
 
-    alpha = jax.lax.while_loop(insufficient, lambda a: 0.5 * a, alpha0)
-    return jnp.where(alpha > 1e-12, alpha, 0.0)
+    def accepts(alpha: jax.Array, _: jax.Array) -> jax.Array:
+        fraction = engine.BARRIER_PATH_ARMIJO
+        return engine.sufficient_increase(trial_value(alpha), value, slope, alpha, fraction=fraction, slack=slack, on_levels=True)
+
+    alpha, accepted, _ = engine.backtrack(accepts, alpha0, max_halvings=None, min_step=engine.MIN_STEP)
+    return jnp.where(accepted, alpha, 0.0)
 
 
 def boundary_step(c: jax.Array, dc: jax.Array, live: jax.Array, fraction: float) -> jax.Array:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from collapse_theory.solver import _engine as engine
 from collapse_theory.solver import _symmetric as problem
 from collapse_theory.solver._newton import (
     Factor,
@@ -44,8 +45,6 @@ from collapse_theory.solver._newton import (
 POLISH_ITERATIONS = 30
 #: A gap below this / n with an outward gradient counts as a tie.
 ACTIVE_THRESHOLD = 1e-2
-#: Sufficient-increase fraction of the Armijo test.
-ARMIJO = 1e-4
 #: The next direction reuses the last factorisation (a chord step) when that was made at a
 #: point whose gap (relative to its scale) was at most this: a chord step then shrinks the gap
 #: about that much.
@@ -194,7 +193,8 @@ def direction_from(phase: Phase, state: PolishState, factorised: Factorised, fac
     # after a rejected full step, the first breakpoint of the projection arc (a free gap
     # reaches 0 and turns active) unless it is too short to make progress
     breakpoint = jnp.where(phase.singular, 0.0, to_zero)
-    second = jnp.where((breakpoint >= 1e-2) & (breakpoint < 0.5 * first), breakpoint, 0.5 * first)
+    backtracked = engine.BACKTRACK * first
+    second = jnp.where((breakpoint >= 1e-2) & (breakpoint < backtracked), breakpoint, backtracked)
     return Direction(delta, g, active, ascent, first, second)
 
 
@@ -230,16 +230,18 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
     direction = jax.lax.cond(new_point, lambda: direction_from(phase, state, factorised, face), lambda: state.direction)
     chord = jnp.where(new_point, chord, state.chord)
     alpha = jnp.where(
-        state.trials == 0, direction.first_step, jnp.where(state.trials == 1, direction.second_step, 0.5 * state.alpha)
+        state.trials == 0,
+        direction.first_step,
+        jnp.where(state.trials == 1, direction.second_step, engine.BACKTRACK * state.alpha),
     )
     projected = jnp.where(layout.live, jnp.maximum(state.d + alpha * direction.delta, 0.0), 0.0)
     trial = jnp.where(state.evaluated, projected, state.d)
     y_trial = to_y(phase, trial, fallback)
     value, gradient = phase.evaluate(y_trial)
-    # Armijo along the projection arc
+    # Armijo along the projection arc (levels compared, as this polish always has: ``_engine.sufficient_increase``)
     predicted = alpha * direction.ascent + jnp.sum(jnp.where(direction.active, direction.d_gradient * (trial - state.d), 0.0))
-    enough = value >= state.value + ARMIJO * predicted - 1e-14 * jnp.abs(state.value)
-    accepted = ~state.evaluated | ((jnp.sum(trial) <= half) & jnp.isfinite(value) & enough)
+    enough = engine.sufficient_increase(value, state.value, predicted, slack=engine.rounding_slack(state.value), on_levels=True)
+    accepted = ~state.evaluated | ((jnp.sum(trial) <= half) & enough)
     gap = problem.frank_wolfe_gap(gradient, y_trial, layout)
 
     def pick(new: Any, old: Any) -> Any:
@@ -256,7 +258,7 @@ def iteration(phase: Phase, fallback: jax.Array, state: PolishState) -> PolishSt
         direction,
         alpha,
         jnp.where(accepted, 0, state.trials + 1),
-        ~accepted & (alpha <= 1e-12),
+        ~accepted & (alpha <= engine.MIN_STEP),
         jnp.asarray(True),
         factorised,
         chord,

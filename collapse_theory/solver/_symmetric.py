@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from collapse_theory.problems.utilities import UtilityFunction
+from collapse_theory.solver import _engine as engine
 
 
 class Layout:
@@ -280,13 +281,12 @@ def frank_wolfe_gap(gradient_y: jax.Array, y: jax.Array, layout: Layout) -> jax.
     half mirrors it with opposite sign, the middle derivative is 0), prefix sums
     :math:`G_k`, and gaps :math:`d_k = c_k`, the gap is
     :math:`\\sum_k w_k d_k (\\max_j G_j - G_k)` with mirror weights :math:`w_k = 2`
-    (1 for the middle gap of even n): non-negative terms, no cancellation.
+    (1 for the middle gap of even n): non-negative terms, no cancellation
+    (``_engine.frank_wolfe_gap``).
     """
-    prefix = _prefix_sums(gradient_y, layout)
-    best = jnp.max(jnp.where(layout.constraint_live, prefix, -jnp.inf))
     weights = jnp.where((layout.constraint_index == layout.m) & ~layout.odd, 1.0, 2.0)
-    terms = jnp.where(layout.constraint_live, weights * constraints(y, layout) * (best - prefix), 0.0)
-    return jnp.sum(terms)
+    steps = weights * constraints(y, layout)
+    return engine.frank_wolfe_gap(_prefix_sums(gradient_y, layout), steps, layout.constraint_live)
 
 
 def _prefix_sums(gradient_y: jax.Array, layout: Layout) -> jax.Array:
