@@ -21,7 +21,7 @@ constraints", SIAM J. Control Optim. 20(2), 221-246, 1982):
   chosen afresh at every step; Newton's direction is affine invariant, so the choice
   among free coordinates does not change the step on the free block.
 * **Held set** (Bertsekas' I+): coordinates within eps of their bound whose reduced
-  gradient points outward, eps = min(:data:`TIE_THRESHOLD`, size of a scaled projected
+  gradient points outward, eps = min(``_engine.TIE_THRESHOLD``, size of a scaled projected
   gradient step). They take a diagonally scaled gradient step; the others (the free
   block) a Newton step, by a Jacobi-scaled Cholesky of the free block of -H.
 * **Projection arc** with the Armijo test of Bertsekas' paper,
@@ -43,7 +43,7 @@ constraints", SIAM J. Control Optim. 20(2), 221-246, 1982):
   the held set is found at once and Newton's method ends in 2 to 6 steps.
 * **Rounding.** Near the optimum the increase of F falls below its rounding while the
   certificate, first order in the gradient, still asks for progress: a full step whose
-  change of F is within :data:`ROUNDING` times abs(F) is taken.
+  change of F is within ``_engine.ROUNDING`` times abs(F) is taken.
 
 The loop stops when the Frank-Wolfe gap (computed inside, as the certificate is afterwards)
 is below half of tol * scale, or when the arc search fails. Like the other loops it is a
@@ -61,21 +61,14 @@ import jax
 import jax.numpy as jnp
 
 from collapse_theory.problems.families import UtilityFunction
+from collapse_theory.solver import _engine as engine
 from collapse_theory.solver import _loss_objective as objective
 from collapse_theory.solver._loss_newton import Result, _newton_direction, _scale, barrier, frank_wolfe_gap
 
-#: Sufficient-increase fraction of the Armijo test.
-ARMIJO = 1e-4
-#: Largest tie threshold (Bertsekas' epsilon), in slack units.
-TIE_THRESHOLD = 1e-3
-#: Halvings of the arc search before it gives up.
-LINE_SEARCH_STEPS = 60
 #: The barrier warm start runs until the Frank-Wolfe gap is below this fraction of its scale.
 SWITCH = 1e-5
 #: At most this many barrier steps in the warm start.
 WARM_STEPS = 16
-#: A full Newton step whose change of F is below this fraction of abs(F) (F's rounding) is taken.
-ROUNDING = 1e-14
 
 
 class _State(NamedTuple):
@@ -112,6 +105,8 @@ def active_set(
 
     ``Result.iterations`` counts the Newton steps of both phases; together at most ``max_steps``.
     """
+    # Over 80 lines: one jitted loop whose step (the elimination, the held set, the arc search)
+    # closes over the problem's coordinates; split, each part would take them all as arguments.
     size = problem.lower.shape[0]
     top = size  # the top slack's index in x
     index = jnp.arange(size + 1)
@@ -143,7 +138,7 @@ def active_set(
         curvature = jnp.where(others, -jnp.diag(reduced_hessian), 1.0)
         curvature = jnp.where(curvature > 0.0, curvature, 1.0)
         trial = jnp.maximum(slack + reduced / curvature, 0.0)
-        threshold = jnp.minimum(TIE_THRESHOLD, jnp.max(jnp.where(others, jnp.abs(trial - slack), 0.0)))
+        threshold = jnp.minimum(engine.TIE_THRESHOLD, jnp.max(jnp.where(others, jnp.abs(trial - slack), 0.0)))
         held = others & (slack <= threshold) & (reduced <= 0.0)
         free = others & ~held
         direction = _newton_direction(reduced_hessian, reduced, free)
@@ -157,21 +152,14 @@ def active_set(
             z = jnp.where(index == j, room - jnp.sum(z), z)
             return jnp.where(member, lower + z, x)
 
-        def search(carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
-            alpha, _, k = carry
+        def accepts(alpha: jax.Array, k: jax.Array) -> jax.Array:
             candidate = moved(alpha)
-            increase = value_at(candidate) - current
             predicted = alpha * slope + jnp.sum(jnp.where(held, reduced * (candidate - x), 0.0))
             # F's rounding hides the increase of the last Newton steps: a full step within it is taken
-            noise = jnp.where(k == 0, ROUNDING * jnp.abs(current), 0.0)
-            accepted = jnp.isfinite(increase) & (increase >= ARMIJO * predicted - noise)
-            return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
+            noise = jnp.where(k == 0, engine.rounding_slack(current), 0.0)
+            return engine.sufficient_increase(value_at(candidate), current, predicted, slack=noise)
 
-        alpha, accepted, _ = jax.lax.while_loop(
-            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS),
-            search,
-            (jnp.asarray(1.0), jnp.asarray(False), jnp.asarray(0)),
-        )
+        alpha, accepted, _ = engine.backtrack(accepts, jnp.asarray(1.0))
         return jnp.where(accepted, moved(alpha), x), accepted
 
     def body(state: _State) -> _State:

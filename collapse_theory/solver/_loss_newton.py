@@ -34,14 +34,9 @@ import jax
 import jax.numpy as jnp
 
 from collapse_theory.problems.families import UtilityFunction
+from collapse_theory.solver import _engine as engine
 from collapse_theory.solver import _loss_objective as objective
 
-#: Sufficient-increase fraction of the Armijo tests.
-ARMIJO = 1e-4
-#: Largest tie threshold of the projected Newton method (Bertsekas' epsilon).
-TIE_THRESHOLD = 1e-3
-#: Halvings of a line search before it gives up.
-LINE_SEARCH_STEPS = 60
 #: The loops stop when the Newton decrement is below this fraction of tol * scale
 #: (the certificate, computed afterwards, decides).
 DECREMENT_FRACTION = 1e-2
@@ -194,6 +189,35 @@ def _semicircle_gaps(problem: objective.Problem) -> jax.Array:
     return gaps / jnp.maximum(jnp.sum(gaps), 1e-300)
 
 
+def _free_start(problem: objective.Problem, kind: str, function: UtilityFunction | None) -> jax.Array:
+    """The free start: equal gaps at the best of :data:`START_RANGES`, or the semicircle's shape where better.
+
+    Gap k is lower_k + spacing (spacing = range / (n - 1)) for the range whose F is largest;
+    then the semicircle's quantile gaps (:func:`_semicircle_gaps`) at :data:`SHAPED_RANGES`
+    times that range replace it where one of them has a larger F.
+    """
+    size = problem.lower.shape[0]
+    moving_set = jnp.arange(size) < problem.n - 1
+
+    def value_at(gaps: jax.Array) -> jax.Array:
+        return objective.value(objective.rewards(gaps, problem, True), problem, kind, function)
+
+    spacings = jnp.asarray(START_RANGES) / (problem.n - 1.0)
+    values = jax.vmap(lambda d: objective.equal_gap_value(d, problem, kind, function))(spacings)
+    spacing = spacings[jnp.argmax(jnp.where(jnp.isfinite(values), values, -jnp.inf))]
+    equal = jnp.where(moving_set, problem.lower + spacing, 0.0)
+    # the semicircle's shape (the law of log+l2, close to the other regularised optima) at a few
+    # ranges around the best equal gaps': one or two Newton steps fewer where it fits, for four pair sums
+    # with rank margins, r_i - r_j - M (j - i) is a difference of r_i + M i: the shape is offset by M per gap
+    spread = jnp.maximum(spacing - problem.rank_margin, spacing / 2.0) * (problem.n - 1.0)
+    shaped = problem.lower + problem.rank_margin + (spread * jnp.asarray(SHAPED_RANGES))[:, None] * _semicircle_gaps(problem)
+    shaped = jnp.where(moving_set[None, :], shaped, 0.0)
+    shaped_values = jax.vmap(value_at)(shaped)
+    best = jnp.argmax(jnp.where(jnp.isfinite(shaped_values), shaped_values, -jnp.inf))
+    equal_value = jnp.max(jnp.where(jnp.isfinite(values), values, -jnp.inf))
+    return jnp.where(shaped_values[best] > equal_value, shaped[best], equal)
+
+
 class _FreeState(NamedTuple):
     gaps: jax.Array
     pieces: objective.RewardPieces
@@ -221,6 +245,8 @@ def projected_newton(
     depending on j - i only); the start is symmetric, so are the iterates, and each Newton
     system is solved in half the unknowns.
     """
+    # Over 80 lines: one jitted loop whose step closes over the problem; its three outcomes (the
+    # full step, a backtracking search, no move) share the trial point's pieces, read in one place.
     size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving_set = index < problem.n - 1
@@ -232,20 +258,7 @@ def projected_newton(
     def pieces_at(gaps: jax.Array) -> objective.RewardPieces:
         return objective.reward_pieces(objective.rewards(gaps, problem, True), problem, kind, function)
 
-    spacings = jnp.asarray(START_RANGES) / (problem.n - 1.0)
-    values = jax.vmap(lambda d: objective.equal_gap_value(d, problem, kind, function))(spacings)
-    spacing = spacings[jnp.argmax(jnp.where(jnp.isfinite(values), values, -jnp.inf))]
-    equal = jnp.where(moving_set, problem.lower + spacing, 0.0)
-    # the semicircle's shape (the law of log+l2, close to the other regularised optima) at a few
-    # ranges around the best equal gaps': one or two Newton steps fewer where it fits, for four pair sums
-    # with rank margins, r_i - r_j - M (j - i) is a difference of r_i + M i: the shape is offset by M per gap
-    spread = jnp.maximum(spacing - problem.rank_margin, spacing / 2.0) * (problem.n - 1.0)
-    shaped = problem.lower + problem.rank_margin + (spread * jnp.asarray(SHAPED_RANGES))[:, None] * _semicircle_gaps(problem)
-    shaped = jnp.where(moving_set[None, :], shaped, 0.0)
-    shaped_values = jax.vmap(value_at)(shaped)
-    best = jnp.argmax(jnp.where(jnp.isfinite(shaped_values), shaped_values, -jnp.inf))
-    equal_value = jnp.max(jnp.where(jnp.isfinite(values), values, -jnp.inf))
-    start = jnp.where(shaped_values[best] > equal_value, shaped[best], equal)
+    start = _free_start(problem, kind, function)
 
     def body(state: _FreeState) -> _FreeState:
         gaps, pieces = state.gaps, state.pieces
@@ -255,7 +268,7 @@ def projected_newton(
         curvature = jnp.where(moving_set, -objective.free_gap_hessian_diagonal(pieces.curvature, problem), 1.0)
         curvature = jnp.where(curvature > 0.0, curvature, 1.0)
         trial = jnp.maximum(gaps + gradient / curvature, problem.lower)
-        threshold = jnp.minimum(TIE_THRESHOLD, jnp.max(jnp.where(moving_set, jnp.abs(trial - gaps), 0.0)))
+        threshold = jnp.minimum(engine.TIE_THRESHOLD, jnp.max(jnp.where(moving_set, jnp.abs(trial - gaps), 0.0)))
         held = moving_set & (gaps - problem.lower <= threshold) & (gradient <= 0.0)
         moving = moving_set & ~held
 
@@ -277,8 +290,8 @@ def projected_newton(
             return jnp.where(moving_set, jnp.maximum(gaps + alpha * step, problem.lower), gaps)
 
         def sufficient(candidate: jax.Array, value: jax.Array) -> jax.Array:
-            increase = value - current
-            return jnp.isfinite(increase) & (increase >= ARMIJO * jnp.sum(gradient * (candidate - gaps)))
+            # along the projection arc: the predicted increase whole (``_engine.sufficient_increase``)
+            return engine.sufficient_increase(value, current, jnp.sum(gradient * (candidate - gaps)))
 
         small = decrement <= DECREMENT_FRACTION * tol * _scale(pieces, r, valid)
         full = candidate_at(jnp.asarray(1.0))
@@ -289,18 +302,13 @@ def projected_newton(
         closer = jnp.isfinite(full_value) & (_centred_norm(full_pieces.gradient, valid) <= _centred_norm(pieces.gradient, valid))
         full_accepted = sufficient(full, full_value) | (small & closer)
 
-        def search(carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
-            alpha, _, k = carry
+        def accepts(alpha: jax.Array, _: jax.Array) -> jax.Array:
             candidate = candidate_at(alpha)
-            accepted = sufficient(candidate, value_at(candidate))
-            return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
+            return sufficient(candidate, value_at(candidate))
 
         def backtrack() -> tuple[jax.Array, objective.RewardPieces, jax.Array]:
-            alpha, accepted, _ = jax.lax.while_loop(
-                lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS),
-                search,
-                (jnp.asarray(0.5), jnp.asarray(False), jnp.asarray(1)),
-            )
+            # the full step was trial 0 (above)
+            alpha, accepted, _ = engine.backtrack(accepts, jnp.asarray(engine.BACKTRACK), start=1)
             new_gaps = jnp.where(accepted, candidate_at(alpha), gaps)
             new_pieces = jax.lax.cond(accepted, lambda: pieces_at(new_gaps), lambda: pieces)
             return new_gaps, new_pieces, accepted
@@ -338,15 +346,18 @@ def _finish(state: _State, problem: objective.Problem, kind: str, function: Util
 
 
 def frank_wolfe_gap(gradient: jax.Array, r: jax.Array, n: jax.Array) -> jax.Array:
-    """max over step vectors of <g, e_k - r>, as the non-negative sum sum_k d_k (max G - G_k)."""
+    """max over step vectors of <g, e_k - r> at padded rewards (``_engine.frank_wolfe_gap``).
+
+    The prefix sums G_1..G_n and gaps d_1..d_n (d_n = r_n) of the valid entries; G_0 = 0
+    enters as the origin with weight d_0 = 1 - r_1.
+    """
     size = gradient.shape[0]
     index = jnp.arange(size)
     valid = index < n
     prefix = jnp.cumsum(jnp.where(valid, gradient, 0.0))
-    best = jnp.maximum(0.0, jnp.max(jnp.where(valid, prefix, -jnp.inf)))
     following = jnp.concatenate([r[1:], jnp.zeros(1)])
     gaps = jnp.where(index < n - 1, r - following, jnp.where(index == n - 1, r, 0.0))
-    return (1.0 - r[0]) * best + jnp.sum(jnp.where(valid, gaps * (best - prefix), 0.0))
+    return engine.frank_wolfe_gap(prefix, gaps, valid, origin=1.0 - r[0])
 
 
 @partial(jax.jit, static_argnames=("kind", "function", "max_steps"))
@@ -394,15 +405,10 @@ def barrier(
         first = jnp.minimum(1.0, TO_BOUNDARY * limit)
         current = barrier_value(gaps, mu)
 
-        def search(carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
-            alpha, _, k = carry
-            increase = barrier_value(gaps + alpha * step, mu) - current
-            accepted = jnp.isfinite(increase) & (increase >= ARMIJO * alpha * decrement)
-            return jnp.where(accepted, alpha, 0.5 * alpha), accepted, k + 1
+        def accepts(alpha: jax.Array, _: jax.Array) -> jax.Array:
+            return engine.sufficient_increase(barrier_value(gaps + alpha * step, mu), current, decrement, alpha)
 
-        alpha, accepted, _ = jax.lax.while_loop(
-            lambda carry: ~carry[1] & (carry[2] < LINE_SEARCH_STEPS), search, (first, jnp.asarray(False), jnp.asarray(0))
-        )
+        alpha, accepted, _ = engine.backtrack(accepts, first)
         new_gaps = jnp.where(accepted, gaps + alpha * step, gaps)
         centred = (decrement <= CENTRING * mu * (problem.n + 1.0)) | ~accepted
         new_mu = jnp.where(centred, MU_REDUCTION * mu, mu)
