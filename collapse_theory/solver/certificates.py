@@ -21,6 +21,7 @@ import numpy as np
 
 from collapse_theory._core.precision import float64
 from collapse_theory.problems.utilities import Utility, UtilityFunction, parse_utility
+from collapse_theory.solver._engine import frank_wolfe_gap_host
 
 __all__ = ["certificate_gap", "objective_value", "reward_gradient"]
 
@@ -56,17 +57,12 @@ def certificate_gap(utility: Utility | str, rewards: Any) -> float:
     """The Frank-Wolfe gap max_k sum_{i<=k} g_i - <g, r> at any feasible rewards.
 
     An upper bound on S* - S(r) when U is concave, evaluated as
-    sum_k d_k (max_j G_j - G_k) with the gaps d_k (see the module docstring).
+    sum_k d_k (max_j G_j - G_k) with the gaps d_k (see the module docstring;
+    ``_engine.frank_wolfe_gap_host``).
 
     Example:
         >>> certificate_gap("linear", np.array([1.0, 0.0]))
         0.0
     """
     r = np.asarray(rewards, dtype=np.float64)
-    return _gap_from_gradient(reward_gradient(utility, r), r)
-
-
-def _gap_from_gradient(gradient: np.ndarray, rewards: np.ndarray) -> float:
-    prefix = np.concatenate([[0.0], np.cumsum(gradient)])
-    gaps = np.concatenate([[1.0 - rewards[0]], -np.diff(rewards), [rewards[-1]]])
-    return float(np.sum(gaps * (prefix.max() - prefix)))
+    return frank_wolfe_gap_host(reward_gradient(utility, r), r)
