@@ -15,7 +15,8 @@ iterations at this accuracy). The method, one module per algorithm:
    quadratically from the barrier's point or from a guess.
 
 What both share (the problem's evaluations, the iterate, the linear algebra) is
-in ``_newton``. Each Newton step costs one evaluation of U'' per pair (the Newton
+in ``_newton``; the Armijo test, the backtracking search and the Frank-Wolfe gap, which
+the loss stack uses too, are in ``_engine``. Each Newton step costs one evaluation of U'' per pair (the Newton
 matrix, the only M x M array, written tile by tile), one Cholesky factorisation of
 it in place, and one evaluation of U and U' per pair at each trial point (tiles of
 PAIR_BLOCK rows, so pair quantities never take M x M memory); the polish's chord

@@ -22,7 +22,9 @@ need thousands of O(n^2) steps at 1e-10.
   warm start of the active-set method in :mod:`collapse_theory.solver._loss_bounded`.
 
 Both are ``lax.while_loop`` programs compiled once per (padded size, objective kind,
-utility family, free or bounded); n and every parameter are traced.
+utility family, free or bounded); n and every parameter are traced. Their Armijo tests,
+backtracking searches and Frank-Wolfe gap are the engine's (``_engine``), shared with the
+symmetric utility stack.
 """
 
 from __future__ import annotations
