@@ -92,6 +92,8 @@ def _project(slack: jax.Array, others: jax.Array, room: jax.Array) -> jax.Array:
     return jnp.where(jnp.sum(z) > room, jnp.maximum(z - level, 0.0), z)
 
 
+# Over 80 lines: one jitted loop whose step (the elimination, the held set, the arc search)
+# closes over the problem's coordinates; split, each part would take them all as arguments.
 @partial(jax.jit, static_argnames=("kind", "function", "max_steps"))
 def active_set(
     problem: objective.Problem,
@@ -105,8 +107,6 @@ def active_set(
 
     ``Result.iterations`` counts the Newton steps of both phases; together at most ``max_steps``.
     """
-    # Over 80 lines: one jitted loop whose step (the elimination, the held set, the arc search)
-    # closes over the problem's coordinates; split, each part would take them all as arguments.
     size = problem.lower.shape[0]
     top = size  # the top slack's index in x
     index = jnp.arange(size + 1)

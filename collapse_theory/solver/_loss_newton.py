@@ -227,6 +227,8 @@ class _FreeState(NamedTuple):
     done: jax.Array
 
 
+# Over 80 lines: one jitted loop whose step closes over the problem; its three outcomes (the
+# full step, a backtracking search, no move) share the trial point's pieces, read in one place.
 @partial(jax.jit, static_argnames=("kind", "function", "max_steps", "symmetric"))
 def projected_newton(
     problem: objective.Problem,
@@ -247,8 +249,6 @@ def projected_newton(
     depending on j - i only); the start is symmetric, so are the iterates, and each Newton
     system is solved in half the unknowns.
     """
-    # Over 80 lines: one jitted loop whose step closes over the problem; its three outcomes (the
-    # full step, a backtracking search, no move) share the trial point's pieces, read in one place.
     size = problem.lower.shape[0]
     index = jnp.arange(size)
     moving_set = index < problem.n - 1

@@ -160,6 +160,7 @@ def _potrf_cpu(scaled: jax.Array) -> tuple[jax.Array, jax.Array]:
     writes NaN where it failed, each a pass over M x M entries and one of them a second
     M x M array.
     """
+    # private jaxlib module: imported only where factorise has checked that it is there
     from jaxlib import lapack
 
     target = lapack.prepare_lapack_call("potrf_ffi", np.dtype(scaled.dtype))
