@@ -62,7 +62,7 @@ import scipy.optimize
 from collapse_theory._core.checks import check_memory
 from collapse_theory._core.precision import float64
 from collapse_theory.problems.losses import LIPO_MAX_N, Loss, LossSpecError, lipo_weights, parse_loss
-from collapse_theory.solver import _loss_bounded, _loss_lp, _loss_newton, _loss_objective, utility_solver
+from collapse_theory.solver import _engine, _loss_bounded, _loss_lp, _loss_newton, _loss_objective, utility_solver
 from collapse_theory.solver.solution import DEFAULT_TOLERANCE, Solution, status_message
 from collapse_theory.solver.status import Status
 
@@ -181,12 +181,8 @@ def frank_wolfe_gap(gradient: np.ndarray, rewards: np.ndarray) -> float:
         >>> frank_wolfe_gap(np.array([1.0, -1.0]), np.array([1.0, 0.0]))
         0.0
     """
-    g = np.asarray(gradient, dtype=np.float64)
-    r = np.asarray(rewards, dtype=np.float64)
-    prefix = np.concatenate([[0.0], np.cumsum(g)])
-    gaps = np.concatenate([[1.0 - r[0]], r[:-1] - r[1:], [r[-1]]])
-    with np.errstate(all="ignore"):
-        bound = float(np.sum(gaps * (prefix.max() - prefix)))
+    with np.errstate(all="ignore"):  # the engine's one formula; a non-finite bound certifies nothing
+        bound = _engine.frank_wolfe_gap_host(gradient, rewards)
     return bound if math.isfinite(bound) else math.inf
 
 
