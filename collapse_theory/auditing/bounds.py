@@ -17,7 +17,7 @@ Example:
     >>> check_grid(10**8)
     Traceback (most recent call last):
     ...
-    ValueError: grid must be an integer in [2, 4096], got 100000000
+    collapse_theory.errors.InputError: grid must be an integer in [2, 4096], got 100000000
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from collapse_theory._core.checks import check_memory
 from collapse_theory.auditing.score_files import ScoreFile
+from collapse_theory.errors import InputError
 
 __all__ = ["MAX_GRID", "audit_memory", "check_audit_memory", "check_grid"]
 
@@ -41,7 +42,7 @@ _PER_PROMPT = 80
 
 def _check_integer(value: Any, lower: int, upper: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lower <= value <= upper:
-        raise ValueError(f"{what} must be an integer in [{lower}, {upper}], got {value!r}")
+        raise InputError(f"{what} must be an integer in [{lower}, {upper}], got {value!r}")
     return value
 
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory.auditing.features import CellMoments, shape_coordinates
+from collapse_theory.errors import InputError
 
 __all__ = [
     "AXES",
@@ -276,7 +277,7 @@ def max_t_test(
     """
     seed = check_seed(seed)
     if isinstance(resamples, bool) or not isinstance(resamples, int) or not 1 <= resamples <= MAX_RESAMPLES:
-        raise ValueError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
+        raise InputError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
     if contrasts.difference.size == 0:
         return MaxTTest(None, None, None, None, resamples, seed, False, ())
     error = contrasts.error

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from collapse_theory.auditing.score_files import DEFAULT_GROUP, ScoreFile, ScoreRecord
+from collapse_theory.errors import InputError
 
 __all__ = ["in_memory_scores"]
 
@@ -41,16 +42,16 @@ class _Arrays(ScoreFile):
 def _rows(values: Any, name: str) -> list[list[Any]]:
     if isinstance(values, np.ndarray):
         if values.ndim != 2:
-            raise ValueError(f"{name} as an array must be 2-D (prompts x completions), got shape {values.shape}")
+            raise InputError(f"{name} as an array must be 2-D (prompts x completions), got shape {values.shape}")
         return values.tolist()
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise ValueError(f"{name} must be a sequence with one sequence per prompt")
+        raise InputError(f"{name} must be a sequence with one sequence per prompt")
     rows = []
     for index, row in enumerate(values):
         if isinstance(row, np.ndarray):
             row = row.tolist()
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise ValueError(f"{name}: prompt {index + 1} is not a sequence")
+            raise InputError(f"{name}: prompt {index + 1} is not a sequence")
         rows.append(list(row))
     return rows
 
@@ -59,14 +60,14 @@ def in_memory_scores(scores: Any, groups: Sequence[Any] | None = None, ranks: An
     """A :class:`ScoreFile` over scores held in memory (see the module)."""
     rows = _rows(scores, "scores")
     if not rows:
-        raise ValueError("scores: no prompts")
+        raise InputError("scores: no prompts")
     if groups is None:
         names = [DEFAULT_GROUP] * len(rows)
     else:
         if isinstance(groups, (str, bytes)) or len(groups) != len(rows):
-            raise ValueError(f"groups must give one name per prompt ({len(rows)} prompts)")
+            raise InputError(f"groups must give one name per prompt ({len(rows)} prompts)")
         names = [group.item() if isinstance(group, np.generic) else group for group in groups]
     rank_rows = None if ranks is None else _rows(ranks, "ranks")
     if rank_rows is not None and len(rank_rows) != len(rows):
-        raise ValueError(f"ranks must give one sequence per prompt ({len(rows)} prompts)")
+        raise InputError(f"ranks must give one sequence per prompt ({len(rows)} prompts)")
     return _Arrays(rows, names, rank_rows)

@@ -33,6 +33,7 @@ from collapse_theory.auditing.features import prompt_features
 from collapse_theory.auditing.resolution import Resolution, default_resolution
 from collapse_theory.auditing.shapes import PromptShapes
 from collapse_theory.design.utility_design import FAMILY_BOUNDS, design_for_limit, design_for_rewards
+from collapse_theory.errors import InputError
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.loss_solver import solve_loss
@@ -108,7 +109,7 @@ def _predicted_shape(loss: Loss, n: int) -> tuple[np.ndarray, bool]:
     optimum = solution.rewards is not None
     shape = solution.rewards if optimum else solution.direction
     if shape is None:
-        raise ValueError(f"{loss.spec}: no prediction at n = {n} ({solution.status.value}: {solution.message})")
+        raise InputError(f"{loss.spec}: no prediction at n = {n} ({solution.status.value}: {solution.message})")
     values = np.sort(np.asarray(shape, dtype=np.float64))[::-1]
     spread = values[0] - values[-1]
     return ((values - values[-1]) / spread if spread > 0 else np.zeros_like(values)), optimum
@@ -245,7 +246,7 @@ def describe_groups(
     n fits a member of its own: otherwise the family cannot say (``one_utility`` None).
     """
     if family not in FAMILY_BOUNDS:
-        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
+        raise InputError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
     cells_of = shapes.cells_of()
     fits: dict[int, tuple[int, Any]] = {}
     for index in range(len(shapes.group_names)):
@@ -355,7 +356,7 @@ def suggest_utilities(targets: Mapping[str, Any], names: Sequence[str]) -> Sugge
     """For each ``{group: target law}`` (a frozen scipy law on [0, 1]), the utility whose limit law it is."""
     unknown = [name for name in targets if name not in names]
     if unknown:
-        raise ValueError(f"suggest: no group named {unknown[0]!r}; groups: {', '.join(names)}")
+        raise InputError(f"suggest: no group named {unknown[0]!r}; groups: {', '.join(names)}")
     suggestions = []
     for name, law in targets.items():
         design = design_for_limit(law)

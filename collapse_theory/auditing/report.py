@@ -48,6 +48,7 @@ from collapse_theory.auditing.shapes import DEFAULT_GRID, PromptShapes, read_sha
 from collapse_theory.auditing.statistics import BAND_QUANTILES, GroupSummary, summarise_groups
 from collapse_theory.auditing.verdict import axis_resolution, decide, describe_axis
 from collapse_theory.collapse_score import collapse_score, group_distances
+from collapse_theory.errors import InputError
 from collapse_theory.problems.losses import Loss
 from collapse_theory.problems.utilities import Utility
 
@@ -175,9 +176,9 @@ class AuditReport:
 
 def _check_fraction(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise InputError(f"{name} must be a number, got {value!r}")
     if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        raise InputError(f"{name} must be in (0, 1), got {value!r}")
     return float(value)
 
 
@@ -185,21 +186,21 @@ def _check_positive(value: float | None, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise InputError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
 
 def _source(data: Any, input_format: str, groups: Any, ranks: Any) -> Any:
     if isinstance(data, (str, os.PathLike)):
         if groups is not None or ranks is not None:
-            raise ValueError("groups and ranks go with arrays of scores, not with a file")
+            raise InputError("groups and ranks go with arrays of scores, not with a file")
         return open_score_file(data, input_format)
     if isinstance(data, Mapping):
         if groups is not None or ranks is not None:
-            raise ValueError("a mapping of columns carries its own 'groups' and 'ranks'")
+            raise InputError("a mapping of columns carries its own 'groups' and 'ranks'")
         unknown = sorted(set(data) - {"scores", "groups", "ranks"})
         if unknown or "scores" not in data:
-            raise ValueError(f"a mapping of columns needs 'scores' (optional 'groups', 'ranks'); got {sorted(data)}")
+            raise InputError(f"a mapping of columns needs 'scores' (optional 'groups', 'ranks'); got {sorted(data)}")
         return in_memory_scores(data["scores"], data.get("groups"), data.get("ranks"))
     return in_memory_scores(data, groups, ranks)
 
@@ -261,7 +262,7 @@ def audit(
     resolution = _check_positive(resolution, "resolution")
     scale_resolution = _check_positive(scale_resolution, "scale_resolution")
     if isinstance(min_prompts, bool) or not isinstance(min_prompts, int) or min_prompts < 2:
-        raise ValueError(f"min_prompts must be an integer >= 2, got {min_prompts!r}")
+        raise InputError(f"min_prompts must be an integer >= 2, got {min_prompts!r}")
     grid = check_grid(grid)
     source = _source(data, input_format, groups, ranks)
     check_audit_memory(source, grid)
@@ -518,7 +519,7 @@ def write_report(report: AuditReport, out_dir: str | os.PathLike[str]) -> list[P
     too when this call created it).
     """
     if not str(out_dir).strip():
-        raise ValueError("the output directory is an empty path")
+        raise InputError("the output directory is an empty path")
     buffer = io.BytesIO()
     plot_audit(report).savefig(buffer, format="png", dpi=120)
     contents = {

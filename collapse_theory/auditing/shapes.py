@@ -41,6 +41,7 @@ import numpy as np
 
 from collapse_theory.auditing.features import CellMoments, normalised, prompt_features
 from collapse_theory.auditing.score_files import AuditInputError, ScoreFile, ScoreRecord
+from collapse_theory.errors import InputError
 
 __all__ = [
     "DEFAULT_GRID",
@@ -92,11 +93,11 @@ def prompt_shape(scores: Sequence[float] | np.ndarray, grid: int = DEFAULT_GRID)
     """
     values = np.asarray(scores, dtype=np.float64).ravel()
     if values.size < 2 or not np.all(np.isfinite(values)):
-        raise ValueError("a shape needs at least two finite scores")
+        raise InputError("a shape needs at least two finite scores")
     ordered = -np.sort(-values)
     spread = ordered[0] - ordered[-1]
     if spread <= 0.0:
-        raise ValueError("all scores are tied: no shape")
+        raise InputError("all scores are tied: no shape")
     return interpolation_matrix(values.size, grid) @ ((ordered - ordered[-1]) / spread)
 
 
@@ -218,7 +219,7 @@ class ShapeAccumulator:
 
     def __init__(self, grid: int, error: Callable[[int | None, str], AuditInputError]) -> None:
         if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
-            raise ValueError(f"grid must be an integer >= 2, got {grid!r}")
+            raise InputError(f"grid must be an integer >= 2, got {grid!r}")
         self.grid = grid
         self._error = error
         self._group_index: dict[str, int] = {}

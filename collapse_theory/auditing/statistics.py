@@ -42,6 +42,7 @@ import numpy as np
 import scipy.stats
 
 from collapse_theory._core.checks import check_seed
+from collapse_theory.errors import InputError
 
 __all__ = [
     "BAND_QUANTILES",
@@ -243,14 +244,14 @@ def permutation_test(
     """
     seed = check_seed(seed)
     if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
-        raise ValueError(f"permutations must be an integer >= 1, got {permutations!r}")
+        raise InputError(f"permutations must be an integer >= 1, got {permutations!r}")
     labels = np.asarray(labels)
     groups = int(labels.max()) + 1 if labels.size else 0
     if groups < 2:
         return PermutationTest(statistic=None, p_value=None, permutations=permutations, seed=seed)
     sizes = np.bincount(labels, minlength=groups).astype(np.float64)
     if np.any(sizes == 0):
-        raise ValueError("every group label 0..K-1 needs at least one prompt")
+        raise InputError("every group label 0..K-1 needs at least one prompt")
     # float32 products for speed: the observed labelling goes through the same arithmetic
     # (it is row 0 of the first batch), so rounding cannot favour either side.
     centred = (shapes - shapes.mean(axis=0)).astype(np.float32)

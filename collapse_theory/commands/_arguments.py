@@ -24,6 +24,7 @@ from pathlib import Path
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.spec_numbers import SpecNumberError, read_number
+from collapse_theory.errors import InputError
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import Utility, parse_utility
 from collapse_theory.solver.utility_solver import check_n
@@ -167,9 +168,9 @@ def _check_creatable_folder(folder: Path, option: str, target: Path) -> None:
     """``folder`` exists as a writable folder, or can be made inside one (``target`` names the output)."""
     existing = _nearest_existing(folder)
     if not existing.is_dir():
-        raise ValueError(f"{option}: cannot create {target}: {existing} is a file, not a folder")
+        raise InputError(f"{option}: cannot create {target}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{option}: cannot write in {existing} (permission denied)")
+        raise InputError(f"{option}: cannot write in {existing} (permission denied)")
 
 
 def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
@@ -185,9 +186,9 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Pa
     """
     target = Path(path)
     if not str(path).strip():
-        raise ValueError(f"{option}: the path is empty")
+        raise InputError(f"{option}: the path is empty")
     if target.is_dir():
-        raise ValueError(f"{option}: {target} is a folder, not a file")
+        raise InputError(f"{option}: {target} is a folder, not a file")
     _check_creatable_folder(target.parent, option, target)
     return target
 
@@ -200,8 +201,8 @@ def check_output_directory(path: str | os.PathLike[str], option: str = "--out") 
     """
     folder = Path(path)
     if not str(path).strip():
-        raise ValueError(f"{option}: the path is empty")
+        raise InputError(f"{option}: the path is empty")
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{option}: {folder} is a file, not a folder")
+        raise InputError(f"{option}: {folder} is a file, not a folder")
     _check_creatable_folder(folder, option, folder)
     return folder

@@ -35,6 +35,7 @@ from collapse_theory.commands._arguments import check_output_directory, integer,
 from collapse_theory.commands._output import numbers, write_csv
 from collapse_theory.commands.design import target_spec
 from collapse_theory.design.utility_design import FAMILY_BOUNDS
+from collapse_theory.errors import InputError
 
 
 def _seed(text: str) -> int:
@@ -46,7 +47,7 @@ def _seed(text: str) -> int:
 
 def _check_resamples(resamples: Any) -> int:
     if isinstance(resamples, bool) or not isinstance(resamples, int) or not 1 <= resamples <= MAX_RESAMPLES:
-        raise ValueError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
+        raise InputError(f"resamples must be an integer in [1, {MAX_RESAMPLES}], got {resamples!r}")
     return resamples
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.commands._output import write_csv
+from collapse_theory.errors import InputError
 from collapse_theory.laws.convergence_studies import ConvergencePoint, ConvergenceStudy, convergence_many, loss_convergence
 from collapse_theory.laws.limits import limit
 from collapse_theory.laws.loss_laws import loss_limit
@@ -103,14 +104,14 @@ def _print_table(studies: list[ConvergenceStudy]) -> None:
 def run_converge(arguments: argparse.Namespace) -> int:
     """Run the convergence study and print the table or the JSON list."""
     if not (0.0 < arguments.tol < 1.0):  # also NaN
-        raise ValueError(f"--tol must be in (0, 1), got {arguments.tol!r}")
+        raise InputError(f"--tol must be in (0, 1), got {arguments.tol!r}")
     utilities: list[Utility] = arguments.utility or []
     losses: list[Loss] = getattr(arguments, "loss", None) or []
     if not utilities and not losses:
-        raise ValueError("give at least one --utility or --loss")
+        raise InputError("give at least one --utility or --loss")
     for utility in utilities:
         if limit(utility) is None:
-            raise ValueError(
+            raise InputError(
                 f"{utility.spec} has no closed-form limit; use `collapse-theory explore --utility {utility.spec}` "
                 "for its numerical limit"
             )

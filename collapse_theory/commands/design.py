@@ -14,6 +14,7 @@ from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import loss_spec
 from collapse_theory.design.loss_design import design_for_loss_limit, design_for_loss_rewards
 from collapse_theory.design.utility_design import FAMILY_BOUNDS, Design, design_for_limit, design_for_rewards
+from collapse_theory.errors import InputError
 from collapse_theory.problems.losses import Loss
 
 TARGET_FORMS = "beta:A (symmetric), beta:A,B, uniform, two-point, rewards:R1,R2,...,Rn"
@@ -81,7 +82,7 @@ def register(subparsers: Any) -> None:
 def run_design(arguments: argparse.Namespace) -> int:
     """Design the utility and print the verdict; exit code 1 when the target is unreachable."""
     if not (arguments.tolerance > 0.0 and math.isfinite(arguments.tolerance)):
-        raise ValueError(f"--tolerance must be a positive number, got {arguments.tolerance!r}")
+        raise InputError(f"--tolerance must be a positive number, got {arguments.tolerance!r}")
     kind, value = arguments.target
     design: Design
     loss: Loss | None = getattr(arguments, "loss", None)

@@ -13,6 +13,7 @@ import numpy as np
 from collapse_theory._core.io import atomic_savefig
 from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import check_output_file, completions, named_loss_spec, utility_spec
+from collapse_theory.errors import InputError
 from collapse_theory.exploration.loss_exploration import LossExploration, explore_loss, loss_exploration_figure
 from collapse_theory.exploration.utility_exploration import (
     SHOWN_ATOM_MASS,
@@ -158,7 +159,7 @@ def run_explore(arguments: argparse.Namespace) -> int:
     """Explore the utility or loss, print the summary, write the plot."""
     if arguments.out is not None:
         if Path(arguments.out).suffix.lower() not in PLOT_FORMATS:
-            raise ValueError(f"--out must end in one of {', '.join(PLOT_FORMATS)}, got {arguments.out!r}")
+            raise InputError(f"--out must end in one of {', '.join(PLOT_FORMATS)}, got {arguments.out!r}")
         check_output_file(arguments.out)  # before the work, which an unwritable plot would throw away
     if getattr(arguments, "loss", None) is not None:
         return _run_loss(arguments)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from collapse_theory.commands._output import write_csv
+from collapse_theory.errors import InputError
 from collapse_theory.problems.frameworks import FRAMEWORK_CONVENTIONS
 
 FORMATS = ("table", "csv", "json")
@@ -34,7 +35,7 @@ def run_losses(arguments: argparse.Namespace) -> int:
         rows = [row for row in rows if wanted in row.framework.lower()]
         if not rows:
             names = ", ".join(dict.fromkeys(row.framework for row in FRAMEWORK_CONVENTIONS))
-            raise ValueError(f"--framework {arguments.framework!r} matches none of {names}")
+            raise InputError(f"--framework {arguments.framework!r} matches none of {names}")
     records = [row.as_dict() for row in rows]
     if arguments.format == "json":
         print(json.dumps(records, indent=1, allow_nan=False))

@@ -10,6 +10,7 @@ from typing import Any
 from collapse_theory._core.results import json_value
 from collapse_theory.commands._arguments import completions, loss_spec, utility_spec
 from collapse_theory.commands._output import numbers, write_csv
+from collapse_theory.errors import InputError
 from collapse_theory.laws.distances import kolmogorov_smirnov
 from collapse_theory.laws.limits import describe_limit, limit, limit_parameters
 from collapse_theory.problems.utilities import DEFAULT_SPECS, VALID_FORMS, Utility, parse_utility
@@ -77,7 +78,7 @@ def _limit_distance(solution: Solution, utility: Utility) -> float | None:
 
 def _check_tolerance(tol: float) -> None:
     if not (0.0 < tol < 1.0):
-        raise ValueError(f"--tol must be in (0, 1), got {tol!r}")
+        raise InputError(f"--tol must be in (0, 1), got {tol!r}")
 
 
 def run_solve(arguments: argparse.Namespace) -> int:
@@ -85,7 +86,7 @@ def run_solve(arguments: argparse.Namespace) -> int:
     _check_tolerance(arguments.tol)
     files = getattr(arguments, "utility_file", None) or []
     if arguments.loss and (arguments.utility or files):
-        raise ValueError("give --utility (or --utility-file) or --loss, not both")
+        raise InputError("give --utility (or --utility-file) or --loss, not both")
     if arguments.loss:
         return _run_losses(arguments)
     utilities: list[Utility] = list(arguments.utility or [])
@@ -201,7 +202,7 @@ def _print_table(solutions: list[Solution], utilities: list[Utility]) -> None:
 def run_limit(arguments: argparse.Namespace) -> int:
     """Print the limit law of each utility (or loss)."""
     if not arguments.utility and not arguments.loss:
-        raise ValueError("give at least one --utility or --loss")
+        raise InputError("give at least one --utility or --loss")
     records = []
     for utility in arguments.utility or []:
         law = limit(utility)

@@ -13,6 +13,7 @@ from typing import Any
 from collapse_theory._core.checks import MAX_SEED, check_seed
 from collapse_theory._core.io import atomic_savefig
 from collapse_theory.commands._arguments import completions, integer, named_loss_spec, number, utility_spec
+from collapse_theory.errors import InputError
 from collapse_theory.exploration.utility_exploration import load_utility
 from collapse_theory.problems.utilities import VALID_FORMS, Utility
 from collapse_theory.training import (
@@ -222,11 +223,11 @@ def run_make_data(arguments: argparse.Namespace) -> int:
 def _run_make_text_data(arguments: argparse.Namespace) -> int:
     """The real-text dataset: every input checked, the extra and the output files too, before any work."""
     if arguments.noise is not None:
-        raise ValueError("--noise applies to the synthetic dataset only, not to --text")
+        raise InputError("--noise applies to the synthetic dataset only, not to --text")
     if arguments.n is not None and arguments.n != 8:
-        raise ValueError(f"--text has n = 8 completions per prompt (the paper's truncations), got --n {arguments.n}")
+        raise InputError(f"--text has n = 8 completions per prompt (the paper's truncations), got --n {arguments.n}")
     if arguments.dim is not None and arguments.dim > TEXT_DIM:
-        raise ValueError(f"--dim with --text must be at most {TEXT_DIM} (WordLlama's dimension), got {arguments.dim}")
+        raise InputError(f"--dim with --text must be at most {TEXT_DIM} (WordLlama's dimension), got {arguments.dim}")
     load_embedder()  # the extra is missing: one line naming it, before anything else
     for target in (Path(arguments.out), *text_companion_paths(arguments.out)):
         if os.path.lexists(target):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from collapse_theory._core.spec_numbers import format_number
+from collapse_theory.errors import InputError
 from collapse_theory.laws.distances import distance
 from collapse_theory.laws.limits import describe_limit, limit
 from collapse_theory.problems.families import box_cox_beta_parameter as limit_beta_parameter
@@ -179,7 +180,7 @@ def beta_parameter_sweep(exponents: Sequence[float], n: int, *, tol: float = DEF
     n = check_n(n)
     members = [box_cox(g) for g in exponents]
     if not members:
-        raise ValueError("a sweep needs at least one exponent")
+        raise InputError("a sweep needs at least one exponent")
     # each Box-Cox member has the optimum of a built-in (exponent_spec), and the built-ins
     # share one compiled solver, so the sweep compiles once per padded size
     specs = [exponent_spec(u.parameters[0]) for u in members]
@@ -200,7 +201,7 @@ def family_sweep(family: str, parameters: Sequence[float], n: int, *, tol: float
     if family == "box-cox":
         return beta_parameter_sweep(parameters, n, tol=tol)
     if not parameters:
-        raise ValueError("a sweep needs at least one parameter")
+        raise InputError("a sweep needs at least one parameter")
     solutions = solve_family(family, [float(p) for p in parameters], check_n(n), tol=tol)
     points = tuple(_sweep_point(p, s.utility, s) for p, s in zip(parameters, solutions, strict=True))
     return FamilySweep(family=family, n=check_n(n), points=points, seconds=time.perf_counter() - start)

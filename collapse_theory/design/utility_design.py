@@ -69,6 +69,7 @@ from collapse_theory.design.family_sweeps import (
     moment_beta_parameter,
 )
 from collapse_theory.design.reward_sensitivity import RewardSensitivity, reward_sensitivity
+from collapse_theory.errors import InputError
 from collapse_theory.laws.distances import law_distance
 from collapse_theory.laws.law import Law, as_law, beta_law, exp_law, uniform_law
 from collapse_theory.problems.families import FAMILIES
@@ -239,7 +240,7 @@ def design_for_limit(
     if family == "exp":
         return _design_exp_limit(target, described, tolerance)
     if family != "box-cox":
-        raise ValueError(f"limit design supports the families box-cox and exp, got {family!r}")
+        raise InputError(f"limit design supports the families box-cox and exp, got {family!r}")
     if _is_two_point(target):
         return Design(
             target=described,
@@ -453,11 +454,11 @@ def design_for_rewards(
     family = family or "box-cox"
     t = np.sort(np.asarray(target, dtype=np.float64).ravel())[::-1]
     if t.size < 2:
-        raise ValueError("target rewards need at least 2 values")
+        raise InputError("target rewards need at least 2 values")
     if not np.all(np.isfinite(t)) or t.min() < 0.0 or t.max() > 1.0:
-        raise ValueError("target rewards must be finite and in [0, 1]")
+        raise InputError("target rewards must be finite and in [0, 1]")
     if family not in FAMILY_BOUNDS:
-        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
+        raise InputError(f"unknown family {family!r}; choose from {', '.join(FAMILY_BOUNDS)}")
     low, high, theta = FAMILY_BOUNDS[family]
     n = t.size
     check_memory("design for target rewards", n, _design_memory, lower=2)

@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 
 from collapse_theory._core.precision import float64
 from collapse_theory._core.results import as_dict
+from collapse_theory.errors import InputError
 from collapse_theory.laws.distances import law_distance, law_wasserstein
 from collapse_theory.laws.law import Atom, Law, as_law, beta_law
 from collapse_theory.laws.limits import limit
@@ -188,7 +189,7 @@ def shape_on_grid(utility: Utility | str) -> tuple[bool, bool]:
     utility = parse_utility(utility)
     first, second = _derivatives(utility, CHECK_POINTS)
     if not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
-        raise ValueError(f"utility {utility.spec}: U' or U'' is not finite on (0, 1]")
+        raise InputError(f"utility {utility.spec}: U' or U'' is not finite on (0, 1]")
     scale = np.maximum(np.abs(second), 1.0)
     return bool(np.all(second <= 1e-9 * scale)), bool(np.all(first >= -1e-12 * np.maximum(np.abs(first), 1.0)))
 
@@ -219,50 +220,50 @@ def load_utility(reference: str) -> Utility:
     """
     path_text, separator, name = reference.rpartition(":")
     if not separator or not path_text or not name:
-        raise ValueError(f"--utility-file expects path.py:function, got {reference!r}")
+        raise InputError(f"--utility-file expects path.py:function, got {reference!r}")
     if not name.isidentifier():
-        raise ValueError(f"{name!r} is not a Python function name (expected path.py:function)")
+        raise InputError(f"{name!r} is not a Python function name (expected path.py:function)")
     path = Path(path_text)
     if not path.is_file():
         raise FileNotFoundError(f"utility file not found: {path}")
     module_name = f"_collapse_theory_user_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"cannot import {path} as a Python module")
+        raise InputError(f"cannot import {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except SystemExit as stop:  # sys.exit() at import would end the command silently, with its code
-        raise ValueError(f"importing {path} failed: it called sys.exit({stop.code!r}); a utility file defines U") from None
+        raise InputError(f"importing {path} failed: it called sys.exit({stop.code!r}); a utility file defines U") from None
     except Exception as error:  # the user's code: report any failure as one line
-        raise ValueError(f"importing {path} failed: {_one_line(error)}") from None
+        raise InputError(f"importing {path} failed: {_one_line(error)}") from None
     finally:
         sys.modules.pop(module_name, None)
     if not hasattr(module, name):
-        raise ValueError(f"{path} has no function {name!r}")
+        raise InputError(f"{path} has no function {name!r}")
     candidate = getattr(module, name)
     if isinstance(candidate, Utility):
         return candidate
     if not callable(candidate):
-        raise ValueError(f"{path}:{name} is not callable")
+        raise InputError(f"{path}:{name} is not callable")
     trial = custom(candidate, name)
     try:
         values = np.asarray(trial(jnp.asarray(CHECK_POINTS)))
     except (Exception, SystemExit) as error:
-        raise ValueError(f"{path}:{name} failed on an array of x in (0, 1]: {_one_line(error)}") from None
+        raise InputError(f"{path}:{name} failed on an array of x in (0, 1]: {_one_line(error)}") from None
     # the solver differentiates U twice: an integer, complex or object result has no real
     # derivative (JAX's grad raises TypeError deep inside the solve)
     if not np.issubdtype(values.dtype, np.floating):
-        raise ValueError(f"{path}:{name} returns {values.dtype} values; U must return real floating-point numbers")
+        raise InputError(f"{path}:{name} returns {values.dtype} values; U must return real floating-point numbers")
     if values.shape != CHECK_POINTS.shape or not np.all(np.isfinite(values)):
-        raise ValueError(f"{path}:{name} must be elementwise and finite on (0, 1]")
+        raise InputError(f"{path}:{name} must be elementwise and finite on (0, 1]")
     try:
         concave, _ = shape_on_grid(trial)
         singular = is_singular_at_zero(trial)
     except ValueError:
         raise
     except (Exception, SystemExit) as error:  # U works on arrays but not under jax.grad (numpy inside, say)
-        raise ValueError(f"{path}:{name} cannot be differentiated with JAX: {_one_line(error)}") from None
+        raise InputError(f"{path}:{name} cannot be differentiated with JAX: {_one_line(error)}") from None
     return custom(candidate, name, concave=concave, singular=singular)
 
 

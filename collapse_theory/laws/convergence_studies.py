@@ -19,6 +19,7 @@ import numpy as np
 import scipy.stats
 
 from collapse_theory._core.results import as_dict
+from collapse_theory.errors import InputError
 from collapse_theory.laws.distances import distance
 from collapse_theory.laws.law import Law, UnitIntervalLaw
 from collapse_theory.laws.limits import describe_limit, limit
@@ -154,16 +155,16 @@ def convergence_many(
     """
     parsed = [parse_utility(u) for u in utilities]
     if not parsed:
-        raise ValueError("convergence needs at least one utility")
+        raise InputError("convergence needs at least one utility")
     found = [limit(u) for u in parsed]
     laws = []
     for utility, law in zip(parsed, found, strict=True):
         if law is None:
-            raise ValueError(f"{utility.spec} has no closed-form limit; use numerical_limit (or `collapse-theory explore`)")
+            raise InputError(f"{utility.spec} has no closed-form limit; use numerical_limit (or `collapse-theory explore`)")
         laws.append(law)
     checked = sorted({check_n(n) for n in ns})
     if not checked:
-        raise ValueError("convergence needs at least one n")
+        raise InputError("convergence needs at least one n")
     # the built-in families share one compiled solver (a run-time switch), so each n is
     # one compilation for all of them
     batched = parsed
@@ -251,7 +252,7 @@ def loss_convergence(loss: Any, ns: Sequence[int], *, tol: float = DEFAULT_TOLER
     for n in sorted({check_n(n) for n in ns}):
         solution = solve_loss(parsed, n, tol=tol)
         if solution.rewards is None:
-            raise ValueError(f"{parsed.spec} has no maximiser at n = {n} ({solution.status.value})")
+            raise InputError(f"{parsed.spec} has no maximiser at n = {n} ({solution.status.value})")
         rewards = (np.asarray(solution.rewards, dtype=np.float64) - low) / (high - low)
         measured = distance(on_unit.snap_to_atoms(np.clip(rewards, 0.0, 1.0), ATOM_TOLERANCE), on_unit)
         points.append(

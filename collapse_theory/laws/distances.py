@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from collapse_theory.errors import InputError
 from collapse_theory.laws.law import Law, as_law
 
 __all__ = ["Distances", "distance", "kolmogorov_smirnov", "law_distance", "law_wasserstein", "wasserstein"]
@@ -43,9 +44,9 @@ class Distances(NamedTuple):
 def _as_sample(rewards: Any) -> np.ndarray:
     sample = np.sort(np.asarray(rewards, dtype=np.float64).ravel())
     if sample.size == 0:
-        raise ValueError("rewards must be non-empty")
+        raise InputError("rewards must be non-empty")
     if not np.all(np.isfinite(sample)):
-        raise ValueError("rewards contain NaN or infinity")
+        raise InputError("rewards contain NaN or infinity")
     return sample
 
 
@@ -133,7 +134,7 @@ def law_distance(first: Any, second: Any, grid: np.ndarray | None = None, *, den
     if grid is not None:
         points.append(np.asarray(grid, dtype=np.float64))
     if not points:
-        raise ValueError("law_distance needs evaluation points: pass a grid or dense=True")
+        raise InputError("law_distance needs evaluation points: pass a grid or dense=True")
     x = np.unique(np.clip(np.concatenate(points), 0.0, 1.0))
     left = np.nextafter(x, -np.inf)
     at = np.abs(np.asarray(laws[0].cdf(x)) - np.asarray(laws[1].cdf(x)))

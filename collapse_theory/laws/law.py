@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import scipy.special
 
+from collapse_theory.errors import InputError
+
 __all__ = [
     "Atom",
     "ClosedFormLaw",
@@ -328,7 +330,7 @@ def exp_law(beta: float) -> ClosedFormLaw:
     """
     beta = float(beta)
     if not (math.isfinite(beta) and beta > 0.0):
-        raise ValueError(f"exp:B needs B > 0, got {beta!r}")
+        raise InputError(f"exp:B needs B > 0, got {beta!r}")
     atom = 1.0 / (2.0 + beta)
     return ClosedFormLaw(
         kind="atoms and uniform",
@@ -356,7 +358,7 @@ class UnitIntervalLaw(Law):
     def __init__(self, law: Law, support: tuple[float, float]) -> None:
         low, high = (float(v) for v in support)
         if not (math.isfinite(low) and math.isfinite(high) and high > low):
-            raise ValueError(f"a law moved onto [0, 1] needs a finite support, got {support}")
+            raise InputError(f"a law moved onto [0, 1] needs a finite support, got {support}")
         self.law, self.low, self.width = law, low, high - low
         self.kind = law.kind
         self.atoms = tuple(Atom((atom.location - low) / self.width, atom.mass) for atom in law.atoms)
@@ -405,7 +407,7 @@ def as_law(law: Any) -> Law:
     if hasattr(dist, "pmf"):
         masses = np.asarray(law.pmf(np.array([0.0, 1.0])), dtype=np.float64)
         if abs(float(masses.sum()) - 1.0) > 1e-12:
-            raise ValueError(f"a discrete law must live on {{0, 1}}; {name}{law.args} does not")
+            raise InputError(f"a discrete law must live on {{0, 1}}; {name}{law.args} does not")
         if np.all(np.abs(masses - 0.5) <= 1e-15):  # scipy's bernoulli(0.5) gives 0.5000000000000001 at 0
             return two_point_law()
         atoms = tuple(Atom(float(x), float(m)) for x, m in zip((0.0, 1.0), masses, strict=True) if m > 0)

@@ -67,6 +67,7 @@ import scipy.linalg
 import scipy.optimize
 
 from collapse_theory._core.precision import float64
+from collapse_theory.errors import InputError
 from collapse_theory.laws._energy_quadrature import energy_matrix, mesh, utility_values
 from collapse_theory.laws._simplex_energy import DiscreteOptimum, maximise_energy
 from collapse_theory.laws.distances import law_distance
@@ -347,7 +348,7 @@ def _check_non_decreasing(utility: Utility) -> None:
     scale = max(float(np.max(np.abs(values[finite]))) if finite.any() else 1.0, np.finfo(float).tiny)
     falling = steps < -1e-9 * scale
     if np.any(falling):
-        raise ValueError(
+        raise InputError(
             f"utility {utility.spec} decreases on {_falling_intervals(_MONOTONE_CHECK[finite], falling)}; the limit law "
             "of the optimal rewards is computed for U non-decreasing on (0, 1] only (where U decreases, rewards tie)"
         )
@@ -382,7 +383,7 @@ def _solve_on_mesh(utility: Utility, cells: int, smallest: float, tol: float, ma
     nodes = mesh(max(cells // 2, 6), None) if with_atoms else mesh(cells, smallest)
     matrix = energy_matrix(utility, nodes, with_atoms)
     if not np.all(np.isfinite(matrix)):
-        raise ValueError(
+        raise InputError(
             f"utility {utility.spec}: the cell energies are not finite (is U integrable near 0 and finite on (0, 1]?)"
         )
     # start from the uniform law, with a little mass on every atom
@@ -474,9 +475,9 @@ def numerical_limit(
     utility = parse_utility(utility)
     cells = int(cells)
     if cells < 12:
-        raise ValueError(f"numerical_limit needs at least 12 cells, got {cells}")
+        raise InputError(f"numerical_limit needs at least 12 cells, got {cells}")
     if not 0.0 < tol < 1.0:
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+        raise InputError(f"tol must be in (0, 1), got {tol!r}")
     _check_non_decreasing(utility)
     if is_hypersingular(utility):
         return _hypersingular_limit(utility, time.perf_counter() - start)

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from collapse_theory._core.io import atomic_write_json
+from collapse_theory.errors import DataFileError
 from collapse_theory.reproduction.settings import Settings
 
 __all__ = ["Steps", "clear_cache", "plain"]
@@ -67,9 +68,9 @@ class Steps:
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
             if not (isinstance(entry, dict) and entry.keys() == {"step", "key", "value"}):
-                raise ValueError("not a cache entry of this version")
+                raise DataFileError("not a cache entry of this version")
             if entry["step"] != name or entry["key"] != key:
-                raise ValueError(f"an entry of step {entry['step']!r}, key {entry['key']!r}")
+                raise DataFileError(f"an entry of step {entry['step']!r}, key {entry['key']!r}")
         except (ValueError, OSError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             message = f"warning: damaged cache entry {path} ({reason}): discarded, recomputing {name}"

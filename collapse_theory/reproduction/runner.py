@@ -45,6 +45,7 @@ from typing import Any, TextIO
 
 from collapse_theory._core.checks import check_seed
 from collapse_theory._core.io import atomic_savefig, atomic_write_json, atomic_write_text
+from collapse_theory.errors import InputError
 from collapse_theory.reproduction import loss_steps as _loss_steps
 from collapse_theory.reproduction import paper_steps
 from collapse_theory.reproduction import text_steps as _text_steps
@@ -151,7 +152,7 @@ def reproduce(
         A :class:`Reproduction` with the claims and the files written.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+        raise InputError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
     seed = check_seed(seed)  # the one seed range of every command
     started = time.perf_counter()
     date = datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -36,6 +36,7 @@ import numpy as np
 
 from collapse_theory import collapse_score as shared
 from collapse_theory._core.results import as_dict
+from collapse_theory.errors import InputError
 from collapse_theory.problems.losses import Loss, parse_loss
 from collapse_theory.problems.utilities import Utility
 from collapse_theory.solver.loss_solver import solve_loss
@@ -366,10 +367,10 @@ def diagnose(
     """
     rewards = np.asarray(rewards, dtype=np.float64)
     if rewards.shape != dataset.rankings.shape:
-        raise ValueError(f"rewards must have shape {dataset.rankings.shape} (the dataset's [P, n]), got {rewards.shape}")
+        raise InputError(f"rewards must have shape {dataset.rankings.shape} (the dataset's [P, n]), got {rewards.shape}")
     missing = [kind for kind in dataset.kind_names if kind not in utilities]
     if missing:
-        raise ValueError(f"no utility given for kind {missing[0]!r}")
+        raise InputError(f"no utility given for kind {missing[0]!r}")
     losses = {kind: parse_loss(utilities[kind]) for kind in dataset.kind_names}
     chosen = {kind: loss.spec for kind, loss in losses.items()}
     distinct = {loss.spec: loss for loss in losses.values()}
@@ -378,7 +379,7 @@ def diagnose(
         key = parse_loss(spec).spec if spec not in distinct else spec
         given[key] = np.asarray(value, dtype=np.float64)
         if given[key].shape != (dataset.n,) or not np.all(np.isfinite(given[key])):
-            raise ValueError(f"optimum given for {spec!r} must be {dataset.n} finite rewards, got shape {given[key].shape}")
+            raise InputError(f"optimum given for {spec!r} must be {dataset.n} finite rewards, got shape {given[key].shape}")
     unsolved = [loss for spec, loss in distinct.items() if spec not in given]
     predictions = {prediction.loss: prediction for prediction in (_predictions(unsolved, dataset.n) if unsolved else [])}
     for spec, value in given.items():

@@ -29,6 +29,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
+from collapse_theory.errors import InputError
+
 __all__ = ["divergence_curves", "plot_divergence"]
 
 
@@ -69,7 +71,7 @@ def plot_divergence(metrics: Iterable[Mapping[str, Any]], title: str | None = No
     """
     steps, ranges, distances = divergence_curves(metrics)
     if steps.size == 0:
-        raise ValueError("no metrics entry has reward_range: the run did not train free rewards")
+        raise InputError("no metrics entry has reward_range: the run did not train free rewards")
     figure = Figure(figsize=(10.0, 4.0), layout="constrained")
     left, right = figure.subplots(1, 2)
     left.plot(steps, ranges, "o-", color="tab:blue", linewidth=2.0, label="measured")

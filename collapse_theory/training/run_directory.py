@@ -47,6 +47,7 @@ import numpy as np
 
 from collapse_theory._core.io import atomic_write, atomic_write_json, atomic_write_text
 from collapse_theory._core.results import json_value
+from collapse_theory.errors import DataFileError
 from collapse_theory.training.config import TrainingError
 
 __all__ = [
@@ -145,7 +146,7 @@ def _read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
+                raise DataFileError("a single .npy array, not an .npz archive")
             return {key: archive[key] for key in archive.files}
     except _DAMAGED as error:
         raise TrainingError(

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.stats
 
 from collapse_theory.auditing.resolution import REFERENCE_SHAPES
+from collapse_theory.errors import InputError
 from collapse_theory.solver.loss_solver import solve_loss
 from collapse_theory.training.diagnostics import Diagnostics, KindCurve, range_normalised
 
@@ -87,7 +88,7 @@ def acceptance(
     """
     chosen = diagnostics.train if split == "train" else diagnostics.held_out
     if chosen is None:
-        raise ValueError(f"no {split} split in these diagnostics")
+        raise InputError(f"no {split} split in these diagnostics")
     distance = max(curve.distance_to_optimum for curve in chosen.curves)
     score = chosen.collapse_score
     near = distance < tolerance
@@ -176,7 +177,7 @@ def evidence(diagnostics: Diagnostics, split: str = "train") -> Acceptance:
     """
     chosen = diagnostics.train if split == "train" else diagnostics.held_out
     if chosen is None:
-        raise ValueError(f"no {split} split in these diagnostics")
+        raise InputError(f"no {split} split in these diagnostics")
     curves = chosen.curves
     distance = max(curve.distance_to_optimum for curve in curves)
     score = chosen.collapse_score
