@@ -64,14 +64,14 @@ def limit(problem: Problem | str) -> Law | None:
         >>> limit("plackett-luce:1").describe()
         'atoms 0.4621 at 1 and 0.2689 at 0, uniform mass 0.2689 between'
     """
-    utility = parse_problem(problem)
-    if not isinstance(utility, Utility):
+    parsed = parse_problem(problem)
+    if not isinstance(parsed, Utility):
         # the loss laws (scipy.stats, the energy quadratures) load on the first loss: `import collapse_theory` stays quick
         from collapse_theory.laws.loss_laws import loss_limit
 
-        return loss_limit(utility)
-    record = utility.family_record
-    return None if record is None else record.limit_law(utility.parameters)
+        return loss_limit(parsed)
+    record = parsed.family_record
+    return None if record is None else record.limit_law(parsed.parameters)
 
 
 def describe_limit(law: Any) -> str:

@@ -80,6 +80,7 @@ from collapse_theory.problems.utilities import Utility, UtilitySpecError, parse_
 __all__ = [
     "OBJECTIVE_KINDS",
     "PRESETS",
+    "TERM_FORMS",
     "Loss",
     "LossSpecError",
     "lipo_weights",
@@ -107,7 +108,8 @@ PRESETS: dict[str, str] = {
     "listmle": "plackett-luce:1+free",
 }
 
-_TERM_FORMS = (
+#: Every term a loss spec may have, as its error messages list them.
+TERM_FORMS = (
     "a utility spec (log, power:G, log-sigmoid:B, ...), ipo:BETA, ipo-margin:TAU, plackett-luce:B, min-linear:T, "
     "free, bounded, l2:BETA, center:C, margin:M, rank-margin:M, lipo, or a preset "
     "(bradley-terry, trl, openrlhf, open-assistant, oasst, trl-center:C, listmle)"
@@ -325,7 +327,7 @@ def _parse(spec: str) -> Loss:
     terms: list[str] = []
     for raw in _SPLIT.split(spec.strip()):
         if not raw.strip():
-            raise LossSpecError(f"loss {spec!r} has an empty term; terms are {_TERM_FORMS}")
+            raise LossSpecError(f"loss {spec!r} has an empty term; terms are {TERM_FORMS}")
         terms.extend(_expand(raw.strip(), spec))
     objective: tuple[str, Utility | None, float | None, str] | None = None
     fields: dict[str, float] = {}
@@ -369,7 +371,7 @@ def _parse(spec: str) -> Loss:
             except UtilitySpecError as error:
                 if name in FAMILIES:  # a known utility with a bad parameter: say what is wrong with it
                     raise LossSpecError(f"loss {spec!r}: {error.reason}") from None
-                raise LossSpecError(f"loss {spec!r}: unknown term {term!r}; terms are {_TERM_FORMS}") from None
+                raise LossSpecError(f"loss {spec!r}: unknown term {term!r}; terms are {TERM_FORMS}") from None
             candidate = ("utility", utility, None, term)
         if objective is not None:
             raise LossSpecError(f"loss {spec!r} has two objective terms ({objective[3]!r} and {term!r}); a loss has exactly one")

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from collapse_theory.problems.losses import Loss, LossSpecError, parse_loss
+from collapse_theory.problems.losses import TERM_FORMS, Loss, LossSpecError, parse_loss
 from collapse_theory.problems.utilities import VALID_FORMS, Utility, UtilitySpecError, parse_utility
 
-__all__ = ["Problem", "is_loss", "parse_problem", "problem_spec"]
+__all__ = ["Problem", "parse_problem"]
 
 #: What the solver and the laws take: the paper's utility, or a ranking loss.
 Problem: TypeAlias = Utility | Loss
@@ -59,18 +59,7 @@ def parse_problem(problem: Problem | str) -> Problem:
         except LossSpecError as loss_error:
             if "unknown term" in str(loss_error):
                 raise UtilitySpecError(
-                    f"unknown utility or loss {problem!r}; utilities: {', '.join(VALID_FORMS)}; losses: terms joined by '+' "
-                    "(a utility, ipo:BETA, plackett-luce:B, min-linear:T, free, l2:BETA, center:C, margin:M, ...) "
-                    "or a preset (bradley-terry, trl, openrlhf, open-assistant, oasst, trl-center:C, listmle)"
+                    f"unknown utility or loss {problem!r}; utilities: {', '.join(VALID_FORMS)}; "
+                    f"losses: terms joined by '+', the terms being {TERM_FORMS}"
                 ) from None
             raise
-
-
-def is_loss(problem: Problem) -> bool:
-    """Whether the problem is a ranking loss (answered in the loss's form) rather than the paper's utility."""
-    return isinstance(problem, Loss)
-
-
-def problem_spec(problem: Problem) -> str:
-    """The canonical spec of a parsed problem."""
-    return problem.spec
